@@ -1,0 +1,242 @@
+"""The `journeys` command. Every command that changes data runs the Dagster assets."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Journeys: customer journey maps measured from events. Run `journeys COMMAND --help` for details.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_CONFIG = 2  # bad configuration or arguments
+EXIT_FAILED = 1  # a run failed
+EXIT_BUSY = 3  # another run holds the warehouse
+
+LandingOpt = Annotated[Path | None, typer.Option("--landing", help="Landing folder (env JOURNEYS_LANDING_DIR; default fixtures/landing).")]
+WarehouseOpt = Annotated[Path | None, typer.Option("--warehouse", help="Published DuckDB file (env JOURNEYS_WAREHOUSE; default warehouse/journeys.duckdb).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Folder of YAML files replacing the defaults (env JOURNEYS_CONFIG_DIR).")]
+
+
+def _apply_settings(landing: Path | None, warehouse: Path | None, config: Path | None) -> None:
+    """Flags override environment variables, which override the defaults."""
+    if landing is not None:
+        os.environ["JOURNEYS_LANDING_DIR"] = str(landing.resolve())
+    if warehouse is not None:
+        os.environ["JOURNEYS_WAREHOUSE"] = str(warehouse.resolve())
+    if config is not None:
+        os.environ["JOURNEYS_CONFIG_DIR"] = str(config.resolve())
+
+
+def _quiet_dagster() -> None:
+    warnings.filterwarnings("ignore")
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[bold red]Error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _load():
+    """Resource and config from the settings; exits with a readable message on bad config."""
+    from pipelines.defs.ops.resources import JourneysResource
+    from transforms.config import ConfigError, load_config
+
+    resource = JourneysResource.from_env()
+    try:
+        config = load_config(resource.config_dir)
+    except ConfigError as e:
+        raise _fail(f"the configuration is not valid:\n{e}", EXIT_CONFIG) from None
+    return resource, config
+
+
+def _instance():
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def execute(selection_names: list[str] | None, start: date, end: date, only_changed: bool,
+            raw_sources: list[str] | None = None) -> bool:
+    """Materialize the assets through Dagster in this process, showing progress."""
+    _quiet_dagster()
+    import dagster as dg
+
+    from pipelines.defs.ops.jobs import range_tags, raw_op_config
+    from pipelines.definitions import build_definitions
+
+    resource, config = _load()
+    defs = build_definitions(config, resource)
+    job_name = "refresh" if selection_names is None else selection_names[0]
+    job = defs.resolve_job_def(job_name)
+    sources = raw_sources if raw_sources is not None else list(config.sources)
+    run_config = raw_op_config(config, sources, only_changed=only_changed)
+    run_config["loggers"] = {"progress": {"config": {}}}
+    t0 = time.monotonic()
+    with out.status(f"Running {job_name} over {start} … {end}", spinner="dots"):
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=_instance(),
+            tags=range_tags(start, end),
+            raise_on_error=False,
+        )
+    seconds = time.monotonic() - t0
+    failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE" or (
+        e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed)]  # type: ignore[union-attr]
+    if not result.success:
+        err.print(f"[bold red]The run failed[/] after {seconds:.1f}s (run id {result.run_id}).")
+        for e in failed:
+            err.print(f"  • {e.step_key or ''}: {e.message or ''}".rstrip())
+        err.print("The published warehouse was left as it was. See `dagster dev` for the full log.")
+        return False
+    out.print(f"[green]Done[/] in {seconds:.1f}s (run id {result.run_id}).")
+    _ = dg
+    return True
+
+
+@app.command()
+def run(
+    landing: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    day: Annotated[str | None, typer.Option("--date", help="Process only this landing day (YYYY-MM-DD).")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="First landing day to process (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last landing day to process (YYYY-MM-DD).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Reload every landing day in range, even unchanged ones.")] = False,
+) -> None:
+    """Load every new or changed landing day, rebuild every table and publish the warehouse."""
+    _apply_settings(landing, warehouse, config)
+    resource, cfg = _load()
+    from transforms.ingest import landed_days
+
+    if not resource.landing.is_dir():
+        raise _fail(f"the landing folder {resource.landing} does not exist. Set --landing or JOURNEYS_LANDING_DIR.", EXIT_CONFIG)
+    try:
+        lo = date.fromisoformat(day or start) if (day or start) else None
+        hi = date.fromisoformat(day or end) if (day or end) else None
+    except ValueError:
+        raise _fail("dates are written YYYY-MM-DD, e.g. --date 2025-03-01.", EXIT_CONFIG) from None
+    days = sorted({d for n, s in cfg.sources.items() for d in landed_days(resource.landing, n, s)
+                   if d >= cfg.settings.partitions_start})
+    if lo:
+        days = [d for d in days if d >= lo]
+    if hi:
+        days = [d for d in days if d <= hi]
+    if not days:
+        raise _fail(f"no landing day folders (YYYY-MM-DD) found under {resource.landing} in that range.", EXIT_CONFIG)
+    out.print(f"Landing:   {resource.landing}\nWarehouse: {resource.paths.published}")
+    ok = execute(None, days[0], days[-1], only_changed=not force)
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)
+    _summary(resource.paths.published)
+
+
+@app.command()
+def backfill(
+    source: Annotated[str, typer.Option("--source", help="The source to reprocess, e.g. sms.")],
+    start: Annotated[str, typer.Option("--start", help="First landing day (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--end", help="Last landing day (YYYY-MM-DD).")],
+    landing: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Reprocess one source over a date range in a single run, then refresh the marts once."""
+    _apply_settings(landing, warehouse, config)
+    resource, cfg = _load()
+    if source not in cfg.sources:
+        raise _fail(f"unknown source {source!r}. Sources: {', '.join(cfg.sources)} (see {cfg.files['sources']}).", EXIT_CONFIG)
+    try:
+        lo, hi = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise _fail("dates are written YYYY-MM-DD, e.g. --start 2025-03-01.", EXIT_CONFIG) from None
+    if hi < lo:
+        raise _fail("--end is before --start.", EXIT_CONFIG)
+    if lo < cfg.settings.partitions_start:
+        raise _fail(f"--start is before partitions_start ({cfg.settings.partitions_start}) in {cfg.files['settings']}.", EXIT_CONFIG)
+    out.print(f"Backfilling {source} from {lo} to {hi} into {resource.paths.published}")
+    if not execute([f"backfill_{source}"], lo, hi, only_changed=False, raw_sources=[source]):
+        raise typer.Exit(EXIT_FAILED)
+    _summary(resource.paths.published)
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Landing folder to write.")],
+    customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 500,
+    days: Annotated[int, typer.Option("--days", min=1, help="Number of days.")] = 60,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes the same files.")] = 7,
+    start: Annotated[str, typer.Option("--start", help="First day (YYYY-MM-DD).")] = "2025-03-01",
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes to use.")] = 1,
+    broken_share: Annotated[float, typer.Option("--broken-share", min=0.0, max=1.0, help="Share of records broken on purpose.")] = 0.002,
+) -> None:
+    """Write realistic sample landing files (clickstream, CRM, support) with planted stories."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from transforms.generate import generate as gen
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=out) as bar:
+        task = bar.add_task("Customers", total=customers)
+        summary = gen(out_dir, customers=customers, days=days, seed=seed, start=date.fromisoformat(start),
+                      workers=workers, broken_share=broken_share, progress=lambda n: bar.update(task, completed=n))
+    out.print(f"Wrote {out_dir}: {summary}")
+
+
+def _summary(path: Path) -> None:
+    """A short summary of the published warehouse."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        t = Table(title="Published tables", show_header=True, header_style="bold")
+        t.add_column("table")
+        t.add_column("rows", justify="right")
+        for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() where schema_name in ('raw','staging','quarantine','identity','marts') order by 1, 2"
+        ).fetchall():
+            if table.startswith("_"):
+                continue
+            n = con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]  # noqa: S608 - names from the catalog
+            t.add_row(f"{schema}.{table}", f"{n:,}")
+        out.print(t)
+        reasons = con.execute(
+            "select reason, count(*) from quarantine.rejected group by all order by 2 desc, 1 limit 12"
+        ).fetchall()
+        if reasons:
+            out.print("[bold]Rejected records[/] (quarantine.rejected):")
+            for reason, n in reasons:
+                out.print(f"  {n:>6,}  {reason}")
+    finally:
+        con.close()
+    out.print(f"\nWarehouse: [bold]{path}[/]  (open it with: duckdb -readonly {path})")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

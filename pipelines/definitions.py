@@ -1,0 +1,44 @@
+"""The one Definitions of the Journeys code location: assets built from the configuration."""
+
+from __future__ import annotations
+
+import warnings
+
+import dagster as dg
+
+from pipelines.defs.ingest.assets import build_raw_assets
+from pipelines.defs.ops.jobs import build_jobs
+from pipelines.defs.ops.progress import progress_logger
+from pipelines.defs.ops.publish import build_publish_asset
+from pipelines.defs.ops.resources import JourneysResource
+from pipelines.defs.staging.assets import build_staging_assets
+from transforms.config import Config, load_config
+
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def build_definitions(config: Config | None = None, resource: JourneysResource | None = None) -> dg.Definitions:
+    resource = resource or JourneysResource.from_env()
+    config = config or load_config(resource.config_dir)
+    assets: list = [*build_raw_assets(config), *build_staging_assets(config)]
+    asset_defs = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
+    checks = [a for a in assets if isinstance(a, dg.AssetChecksDefinition)]
+    keys = [k for a in asset_defs for k in a.keys]
+    publish = build_publish_asset(keys)
+    asset_defs = [a for a in asset_defs if not isinstance(a, dg.AssetChecksDefinition)] + [publish]
+    jobs, schedules, sensors = build_jobs(config, asset_defs)
+    return dg.Definitions(
+        assets=asset_defs,
+        asset_checks=checks,
+        jobs=jobs,
+        schedules=schedules,
+        sensors=sensors,
+        resources={"journeys": resource},
+        executor=dg.in_process_executor,
+        loggers={"progress": progress_logger, "console": dg.colored_console_logger},
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,99 @@
+"""Jobs, the nightly schedule and the landing sensor."""
+
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+
+from pipelines.defs.ops.resources import JourneysResource
+from transforms.config import Config
+from transforms.ingest import fingerprint, landed_days, landed_files
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def raw_op_config(config: Config, names: Sequence[str] | None = None, only_changed: bool = True) -> dict:
+    """Run config telling each raw asset whether to skip unchanged day folders."""
+    names = list(names) if names is not None else list(config.sources)
+    return {"ops": {f"raw__{n}": {"config": {"only_changed": only_changed}} for n in names}}
+
+
+def range_tags(start: date, end: date) -> dict[str, str]:
+    return {RANGE_START: start.isoformat(), RANGE_END: end.isoformat()}
+
+
+def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition]):
+    raw_keys = [dg.AssetKey(["raw", n]) for n in config.sources]
+    refresh = dg.define_asset_job(
+        "refresh",
+        selection=dg.AssetSelection.all(),
+        description="Load the landing days asked for, then rebuild staging, identity, journeys and marts, and publish.",
+    )
+    backfills = [
+        dg.define_asset_job(
+            f"backfill_{name}",
+            selection=dg.AssetSelection.assets(dg.AssetKey(["raw", name])).downstream()
+            - dg.AssetSelection.assets(*[k for k in raw_keys if k.path[1] != name]),
+            description=f"Reprocess source '{name}' over a date range in one run, then refresh the marts once.",
+        )
+        for name in config.sources
+    ]
+    tz = config.settings.schedule_timezone
+
+    @dg.schedule(
+        name="nightly",
+        cron_schedule="0 2 * * *",
+        execution_timezone=tz,
+        job=refresh,
+        description=f"Every night at 02:00 ({tz}): load yesterday's landing folders of every source and refresh every mart.",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )
+    def nightly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        when = context.scheduled_execution_time
+        yesterday = (when - timedelta(days=1)).date()
+        return dg.RunRequest(
+            run_key=f"nightly-{yesterday.isoformat()}",
+            run_config=raw_op_config(config, only_changed=False),
+            tags=range_tags(yesterday, yesterday),
+        )
+
+    @dg.sensor(
+        name="landing_sensor",
+        job=refresh,
+        minimum_interval_seconds=60,
+        description="Starts a run when files land in a day folder, or when a processed file changes.",
+        default_status=dg.DefaultSensorStatus.STOPPED,
+    )
+    def landing_sensor(context: dg.SensorEvaluationContext, journeys: JourneysResource):
+        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        current = landing_fingerprints(config, journeys)
+        changed = sorted({date.fromisoformat(k.split("/")[1]) for k, fp in current.items() if seen.get(k) != fp})
+        if not changed:
+            return dg.SkipReason("No new or changed landing files.")
+        context.update_cursor(json.dumps(current, sort_keys=True))
+        start, end = changed[0], changed[-1]
+        return dg.RunRequest(
+            run_key=f"landing-{start}-{end}-{abs(hash(json.dumps(current, sort_keys=True))) % 10**10}",
+            run_config=raw_op_config(config, only_changed=True),
+            tags=range_tags(start, end),
+        )
+
+    return [refresh, *backfills], [nightly], [landing_sensor]
+
+
+def landing_fingerprints(config: Config, journeys: JourneysResource) -> dict[str, str]:
+    """'<source>/<day>' -> fingerprint of the files in that landing day folder."""
+    out = {}
+    for name, src in config.sources.items():
+        for day in landed_days(journeys.landing, name, src):
+            if day < config.settings.partitions_start:
+                continue
+            out[f"{name}/{day.isoformat()}"] = fingerprint(landed_files(journeys.landing, name, src, day))
+    return out
+
+
+def today() -> date:
+    return datetime.now().date()

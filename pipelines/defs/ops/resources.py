@@ -1,0 +1,92 @@
+"""The one resource every asset uses: where the landing zone, the warehouse and the config are."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import PrivateAttr
+
+from transforms.config import Config, load_config
+from transforms.warehouse import WarehousePaths, clean_stale_publish_files, connect, writer_lock
+
+PROJECT_DIR = Path(__file__).resolve().parents[3]
+DEFAULT_LANDING = PROJECT_DIR / "fixtures" / "landing"
+DEFAULT_WAREHOUSE = PROJECT_DIR / "warehouse" / "journeys.duckdb"
+DEMO_SECRET = "journeys-demo-secret-not-for-production"
+
+
+def setting(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+class JourneysResource(dg.ConfigurableResource):
+    """Settings of a run. Each has a default relative to the project folder and an
+    environment variable (JOURNEYS_LANDING_DIR, JOURNEYS_WAREHOUSE, JOURNEYS_CONFIG_DIR,
+    JOURNEYS_HASH_SECRET); the `journeys` command's flags set those variables."""
+
+    landing_dir: str
+    warehouse: str
+    config_dir: str | None = None
+    hash_secret: str = DEMO_SECRET
+    lock_wait_seconds: float = 600.0
+
+    _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_env(cls) -> JourneysResource:
+        return cls(
+            landing_dir=str(Path(setting("JOURNEYS_LANDING_DIR", str(DEFAULT_LANDING))).resolve()),
+            warehouse=str(Path(setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE))).resolve()),
+            config_dir=setting("JOURNEYS_CONFIG_DIR"),
+            hash_secret=setting("JOURNEYS_HASH_SECRET", DEMO_SECRET) or DEMO_SECRET,
+        )
+
+    # One writing run at a time: the lock is taken when a run starts using this resource
+    # and released when it ends, whatever the executor.
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        stack = contextlib.ExitStack()
+        stack.enter_context(writer_lock(self.paths, wait_seconds=self.lock_wait_seconds))
+        self._lock = stack
+        removed = clean_stale_publish_files(self.paths)
+        if removed and context.log:
+            context.log.info(f"Removed {len(removed)} temporary file(s) left by an interrupted run.")
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.config_dir)
+
+    @property
+    def paths(self) -> WarehousePaths:
+        return WarehousePaths(published=Path(self.warehouse))
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.landing_dir)
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The private working database, read-write."""
+        s = self.config.settings
+        con = connect(self.paths.work, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads,
+                      temp_dir=self.paths.temp_dir)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,68 @@
+"""staging.events, staging.profiles, quarantine.rejected and the run ledger."""
+
+
+import time
+
+import dagster as dg
+
+from pipelines.defs.ops.models import describe
+from pipelines.defs.ops.resources import JourneysResource, utcnow
+from transforms.config import Config
+from transforms.staging import build_staging, count_discrepancies, record_runs
+from transforms.warehouse import preview
+
+STAGING_KEYS = {
+    "staging.events": dg.AssetKey(["staging", "events"]),
+    "staging.profiles": dg.AssetKey(["staging", "profiles"]),
+    "quarantine.rejected": dg.AssetKey(["quarantine", "rejected"]),
+    "marts.pipeline_runs": dg.AssetKey(["marts", "pipeline_runs"]),
+}
+
+
+def build_staging_assets(config: Config) -> list:
+    raw_keys = [dg.AssetKey(["raw", name]) for name in config.sources]
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(key, deps=raw_keys, description=describe(rel), group_name="staging", kinds={"duckdb", "sql"})
+            for rel, key in STAGING_KEYS.items()
+        ],
+        name="staging",
+    )
+    def staging(context: dg.AssetExecutionContext, journeys: JourneysResource):
+        t0 = time.monotonic()
+        with journeys.connect() as con:
+            counts = build_staging(con)
+            n_runs = record_runs(con, context.run_id, utcnow())
+            seconds = round(time.monotonic() - t0, 3)
+            for rel, key in STAGING_KEYS.items():
+                n = n_runs if rel == "marts.pipeline_runs" else counts[rel]
+                yield dg.MaterializeResult(
+                    asset_key=key,
+                    metadata={"rows": n, "seconds": seconds, "preview": dg.MetadataValue.md(preview(con, rel))},
+                )
+        context.log.info(
+            f"staging.events: {counts['staging.events']:,} events; "
+            f"quarantine.rejected: {counts['quarantine.rejected']:,} records"
+        )
+
+    @dg.asset_check(
+        asset=STAGING_KEYS["staging.events"],
+        blocking=True,
+        description="For every source and partition: records read = accepted + rejected + duplicates, each counted on its own table.",
+    )
+    def counts_add_up(journeys: JourneysResource) -> dg.AssetCheckResult:
+        with journeys.connect() as con:
+            bad = count_discrepancies(con)
+        return dg.AssetCheckResult(
+            passed=not bad,
+            metadata={
+                "partitions_that_do_not_add_up": len(bad),
+                "examples": dg.MetadataValue.md(
+                    "\n".join(f"- {s} {p}: read {r}, accepted {a}, rejected {q}, duplicates {d}" for s, p, r, a, q, d in bad[:10])
+                    or "none"
+                ),
+            },
+        )
+
+    return [staging, counts_add_up]

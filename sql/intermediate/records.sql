@@ -1,0 +1,172 @@
+-- grain: one row per landed record of one source (raw.<source>), accepted or not
+-- depends on: raw.<source> (the runner substitutes the validated source table for raw.__source__
+--             and one fixed timestamp parser for __parse_timestamp__; everything else is bound)
+-- Parses every landed record into the canonical event fields, hashes emails and phones
+-- (HMAC-SHA256), and gives each record that cannot be accepted a reason a person understands.
+with landed as (
+    select
+        _partition,
+        _source_file,
+        _line,
+        _loaded_at,
+        payload,
+        _bytes,
+        _load_error
+    from raw.__source__
+    where _partition in (select unnest($days::date[]))
+),
+
+extracted as (
+    select
+        *,
+        _load_error is null
+        and _bytes <= $max_bytes
+        and trim(payload) <> ''
+        and json_valid(payload)
+        and json_type(payload) = 'OBJECT' as is_readable,
+        case
+            when _load_error is null and _bytes <= $max_bytes and trim(payload) <> ''
+                and json_valid(payload) and json_type(payload) = 'OBJECT'
+                then json_extract_string(payload, $paths)
+        end as v
+    from landed
+),
+
+first_values as (
+    select
+        *,
+        list_filter(list_select(v, $idx_id), lambda x: nullif(trim(x), '') is not null)[1] as record_id,
+        list_filter(list_select(v, $idx_ts), lambda x: nullif(trim(x), '') is not null)[1] as ts_text,
+        list_filter(list_select(v, $idx_name), lambda x: nullif(trim(x), '') is not null)[1] as name_text,
+        list_transform(
+            $idx_identifiers,
+            lambda i: case
+                when $pii_kinds[list_position($idx_identifiers, i)] = 'email'
+                    then nullif(lower(trim(v[i])), '')
+                when $pii_kinds[list_position($idx_identifiers, i)] = 'phone'
+                    then nullif(regexp_replace(v[i], '[^0-9+]', '', 'g'), '')
+                else nullif(trim(v[i]), '')
+            end
+        ) as identifier_values,
+        coalesce($const_url, list_filter(list_select(v, $idx_url), lambda x: x <> '')[1]) as url,
+        coalesce($const_referrer, list_filter(list_select(v, $idx_referrer), lambda x: x <> '')[1]) as referrer,
+        coalesce($const_utm_source, list_filter(list_select(v, $idx_utm_source), lambda x: x <> '')[1]) as utm_source,
+        coalesce($const_utm_medium, list_filter(list_select(v, $idx_utm_medium), lambda x: x <> '')[1]) as utm_medium,
+        coalesce($const_utm_campaign, list_filter(list_select(v, $idx_utm_campaign), lambda x: x <> '')[1]) as utm_campaign,
+        coalesce($const_device, list_filter(list_select(v, $idx_device), lambda x: x <> '')[1]) as device,
+        coalesce($const_channel, list_filter(list_select(v, $idx_channel), lambda x: x <> '')[1]) as channel,
+        coalesce($const_amount, list_filter(list_select(v, $idx_amount), lambda x: x <> '')[1]) as amount_text,
+        coalesce($const_csat, list_filter(list_select(v, $idx_csat), lambda x: x <> '')[1]) as csat_text,
+        coalesce($const_satisfaction, list_filter(list_select(v, $idx_satisfaction), lambda x: x <> '')[1]) as satisfaction,
+        coalesce($const_text, list_filter(list_select(v, $idx_text), lambda x: x <> '')[1]) as text_raw
+    from extracted
+),
+
+typed as (
+    select
+        *,
+        __parse_timestamp__ as occurred_at,
+        try_cast(amount_text as double) as amount,
+        try_cast(csat_text as double) as csat,
+        list_filter(identifier_values, lambda x: x is not null) as present_identifiers
+    from first_values
+),
+
+judged as (
+    select
+        *,
+        case
+            when _load_error is not null then _load_error
+            when trim(payload) = '' then 'empty line'
+            when _bytes > $max_bytes
+                then 'the record is ' || _bytes || ' bytes, over the limit of ' || $max_bytes || ' bytes'
+            when not json_valid(payload) then 'the line is not valid JSON'
+            when json_type(payload) <> 'OBJECT' then 'the line is JSON but not an object'
+            when record_id is null then 'missing id (' || $id_label || ')'
+            when ts_text is null then 'missing timestamp (' || $ts_label || ')'
+            when occurred_at is null
+                then 'timestamp ''' || left(ts_text, 60) || ''' cannot be read as ' || $ts_format_label
+            when occurred_at < $min_ts
+                then 'timestamp ' || strftime(occurred_at, '%Y-%m-%d %H:%M:%S') || ' is before ' || strftime($min_ts, '%Y-%m-%d')
+            when occurred_at > $max_ts
+                then 'timestamp ' || strftime(occurred_at, '%Y-%m-%d %H:%M:%S') || ' is in the future (more than ' || $max_future_label || ' after the run)'
+            when $kind = 'events' and name_text is null then 'missing event name (' || $name_label || ')'
+            when len(present_identifiers) = 0 then 'no identifier: ' || $identifier_label || ' are all empty'
+            when amount_text is not null and amount is null
+                then 'amount ''' || left(amount_text, 60) || ''' is not a number'
+            when csat_text is not null and csat is null
+                then 'csat ''' || left(csat_text, 60) || ''' is not a number'
+            when csat is not null and (csat < 1 or csat > 5)
+                then 'csat ' || csat_text || ' is outside the scale 1 to 5'
+        end as reason
+    from typed
+),
+
+final as (
+    select
+        -- keys and lineage
+        $source as source,
+        $kind as kind,
+        _partition,
+        _source_file,
+        _line,
+        _loaded_at,
+        record_id,
+        $source || ':' || record_id as event_id,
+        -- what happened, when
+        name_text as event_name,
+        occurred_at,
+        -- identifiers: emails and phones only as keyed hashes
+        map_from_entries(list_filter(
+            list_transform(
+                list_zip($identifier_types, identifier_values, $pii_kinds),
+                lambda x: {
+                    'k': x[1],
+                    'v': case
+                        when x[2] is null then null
+                        when x[3] = 'none' then x[2]
+                        else sha256($opad::blob || unhex(sha256($ipad::blob || encode(x[2]))))
+                    end
+                }
+            ),
+            lambda e: e.v is not null
+        )) as identifiers,
+        -- context
+        url,
+        referrer,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        device,
+        channel,
+        -- measures
+        amount,
+        csat,
+        satisfaction,
+        case
+            when text_raw like '%@%' then regexp_replace(text_raw, '[^\s"<>@,;:]+@[^\s"<>@,;:]+\.[A-Za-z]{2,}', '[email]', 'g')
+            else text_raw
+        end as text,
+        case
+            when reason is not null then null
+            when $props_mode = 'path' then json_extract(payload, $props_path)
+            when $props_mode = 'object'
+                then to_json(map_from_entries(list_zip($props_names, json_extract(payload, $props_paths))))
+        end as properties,
+        case
+            when reason is null and $kind = 'profiles'
+                then map_from_entries(list_zip($attribute_names, list_select(v, $idx_attributes)))
+        end as attributes,
+        -- the verdict: null = accepted
+        reason,
+        case
+            when reason is null then null
+            else regexp_replace(
+                regexp_replace(payload, '[^\s"<>@,;:\\]+@[^\s"<>@,;:\\]+\.[A-Za-z]{2,}', '[email]', 'g'),
+                '\+[0-9][0-9 ().-]{6,}[0-9]', '[phone]', 'g'
+            )
+        end as payload
+    from judged
+)
+
+select * from final

@@ -1,0 +1,51 @@
+-- grain: one row per accepted, de-duplicated event (event_id = '<source>:<id>')
+-- depends on: intermediate.records
+-- Accepted event records of every source; the first landed copy of an event_id wins
+-- (earliest partition, then file name, then line).
+with records as (
+    select * from intermediate.records
+    where kind = 'events' and reason is null
+),
+
+first_landed as (
+    select * from records
+    qualify row_number() over (
+        partition by event_id order by _partition, _source_file, _line
+    ) = 1
+),
+
+final as (
+    select
+        -- keys
+        event_id,
+        source,
+        record_id as source_event_id,
+        -- what happened, when (UTC)
+        event_name,
+        occurred_at,
+        -- who
+        identifiers,
+        -- context
+        url,
+        regexp_extract(url, '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*([^?#]*)', 1) as url_path,
+        referrer,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        device,
+        channel,
+        -- measures
+        amount,
+        csat,
+        satisfaction,
+        text,
+        properties,
+        -- lineage
+        _partition,
+        _source_file,
+        _line,
+        _loaded_at
+    from first_landed
+)
+
+select * from final

@@ -1,0 +1,588 @@
+"""Typed settings: pydantic models of every YAML file a user can edit.
+
+The shipped defaults live in ``transforms/defaults/``. ``JOURNEYS_CONFIG_DIR`` names a folder
+whose YAML files replace the defaults file by file (a ``rules.yaml`` there replaces the shipped
+``rules.yaml``; files it lacks come from the defaults). Every model forbids unknown keys, so a
+typo fails before a run starts, with the file, the key and what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULTS_DIR = Path(__file__).parent / "defaults"
+CONFIG_FILES = ("sources", "taxonomy", "rules", "personas", "funnels", "settings")
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Canonical event fields a source may fill (besides id, timestamp, event name, identifiers).
+CANONICAL_FIELDS = (
+    "url",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "device",
+    "channel",
+    "amount",
+    "csat",
+    "satisfaction",
+    "text",
+)
+NUMERIC_FIELDS = ("amount", "csat")
+PII_IDENTIFIERS = ("email", "phone")
+
+
+class ConfigError(Exception):
+    """A user's configuration is wrong. The message names the file, the key and the fix."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _name(value: str, what: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(
+            f"{what} {value!r} must be lowercase letters, digits and underscores, "
+            "starting with a letter (e.g. 'whatsapp')"
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- sources
+
+FieldPath = Annotated[str, Field(min_length=1)]
+
+
+class TimestampSpec(Model):
+    field: FieldPath = Field(description="Where the event time comes from (a JSON path like 'created_at' or a CSV column).")
+    format: str = Field(
+        "iso8601",
+        description="'iso8601' (any offset; no offset means `timezone`), 'epoch_seconds', 'epoch_millis', or a strptime format such as '%Y-%m-%d %H:%M:%S'.",
+    )
+    timezone: str = Field("UTC", description="Time zone of timestamps that carry no offset.")
+
+
+class SourceConfig(Model):
+    """One landing source: a folder of daily sub-folders of files of one shape."""
+
+    kind: Literal["events", "profiles"] = Field(
+        "events",
+        description="'events' become rows of staging.events; 'profiles' (e.g. CRM contacts) describe customers: identifiers and attributes for personas.",
+    )
+    format: Literal["jsonl", "csv", "parquet"] = Field(description="File format of the landed files.")
+    folder: str | None = Field(None, description="Landing sub-folder; defaults to the source name.")
+    files: str = Field("*", description="Glob of the files to read inside each day folder, e.g. 'activities*.csv'.")
+    delimiter: str = Field(",", description="CSV only: the field delimiter (one character).")
+    id: FieldPath | list[FieldPath] = Field(description="Field holding the record's own id; event_id becomes '<source>:<id>'. A list means the first non-empty field.")
+    timestamp: TimestampSpec = Field(description="Where and how the event (or profile update) time is read.")
+    event_name: FieldPath | list[FieldPath] | None = Field(
+        None, description="Field(s) giving the event name; a list takes the first non-empty. Required for events."
+    )
+    identifiers: dict[str, FieldPath] = Field(
+        description="Identifier type -> field. Types 'email' and 'phone' are normalized and stored only as keyed hashes outside raw. Identifiers seen in one record link into one customer."
+    )
+    fields: dict[str, FieldPath | list[FieldPath]] = Field(
+        default_factory=dict, description=f"Canonical field -> source field(s). Canonical fields: {', '.join(CANONICAL_FIELDS)}."
+    )
+    constants: dict[str, str] = Field(default_factory=dict, description="Canonical field -> fixed value for every record (e.g. channel: sms).")
+    properties: FieldPath | dict[str, FieldPath] | None = Field(
+        None, description="Either a path to a JSON object copied as properties, or name -> field for a properties object built from fields."
+    )
+    attributes: dict[str, FieldPath] = Field(
+        default_factory=dict, description="Profiles only: attribute name -> field (industry, segment, ...), used by persona rules."
+    )
+    start_date: date | None = Field(None, description="First day folder to consider; defaults to settings.partitions_start.")
+
+    @field_validator("identifiers")
+    @classmethod
+    def _identifiers(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v:
+            raise ValueError("at least one identifier is needed, e.g. identifiers: {user_id: userId}")
+        for k in v:
+            _name(k, "identifier type")
+        return v
+
+    @field_validator("fields", "constants")
+    @classmethod
+    def _canonical(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for k in v:
+            if k not in CANONICAL_FIELDS:
+                raise ValueError(f"unknown canonical field {k!r}; use one of: {', '.join(CANONICAL_FIELDS)}")
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _delim(cls, v: str) -> str:
+        if len(v) != 1:
+            raise ValueError("the CSV delimiter must be exactly one character, e.g. ','")
+        return v
+
+    @model_validator(mode="after")
+    def _events_need_names(self) -> SourceConfig:
+        if self.kind == "events" and self.event_name is None:
+            raise ValueError("event sources need `event_name` (the field that names the event, e.g. event_name: type)")
+        if self.kind == "profiles" and self.fields:
+            raise ValueError("profile sources take `attributes`, not `fields`")
+        return self
+
+    def paths(self) -> dict[str, list[str]]:
+        """Every field this source reads, by role; CSV sources require these columns."""
+        out: dict[str, list[str]] = {"id": _as_list(self.id), "timestamp": [self.timestamp.field]}
+        if self.event_name is not None:
+            out["event_name"] = _as_list(self.event_name)
+        for k, p in self.identifiers.items():
+            out[f"identifiers.{k}"] = [p]
+        for k, p in self.fields.items():
+            out[f"fields.{k}"] = _as_list(p)
+        for k, p in self.attributes.items():
+            out[f"attributes.{k}"] = [p]
+        if isinstance(self.properties, str):
+            out["properties"] = [self.properties]
+        elif isinstance(self.properties, dict):
+            for k, p in self.properties.items():
+                out[f"properties.{k}"] = [p]
+        return out
+
+
+def _as_list(v: str | list[str]) -> list[str]:
+    return [v] if isinstance(v, str) else list(v)
+
+
+class SourcesFile(Model):
+    sources: dict[str, SourceConfig] = Field(description="Source name -> how its files are read. The name becomes raw.<name>.")
+
+    @field_validator("sources")
+    @classmethod
+    def _names(cls, v: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        if not v:
+            raise ValueError("at least one source is needed")
+        for k in v:
+            _name(k, "source name")
+        return v
+
+
+# --------------------------------------------------------------------------- taxonomy
+
+
+class PhaseConfig(Model):
+    name: str = Field(description="Phase name, e.g. 'awareness'.")
+    label: str | None = Field(None, description="Display label for reports.")
+
+    _n = field_validator("name")(lambda v: _name(v, "phase"))
+
+
+class TouchpointConfig(Model):
+    name: str = Field(description="Touchpoint name, e.g. 'paid_search'.")
+    channel_group: Literal["owned", "paid", "earned"] = Field(description="Owned, paid or earned media.")
+    stage: Literal["front", "back"] = Field("front", description="front: the customer sees it; back: an internal step (service blueprint).")
+    label: str | None = Field(None, description="Display label for reports.")
+
+    _n = field_validator("name")(lambda v: _name(v, "touchpoint"))
+
+
+class TaxonomyFile(Model):
+    phases: list[PhaseConfig] = Field(description="Journey phases in order.")
+    touchpoints: list[TouchpointConfig] = Field(description="Touchpoints with channel group and stage.")
+
+    @model_validator(mode="after")
+    def _unique(self) -> TaxonomyFile:
+        for what, items in (("phase", self.phases), ("touchpoint", self.touchpoints)):
+            names = [i.name for i in items]
+            dup = {n for n in names if names.count(n) > 1}
+            if dup:
+                raise ValueError(f"{what} names must be unique; repeated: {', '.join(sorted(dup))}")
+        if "unclassified" in [t.name for t in self.touchpoints]:
+            raise ValueError("'unclassified' is reserved for events no rule matches; remove it from touchpoints")
+        return self
+
+    @property
+    def phase_names(self) -> list[str]:
+        return [p.name for p in self.phases]
+
+    @property
+    def touchpoint_names(self) -> list[str]:
+        return [t.name for t in self.touchpoints]
+
+
+# --------------------------------------------------------------------------- classification
+
+Globs = str | list[str]
+
+
+class EventMatch(Model):
+    """Conditions on one event; all given conditions must hold. Strings are case-insensitive globs
+    ('*' any text, '?' one character) unless the key ends in `_regex`. A list means any of them."""
+
+    source: Globs | None = Field(None, description="Source name(s).")
+    event_name: Globs | None = Field(None, description="Event name glob(s), e.g. 'Product *'.")
+    url: Globs | None = Field(None, description="Full page URL glob(s).")
+    path: Globs | None = Field(None, description="URL path glob(s), e.g. '/p/*'.")
+    path_regex: str | None = Field(None, description="URL path regular expression.")
+    referrer: Globs | None = Field(None, description="Referrer URL glob(s).")
+    referrer_regex: str | None = Field(None, description="Referrer URL regular expression.")
+    utm_source: Globs | None = Field(None, description="UTM source glob(s).")
+    utm_medium: Globs | None = Field(None, description="UTM medium glob(s).")
+    utm_campaign: Globs | None = Field(None, description="UTM campaign glob(s).")
+    device: Globs | None = Field(None, description="Device type glob(s).")
+    channel: Globs | None = Field(None, description="Channel glob(s) (CRM or support channel).")
+    properties: dict[str, Globs] = Field(default_factory=dict, description="Property name -> value glob(s).")
+    empty: list[str] = Field(default_factory=list, description="Fields that must be empty, e.g. [utm_medium, referrer].")
+
+    @field_validator("path_regex", "referrer_regex")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"not a valid regular expression ({e}); escape special characters like '.' as '\\.'") from e
+        return v
+
+    @field_validator("empty")
+    @classmethod
+    def _empty(cls, v: list[str]) -> list[str]:
+        allowed = ("url", "path", "referrer", "utm_source", "utm_medium", "utm_campaign", "device", "channel")
+        for f in v:
+            if f not in allowed:
+                raise ValueError(f"`empty` takes field names among: {', '.join(allowed)}; got {f!r}")
+        return v
+
+
+class RuleConfig(Model):
+    id: str = Field(description="Rule id, recorded on every event it classifies.")
+    match: EventMatch = Field(default_factory=EventMatch, description="Conditions (all must hold).")
+    touchpoint: str = Field(description="Touchpoint the matching events get.")
+    phase: str = Field(description="Phase the matching events get.")
+    conversion: bool = Field(False, description="Matching events are conversions (revenue from amount).")
+
+    _n = field_validator("id")(lambda v: _name(v, "rule id"))
+
+
+class RulesFile(Model):
+    rules: list[RuleConfig] = Field(description="Ordered classification rules; the first match wins.")
+
+    @model_validator(mode="after")
+    def _unique(self) -> RulesFile:
+        ids = [r.id for r in self.rules]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"rule ids must be unique; repeated: {', '.join(sorted(dup))}")
+        return self
+
+
+# --------------------------------------------------------------------------- personas
+
+
+class PersonaRule(Model):
+    persona: str = Field(description="Persona name given to matching customers.")
+    match: dict[str, Globs] = Field(default_factory=dict, description="Profile attribute -> value glob(s); all must hold.")
+    description: str | None = Field(None, description="Who this persona is, for the report.")
+
+    _n = field_validator("persona")(lambda v: _name(v, "persona"))
+
+
+class PersonasFile(Model):
+    personas: list[PersonaRule] = Field(description="Ordered persona rules over profile attributes; first match wins; 'unknown' otherwise.")
+
+
+# --------------------------------------------------------------------------- funnels
+
+
+class StepConfig(Model):
+    name: str | None = Field(None, description="Display name of the step; defaults to what it matches.")
+    phase: str | None = Field(None, description="The step is any event in this phase.")
+    touchpoint: str | None = Field(None, description="The step is any event at this touchpoint.")
+    event: EventMatch | None = Field(None, description="The step is an event matching these conditions.")
+    optional: bool = Field(False, description="The step may be skipped (never step 1).")
+    min_gap: str | None = Field(None, description="Minimum time since the previous step, e.g. '0s', '10m', '1h', '2d'.")
+    max_gap: str | None = Field(None, description="Maximum time since the previous step, e.g. '1h', '7d'.")
+
+    @model_validator(mode="after")
+    def _one(self) -> StepConfig:
+        given = [k for k in ("phase", "touchpoint", "event") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a step needs exactly one of `phase`, `touchpoint` or `event`")
+        for g in (self.min_gap, self.max_gap):
+            if g is not None:
+                parse_duration(g)
+        return self
+
+
+class ExclusionConfig(Model):
+    event: EventMatch = Field(description="The excluded event.")
+    from_step: int = Field(1, ge=1, description="Exclusion applies after this step (1-based) ...")
+    to_step: int | None = Field(None, ge=1, description="... and before this step (default: the last).")
+
+
+class FunnelConfig(Model):
+    name: str = Field(description="Funnel name, used as the `funnel` column.")
+    unit: Literal["customer", "journey"] = Field("customer", description="Count customers, or journeys.")
+    steps: list[StepConfig] = Field(min_length=2, description="Two or more steps.")
+    window: str = Field("30d", description="Conversion window measured from the step-1 event, e.g. '1h', '30d'.")
+    mode: Literal["ordered", "strict", "any_order"] = Field("ordered", description="ordered, strict (no other event between steps) or any_order.")
+    exclusions: list[ExclusionConfig] = Field(default_factory=list, description="Events that remove the customer when they happen inside the attempt.")
+    breakdowns: list[str] = Field(default_factory=list, description="Breakdown columns: persona, first_touchpoint, cohort_month, source, or any marts.journey_events column.")
+    breakdown_attribution: str = Field("first_touch", description="first_touch, last_touch, or step_<n>.")
+
+    _n = field_validator("name")(lambda v: _name(v, "funnel name"))
+
+    @model_validator(mode="after")
+    def _check(self) -> FunnelConfig:
+        if self.steps[0].optional:
+            raise ValueError("step 1 cannot be optional")
+        parse_duration(self.window)
+        if not re.match(r"^(first_touch|last_touch|step_[1-9][0-9]*)$", self.breakdown_attribution):
+            raise ValueError("breakdown_attribution must be first_touch, last_touch or step_<n>")
+        for b in self.breakdowns:
+            _name(b, "breakdown")
+        return self
+
+
+class FunnelsFile(Model):
+    funnels: list[FunnelConfig] = Field(description="Funnel definitions.")
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class IdentitySettings(Model):
+    max_linked_identifiers: int = Field(
+        10, ge=1, description="An identifier seen with more than this many other identifiers of one type (a shared device, info@) links nothing."
+    )
+    hash_secret_default_note: str = Field(
+        "The default JOURNEYS_HASH_SECRET is for demos only; set your own secret in production.",
+        description="Shown when the default secret is in use.",
+    )
+
+
+class JourneySettings(Model):
+    timeout: str = Field("30d", description="A gap of inactivity longer than this ends a journey.")
+    max_path_steps: int = Field(12, ge=3, description="Longer paths keep the first and last steps around '…'.")
+    drop_touchpoints: list[str] = Field(default_factory=list, description="Touchpoints left out of paths, e.g. [direct].")
+    first_occurrence_only: bool = Field(False, description="Paths keep only the first occurrence of each step.")
+
+
+class AttributionSettings(Model):
+    lookback: str = Field("30d", description="Touchpoints more than this before the conversion get no credit.")
+    half_life: str = Field("7d", description="Half-life of the time-decay model.")
+    exclude_touchpoints: list[str] = Field(default_factory=list, description="Touchpoints given no credit unless nothing else is left.")
+    shapley_max_touchpoints: int = Field(12, ge=2, le=20, description="Exact Shapley needs 2^n coalitions; above this many distinct touchpoints, the rarest are merged into 'other'.")
+
+
+class PainPointSettings(Model):
+    min_customers: int = Field(10, ge=1, description="A cell needs at least this many customers to be flagged.")
+    min_lift: float = Field(1.5, gt=1, description="Flag when the rate is at least this multiple of the baseline.")
+    support_within: str = Field("2d", description="A support contact within this time after a step counts as 'support contact after'.")
+
+
+class SettingsFile(Model):
+    partitions_start: date = Field(date(2025, 1, 1), description="First day of the daily partitions.")
+    schedule_timezone: str = Field("UTC", description="Time zone of the nightly 02:00 schedule.")
+    max_record_bytes: int = Field(1_000_000, ge=1024, description="Records larger than this are rejected as oversized.")
+    max_future: str = Field("1d", description="Events dated more than this after the run are rejected.")
+    min_timestamp: date = Field(date(2000, 1, 1), description="Events dated before this are rejected.")
+    coverage_threshold: float = Field(0.98, ge=0, le=1, description="Asset check: share of each source's events that some rule classifies.")
+    duckdb_memory_limit: str | None = Field(None, description="DuckDB memory_limit (e.g. '8GB'); unset means DuckDB's default (80% of RAM).")
+    duckdb_threads: int | None = Field(None, ge=1, description="DuckDB threads; unset means all cores.")
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    journeys: JourneySettings = Field(default_factory=JourneySettings)
+    attribution: AttributionSettings = Field(default_factory=AttributionSettings)
+    pain_points: PainPointSettings = Field(default_factory=PainPointSettings)
+
+
+# --------------------------------------------------------------------------- loading
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '10m', '1h', '30d', '2w' -> seconds."""
+    m = _DURATION_RE.match(str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a duration; write a number and a unit: s, m, h, d or w (e.g. '30d')")
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+class Config(Model):
+    """All settings, loaded and cross-checked."""
+
+    sources: dict[str, SourceConfig]
+    taxonomy: TaxonomyFile
+    rules: list[RuleConfig]
+    personas: list[PersonaRule]
+    funnels: list[FunnelConfig]
+    settings: SettingsFile
+    files: dict[str, str] = Field(description="Config name -> the file it was read from.")
+
+    def event_sources(self) -> dict[str, SourceConfig]:
+        return {k: v for k, v in self.sources.items() if v.kind == "events"}
+
+    def profile_sources(self) -> dict[str, SourceConfig]:
+        return {k: v for k, v in self.sources.items() if v.kind == "profiles"}
+
+
+_MODELS: dict[str, type[Model]] = {
+    "sources": SourcesFile,
+    "taxonomy": TaxonomyFile,
+    "rules": RulesFile,
+    "personas": PersonasFile,
+    "funnels": FunnelsFile,
+    "settings": SettingsFile,
+}
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _fix_hint(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "remove it or check its spelling"
+    if kind == "missing":
+        return "add it"
+    if kind in ("literal_error", "enum"):
+        return "use one of the allowed values"
+    return "correct the value"
+
+
+def _load_file(name: str, path: Path) -> Model:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e}). Fix the syntax and run again.") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror}).") from e
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping (key: value), not {type(data).__name__}.")
+    try:
+        return _MODELS[name].model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = _format_loc(tuple(err["loc"]))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            lines.append(f"{path}: {loc}: {msg} ({_fix_hint(err)}).")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def config_paths(config_dir: Path | None) -> dict[str, Path]:
+    """Config name -> file: the user's folder first, then the shipped defaults."""
+    out = {}
+    for name in CONFIG_FILES:
+        user = config_dir / f"{name}.yaml" if config_dir else None
+        out[name] = user if user is not None and user.exists() else DEFAULTS_DIR / f"{name}.yaml"
+    if config_dir is not None:
+        if not config_dir.is_dir():
+            raise ConfigError(f"{config_dir}: JOURNEYS_CONFIG_DIR is not a folder. Point it at a folder of YAML files.")
+        for f in sorted(config_dir.glob("*.y*ml")):
+            if f.stem not in CONFIG_FILES:
+                raise ConfigError(
+                    f"{f}: unknown config file. Config files are: {', '.join(n + '.yaml' for n in CONFIG_FILES)}."
+                )
+    return out
+
+
+def load_config(config_dir: Path | str | None = None) -> Config:
+    """Read, validate and cross-check every config file. Raises ConfigError for a person."""
+    paths = config_paths(Path(config_dir) if config_dir else None)
+    parsed = {name: _load_file(name, p) for name, p in paths.items()}
+    sources: SourcesFile = parsed["sources"]  # type: ignore[assignment]
+    taxonomy: TaxonomyFile = parsed["taxonomy"]  # type: ignore[assignment]
+    rules: RulesFile = parsed["rules"]  # type: ignore[assignment]
+    personas: PersonasFile = parsed["personas"]  # type: ignore[assignment]
+    funnels: FunnelsFile = parsed["funnels"]  # type: ignore[assignment]
+    settings: SettingsFile = parsed["settings"]  # type: ignore[assignment]
+
+    phases, touchpoints = set(taxonomy.phase_names), set(taxonomy.touchpoint_names)
+    for i, r in enumerate(rules.rules):
+        where = f"{paths['rules']}: rules[{i}] ({r.id})"
+        if r.touchpoint not in touchpoints:
+            raise ConfigError(f"{where}.touchpoint: unknown touchpoint {r.touchpoint!r}. Use one of {sorted(touchpoints)} or add it to taxonomy.yaml.")
+        if r.phase not in phases:
+            raise ConfigError(f"{where}.phase: unknown phase {r.phase!r}. Use one of {taxonomy.phase_names} or add it to taxonomy.yaml.")
+        if r.match.source is not None:
+            for s in _as_list(r.match.source):
+                if not any(_glob_match(s, name) for name in sources.sources):
+                    raise ConfigError(f"{where}.match.source: no source matches {s!r}. Sources: {sorted(sources.sources)}.")
+    for i, f in enumerate(funnels.funnels):
+        for j, s in enumerate(f.steps):
+            where = f"{paths['funnels']}: funnels[{i}] ({f.name}).steps[{j}]"
+            if s.phase is not None and s.phase not in phases:
+                raise ConfigError(f"{where}.phase: unknown phase {s.phase!r}. Use one of {taxonomy.phase_names}.")
+            if s.touchpoint is not None and s.touchpoint not in touchpoints:
+                raise ConfigError(f"{where}.touchpoint: unknown touchpoint {s.touchpoint!r}. Use one of {sorted(touchpoints)}.")
+    names = [f.name for f in funnels.funnels]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{paths['funnels']}: funnels: funnel names must be unique.")
+    for key in ("drop_touchpoints",):
+        for t in getattr(settings.journeys, key):
+            if t not in touchpoints:
+                raise ConfigError(f"{paths['settings']}: journeys.{key}: unknown touchpoint {t!r}. Use one of {sorted(touchpoints)}.")
+    for t in settings.attribution.exclude_touchpoints:
+        if t not in touchpoints:
+            raise ConfigError(f"{paths['settings']}: attribution.exclude_touchpoints: unknown touchpoint {t!r}.")
+    for key in ("timeout",):
+        try:
+            parse_duration(getattr(settings.journeys, key))
+        except ValueError as e:
+            raise ConfigError(f"{paths['settings']}: journeys.{key}: {e}.") from None
+    for key in ("lookback", "half_life"):
+        try:
+            parse_duration(getattr(settings.attribution, key))
+        except ValueError as e:
+            raise ConfigError(f"{paths['settings']}: attribution.{key}: {e}.") from None
+    try:
+        parse_duration(settings.max_future)
+        parse_duration(settings.pain_points.support_within)
+    except ValueError as e:
+        raise ConfigError(f"{paths['settings']}: {e}.") from None
+
+    return Config(
+        sources=sources.sources,
+        taxonomy=taxonomy,
+        rules=rules.rules,
+        personas=personas.personas,
+        funnels=funnels.funnels,
+        settings=settings,
+        files={k: str(v) for k, v in paths.items()},
+    )
+
+
+def glob_to_like(pattern: str) -> str:
+    """Case-insensitive glob ('*', '?') -> SQL LIKE pattern with '\\' as the escape."""
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        elif ch in "%_\\":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _glob_match(pattern: str, value: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())

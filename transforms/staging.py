@@ -1,0 +1,210 @@
+"""raw -> intermediate.records -> staging.events, staging.profiles, quarantine.rejected.
+
+`parse_partitions` turns the landed rows of one source's partitions into
+``intermediate.records`` (one row per landed record, with its canonical fields or the reason
+it was rejected); the source's config reaches SQL only as bound parameters. `build_staging`
+then de-duplicates accepted events (first landed wins) and writes the quarantine.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from transforms.config import CANONICAL_FIELDS, PII_IDENTIFIERS, SettingsFile, SourceConfig, _as_list, parse_duration
+from transforms.warehouse import apply_comments, bind, build_model, hmac_pads, read_model, sql_with
+
+RECORDS_COLUMNS = """
+    source varchar, kind varchar, _partition date, _source_file varchar, _line bigint,
+    _loaded_at timestamp, record_id varchar, event_id varchar, event_name varchar,
+    occurred_at timestamp, identifiers map(varchar, varchar), url varchar, referrer varchar,
+    utm_source varchar, utm_medium varchar, utm_campaign varchar, device varchar, channel varchar,
+    amount double, csat double, satisfaction varchar, text varchar, properties json,
+    attributes map(varchar, varchar), reason varchar, payload varchar
+"""
+
+# Fixed SQL fragments, chosen by the validated timestamp format (never user text).
+_TS_ISO = (
+    "case when regexp_matches(ts_text, '\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?\\s*(Z|z|[+-]\\d{2}(:?\\d{2})?)$') "
+    "then timezone('UTC', try_cast(ts_text as timestamptz)) "
+    "else timezone('UTC', timezone($ts_tz, try_cast(ts_text as timestamp))) end"
+)
+_TS_EPOCH_S = "timezone('UTC', to_timestamp(try_cast(ts_text as double)))"
+_TS_EPOCH_MS = "timezone('UTC', to_timestamp(try_cast(ts_text as double) / 1000))"
+_TS_STRPTIME = "timezone('UTC', timezone($ts_tz, try_strptime(ts_text, $ts_format)))"
+
+
+def json_path(field: str, fmt: str) -> str:
+    """'context.page.url' -> '$."context"."page"."url"'. CSV column names are one key each."""
+    parts = [field] if fmt == "csv" else field.split(".")
+    return "$." + ".".join('"' + p.replace('"', '\\"') + '"' for p in parts)
+
+
+def _timestamp_sql(fmt: str) -> str:
+    return {"iso8601": _TS_ISO, "epoch_seconds": _TS_EPOCH_S, "epoch_millis": _TS_EPOCH_MS}.get(fmt, _TS_STRPTIME)
+
+
+def parse_params(name: str, cfg: SourceConfig, settings: SettingsFile, secret: str,
+                 now: datetime, days: list[date]) -> dict[str, Any]:
+    """Bound parameters for sql/intermediate/records.sql from one source's config."""
+    paths: list[str] = []
+
+    def idx(fields: list[str]) -> list[int]:
+        out = []
+        for f in fields:
+            p = json_path(f, cfg.format)
+            if p not in paths:
+                paths.append(p)
+            out.append(paths.index(p) + 1)
+        return out
+
+    ident_types = list(cfg.identifiers)
+    params: dict[str, Any] = {
+        "source": name,
+        "kind": cfg.kind,
+        "days": days,
+        "max_bytes": settings.max_record_bytes,
+        "min_ts": datetime.combine(settings.min_timestamp, datetime.min.time()),
+        "max_ts": now + timedelta(seconds=parse_duration(settings.max_future)),
+        "max_future_label": settings.max_future,
+        "idx_id": idx(_as_list(cfg.id)),
+        "idx_ts": idx([cfg.timestamp.field]),
+        "idx_name": idx(_as_list(cfg.event_name)) if cfg.event_name else [],
+        "identifier_types": ident_types,
+        "idx_identifiers": [idx([cfg.identifiers[t]])[0] for t in ident_types],
+        "pii_kinds": [t if t in PII_IDENTIFIERS else "none" for t in ident_types],
+        "ts_tz": cfg.timestamp.timezone,
+        "ts_format": cfg.timestamp.format,
+        "ts_format_label": "ISO 8601" if cfg.timestamp.format == "iso8601" else repr(cfg.timestamp.format),
+        "id_label": "field " + " / ".join(_as_list(cfg.id)),
+        "ts_label": "field " + cfg.timestamp.field,
+        "name_label": "field " + " / ".join(_as_list(cfg.event_name)) if cfg.event_name else "",
+        "identifier_label": ", ".join(cfg.identifiers.values()),
+    }
+    for f in CANONICAL_FIELDS:
+        params[f"idx_{f}"] = idx(_as_list(cfg.fields[f])) if f in cfg.fields else []
+        params[f"const_{f}"] = cfg.constants.get(f)
+    if isinstance(cfg.properties, str):
+        params.update(props_mode="path", props_path=json_path(cfg.properties, cfg.format), props_names=[], props_paths=[])
+    elif isinstance(cfg.properties, dict):
+        params.update(
+            props_mode="object", props_path="$",
+            props_names=list(cfg.properties),
+            props_paths=[json_path(p, cfg.format) for p in cfg.properties.values()],
+        )
+    else:
+        params.update(props_mode="none", props_path="$", props_names=[], props_paths=[])
+    params["attribute_names"] = list(cfg.attributes)
+    params["idx_attributes"] = [idx([p])[0] for p in cfg.attributes.values()]
+    params["paths"] = paths
+    ipad, opad = hmac_pads(secret)
+    params["ipad"], params["opad"] = ipad, opad
+    return params
+
+
+def ensure_records_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create table if not exists intermediate.records (" + RECORDS_COLUMNS + ")")
+
+
+def parse_partitions(con: duckdb.DuckDBPyConnection, name: str, cfg: SourceConfig, days: list[date],
+                     settings: SettingsFile, secret: str, now: datetime) -> int:
+    """Replace the records of `days` of source `name` in intermediate.records. Runs inside the
+    caller's transaction. Returns the number of records parsed."""
+    if not days:
+        return 0
+    ensure_records_table(con)
+    sql = read_model("intermediate.records")
+    sql = sql.replace("raw.__source__", f"raw.{name}").replace("__parse_timestamp__", _timestamp_sql(cfg.timestamp.format))
+    params = parse_params(name, cfg, settings, secret, now, days)
+    con.execute(
+        "delete from intermediate.records where source = $s and _partition in (select unnest($days::date[]))",
+        {"s": name, "days": days},
+    )
+
+    con.execute("insert into intermediate.records by name\n" + sql, bind(sql, params))
+    return con.execute(
+        "select count(*) from intermediate.records where source = $s and _partition in (select unnest($days::date[]))",
+        {"s": name, "days": days},
+    ).fetchall()[0][0]
+
+
+def build_staging(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rebuild staging.events, staging.profiles, quarantine.rejected and the partition counts."""
+    ensure_records_table(con)
+    return {
+        rel: build_model(con, rel)
+        for rel in ("staging.events", "staging.profiles", "quarantine.rejected", "intermediate.partition_counts")
+    }
+
+
+PIPELINE_RUNS_COLUMNS = """
+    run_id varchar not null, source varchar not null, _partition date not null,
+    n_read bigint, n_accepted bigint, n_rejected bigint, n_duplicates bigint,
+    started_at timestamp, finished_at timestamp, status varchar not null, message varchar
+"""
+
+
+def record_runs(con: duckdb.DuckDBPyConnection, run_id: str, finished_at: datetime) -> int:
+    """Append one marts.pipeline_runs row per source and partition this run loaded."""
+    con.execute("create table if not exists marts.pipeline_runs (" + PIPELINE_RUNS_COLUMNS + ")")
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from marts.pipeline_runs where run_id = $run", {"run": run_id})
+        con.execute(
+            """insert into marts.pipeline_runs
+            select p.run_id, p.source, p._partition, coalesce(c.n_read, 0), coalesce(c.n_accepted, 0),
+                   coalesce(c.n_rejected, 0), coalesce(c.n_duplicates, 0), p.started_at, $at,
+                   'succeeded', null
+            from raw._partitions as p
+            left join intermediate.partition_counts as c using (source, _partition)
+            where p.run_id = $run""",
+            {"run": run_id, "at": finished_at},
+        )
+
+        apply_comments(con, "marts.pipeline_runs")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return con.execute("select count(*) from marts.pipeline_runs where run_id = $run", {"run": run_id}).fetchall()[0][0]
+
+
+def count_discrepancies(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """Partitions where read != accepted + rejected + duplicates, each counted independently:
+    read from raw.<source>, accepted from staging, rejected from quarantine, duplicates as
+    accepted-looking records that staging did not keep."""
+    sources = [r[0] for r in con.execute("select distinct source from raw._partitions").fetchall()]
+    if not sources:
+        return []
+    raw_union = " union all ".join(
+        sql_with("select '{s}' as source, _partition, count(*) as n from raw.{s} group by all", s=s)
+        for s in sources
+    )
+    return con.execute("with raw_counts as (" + raw_union + """),
+        accepted as (
+            select source, _partition, count(*) as n from staging.events group by all
+            union all
+            select source, _partition, count(*) from intermediate.records
+            where kind = 'profiles' and reason is null group by all
+        ),
+        rejected as (select source, _partition, count(*) as n from quarantine.rejected group by all),
+        duplicates as (
+            select r.source, r._partition, count(*) as n
+            from intermediate.records as r
+            anti join staging.events as e
+                on r.event_id = e.event_id and r._partition = e._partition
+                and r._source_file = e._source_file and r._line = e._line
+            where r.kind = 'events' and r.reason is null
+            group by all
+        )
+        select rc.source, rc._partition, rc.n as n_read, coalesce(a.n, 0) as n_accepted,
+               coalesce(q.n, 0) as n_rejected, coalesce(d.n, 0) as n_duplicates
+        from raw_counts as rc
+        left join accepted as a using (source, _partition)
+        left join rejected as q using (source, _partition)
+        left join duplicates as d using (source, _partition)
+        where rc.n <> coalesce(a.n, 0) + coalesce(q.n, 0) + coalesce(d.n, 0)
+        order by all"""
+    ).fetchall()

@@ -1,0 +1,276 @@
+"""The DuckDB side: connections to the private working database, the SQL model runner,
+table documentation (COMMENT ON) and atomic publishing of the analyst file.
+
+The pipeline writes only to a private working database beside the published file
+(``journeys.duckdb`` -> ``.journeys.work.duckdb``). Analysts open the published file; a run
+publishes by copying the checkpointed working file to a temporary file in the same folder and
+renaming it over the published one, so a reader never sees a half-written table and is never
+locked out (DuckDB lets no other process open a file a writer holds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SCHEMAS = ("raw", "staging", "quarantine", "identity", "intermediate", "marts")
+_PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_RELATION_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+class WarehouseBusy(Exception):
+    """Another process is writing the warehouse."""
+
+
+@dataclass(frozen=True)
+class WarehousePaths:
+    published: Path
+
+    @property
+    def work(self) -> Path:
+        return self.published.with_name(f".{self.published.stem}.work.duckdb")
+
+    @property
+    def lock(self) -> Path:
+        return self.published.with_name(f".{self.published.stem}.lock")
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.published.with_name(f".{self.published.stem}.tmp")
+
+
+def sql_with(template: str, **names: str) -> str:
+    """Fill `{name}` slots of a fixed SQL template with identifiers checked against an
+    allow-list pattern (schema.table or a bare name). Values never go through here: bind them."""
+    for key, value in names.items():
+        if not (_RELATION_RE.match(value) or re.match(r"^[a-z][a-z0-9_]*$", value)):
+            raise ValueError(f"not an identifier: {value!r}")
+        template = template.replace("{" + key + "}", value)
+    return template
+
+
+def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | None = None,
+            threads: int | None = None, temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file with UTC as the session time zone and spilling to `temp_dir`."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("set TimeZone = 'UTC'")
+    if memory_limit:
+        con.execute("set memory_limit = $v", {"v": memory_limit})
+    if threads:
+        con.execute("set threads = $v", {"v": threads})
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        con.execute("set temp_directory = $v", {"v": str(temp_dir)})
+    if not read_only:
+        for schema in SCHEMAS:
+            con.execute(sql_with("create schema if not exists {schema}", schema=schema))
+    return con
+
+
+@contextlib.contextmanager
+def writer_lock(paths: WarehousePaths, wait_seconds: float = 0) -> Iterator[None]:
+    """One writing process at a time. Raises WarehouseBusy if the lock is not free in time."""
+    paths.lock.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(paths.lock, "a+")  # noqa: SIM115 - held for the duration of the context
+    deadline = time.monotonic() + wait_seconds
+    try:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(
+                        f"Another Journeys run is writing {paths.published}. Wait for it to finish and try again."
+                    ) from None
+                time.sleep(0.2)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+# --------------------------------------------------------------------------- SQL models
+
+
+def model_path(relation: str) -> Path:
+    schema, table = relation.split(".")
+    return SQL_DIR / schema / f"{table}.sql"
+
+
+def read_model(relation: str) -> str:
+    """The select of a model file, without its trailing semicolon."""
+    if not _RELATION_RE.match(relation):
+        raise ValueError(f"not a relation name: {relation!r}")
+    return model_path(relation).read_text(encoding="utf-8").strip().rstrip(";")
+
+
+def bind(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The subset of `params` that `sql` references as $name; every reference must be given."""
+    wanted = set(_PARAM_RE.findall(_strip_comments(sql)))
+    missing = wanted - set(params)
+    if missing:
+        raise KeyError(f"SQL parameters not given: {', '.join(sorted(missing))}")
+    return {k: params[k] for k in wanted}
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def build_model(con: duckdb.DuckDBPyConnection, relation: str, params: Mapping[str, Any] | None = None) -> int:
+    """Run `sql/<schema>/<table>.sql` as `create or replace table <relation>` in one
+    transaction, apply its documentation, and return its row count."""
+    select = read_model(relation)
+    params = dict(params or {})
+    con.execute("begin transaction")
+    try:
+        con.execute(sql_with("create or replace table {relation} as\n", relation=relation) + select, bind(select, params))
+        apply_comments(con, relation)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return count_rows(con, relation)
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
+                  params: Mapping[str, Any] | None = None) -> int:
+    """`create or replace table <relation> as <select>` plus its documentation, atomically."""
+    if not _RELATION_RE.match(relation):
+        raise ValueError(f"not a relation name: {relation!r}")
+    con.execute("begin transaction")
+    try:
+        con.execute(sql_with("create or replace table {relation} as\n", relation=relation) + select, bind(select, params or {}))
+        apply_comments(con, relation)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return count_rows(con, relation)
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    if not _RELATION_RE.match(relation):
+        raise ValueError(f"not a relation name: {relation!r}")
+    return con.execute(sql_with("select count(*) from {relation}", relation=relation)).fetchall()[0][0]
+
+
+def preview(con: duckdb.DuckDBPyConnection, relation: str, n: int = 5) -> str:
+    """A small markdown preview of a table, for Dagster metadata."""
+    if not _RELATION_RE.match(relation):
+        raise ValueError(f"not a relation name: {relation!r}")
+    cur = con.execute(sql_with("select * from {relation} limit $n", relation=relation), {"n": int(n)})
+    cols = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+
+    def cell(v: Any) -> str:
+        s = "" if v is None else str(v)
+        s = s.replace("|", "\\|").replace("\n", " ")
+        return s if len(s) <= 40 else s[:39] + "…"
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- documentation
+
+
+def table_doc(relation: str) -> dict[str, Any] | None:
+    """The documentation of a table: `sql/<schema>/<table>.yaml` (description, columns)."""
+    p = model_path(relation).with_suffix(".yaml")
+    if not p.exists():
+        return None
+    return yaml.safe_load(p.read_text(encoding="utf-8"))
+
+
+def apply_comments(con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    """COMMENT ON the table and each documented column that exists."""
+    doc = table_doc(relation)
+    if not doc:
+        return
+    desc = str(doc.get("description", "")).strip()
+    con.execute(sql_with("comment on table {relation} is ", relation=relation) + _sql_literal(desc))
+    existing = {r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = $s and table_name = $t",
+        {"s": relation.split(".")[0], "t": relation.split(".")[1]},
+    ).fetchall()}
+    for col, text in (doc.get("columns") or {}).items():
+        if col in existing:
+            if re.match(r"^[a-z_][a-z0-9_]*$", col):
+                con.execute(sql_with('comment on column {relation}."{col}" is ', relation=relation, col=col)
+                            + _sql_literal(str(text).strip()))
+
+
+def _sql_literal(text: str) -> str:
+    # COMMENT ON takes no parameters in DuckDB; quote the literal (from our own YAML).
+    return "'" + text.replace("'", "''") + "'"
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+def publish(paths: WarehousePaths) -> dict[str, Any]:
+    """Atomically replace the published file with a copy of the (closed, checkpointed)
+    working file. Readers holding the old file keep their view; new connections see the new one."""
+    t0 = time.monotonic()
+    src = paths.work
+    if not src.exists():
+        raise FileNotFoundError(f"No working warehouse at {src}: run the pipeline first.")
+    paths.published.parent.mkdir(parents=True, exist_ok=True)
+    tmp = paths.published.with_name(f".{paths.published.name}.publishing-{os.getpid()}")
+    try:
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, paths.published)
+        dir_fd = os.open(paths.published.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return {"bytes": paths.published.stat().st_size, "seconds": round(time.monotonic() - t0, 3)}
+
+
+def clean_stale_publish_files(paths: WarehousePaths) -> list[Path]:
+    """Remove temporary files a killed run left behind (their writer is gone: we hold the lock)."""
+    removed = []
+    for p in paths.published.parent.glob(f".{paths.published.name}.publishing-*"):
+        p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def hmac_pads(secret: str) -> tuple[bytes, bytes]:
+    """HMAC-SHA256 inner and outer pads for `secret`, so SQL can compute
+    sha256(opad || unhex(sha256(ipad || message))) set-based."""
+    key = secret.encode("utf-8")
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    block = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
