@@ -82,8 +82,8 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
     _quiet_dagster()
     import dagster as dg
 
-    from pipelines.defs.ops.jobs import range_tags, raw_op_config
     from pipelines.definitions import build_definitions
+    from pipelines.defs.ops.jobs import range_tags, raw_op_config
 
     resource, config = _load()
     defs = build_definitions(config, resource)

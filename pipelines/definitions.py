@@ -6,14 +6,17 @@ import warnings
 
 import dagster as dg
 
+from pipelines.defs.attribution.assets import build_attribution_assets
+from pipelines.defs.funnels.assets import build_funnels_assets
+from pipelines.defs.identity.assets import build_identity_assets
 from pipelines.defs.ingest.assets import build_raw_assets
+from pipelines.defs.journeys.assets import build_journeys_assets
 from pipelines.defs.ops.jobs import build_jobs
 from pipelines.defs.ops.progress import progress_logger
 from pipelines.defs.ops.publish import build_publish_asset
 from pipelines.defs.ops.resources import JourneysResource
 from pipelines.defs.staging.assets import build_staging_assets
 from transforms.config import Config, load_config
-
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
@@ -22,7 +25,14 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 def build_definitions(config: Config | None = None, resource: JourneysResource | None = None) -> dg.Definitions:
     resource = resource or JourneysResource.from_env()
     config = config or load_config(resource.config_dir)
-    assets: list = [*build_raw_assets(config), *build_staging_assets(config)]
+    assets: list = [
+        *build_raw_assets(config),
+        *build_staging_assets(config),
+        *build_identity_assets(config),
+        *build_journeys_assets(config),
+        *build_funnels_assets(config),
+        *build_attribution_assets(config),
+    ]
     asset_defs = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
     checks = [a for a in assets if isinstance(a, dg.AssetChecksDefinition)]
     keys = [k for a in asset_defs for k in a.keys]

@@ -1,0 +1,10 @@
+"""Assets of the attribution stage."""
+
+import dagster as dg
+
+from transforms.config import Config
+
+
+def build_attribution_assets(config: Config) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
+    """Assets and asset checks of this stage, built from the configuration."""
+    return []

@@ -1,0 +1,82 @@
+"""Shared test harness: real Dagster runs into a warehouse under tmp_path."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.defs.ops.jobs import range_tags, raw_op_config
+from pipelines.defs.ops.resources import JourneysResource
+from pipelines.definitions import build_definitions
+from transforms.config import load_config
+from transforms.ingest import landed_days
+
+warnings.filterwarnings("ignore")
+os.environ.setdefault("TZ", "UTC")
+
+PROJECT = Path(__file__).resolve().parents[1]
+FIXTURE_LANDING = PROJECT / "fixtures" / "landing"
+TEST_SECRET = "test-secret"
+
+
+@dataclass
+class PipelineRun:
+    result: dg.ExecuteInProcessResult
+    resource: JourneysResource
+
+    @property
+    def published(self) -> Path:
+        return self.resource.paths.published
+
+    @property
+    def work(self) -> Path:
+        return self.resource.paths.work
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """The published file, read-only, as an analyst opens it."""
+        return duckdb.connect(str(self.published), read_only=True)
+
+
+def run_pipeline(landing: Path, warehouse: Path, *, config_dir: Path | None = None, job: str = "refresh",
+                 start: date | None = None, end: date | None = None, only_changed: bool = False,
+                 sources: list[str] | None = None, raise_on_error: bool = True) -> PipelineRun:
+    """Materialize `job` over the landing days in [start, end] (default: all landed days)."""
+    resource = JourneysResource(
+        landing_dir=str(landing), warehouse=str(warehouse),
+        config_dir=str(config_dir) if config_dir else None, hash_secret=TEST_SECRET,
+    )
+    config = load_config(config_dir)
+    defs = build_definitions(config, resource)
+    if start is None or end is None:
+        days = sorted({d for n, s in config.sources.items() for d in landed_days(landing, n, s)})
+        start, end = start or days[0], end or days[-1]
+    result = defs.resolve_job_def(job).execute_in_process(
+        run_config=raw_op_config(config, sources, only_changed=only_changed),
+        instance=dg.DagsterInstance.ephemeral(),
+        tags=range_tags(start, end),
+        raise_on_error=raise_on_error,
+    )
+    return PipelineRun(result, resource)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+    """The whole pipeline over fixtures/landing, once per test session (and xdist worker)."""
+    wh = tmp_path_factory.mktemp("demo") / "journeys.duckdb"
+    run = run_pipeline(FIXTURE_LANDING, wh)
+    assert run.result.success
+    return run
+
+
+@pytest.fixture
+def demo_db(demo_run: PipelineRun):
+    con = demo_run.connect()
+    yield con
+    con.close()
