@@ -56,7 +56,7 @@ def sql_with(template: str, **names: str) -> str:
     """Fill `{name}` slots of a fixed SQL template with identifiers checked against an
     allow-list pattern (schema.table or a bare name). Values never go through here: bind them."""
     for key, value in names.items():
-        if not (_RELATION_RE.match(value) or re.match(r"^[a-z][a-z0-9_]*$", value)):
+        if not (_RELATION_RE.match(value) or re.match(r"^[a-z_][a-z0-9_]*$", value)):
             raise ValueError(f"not an identifier: {value!r}")
         template = template.replace("{" + key + "}", value)
     return template

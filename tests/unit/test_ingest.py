@@ -1,0 +1,202 @@
+"""Landing -> raw -> staging/quarantine on crafted files: every line is accounted for and
+every kind of bad record gets its own reason."""
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from transforms.config import load_config
+from transforms.ingest import load_partition, pending_days
+from transforms.staging import build_staging, count_discrepancies, parse_partitions
+from transforms.warehouse import connect, hmac_pads
+
+DAY = date(2025, 3, 3)
+NOW = datetime(2025, 3, 10)
+CONFIG = load_config()
+
+
+def ev(mid, **kw):
+    base = {"messageId": mid, "type": "track", "event": "Product Viewed", "anonymousId": "a1",
+            "timestamp": "2025-03-03T10:00:00+02:00"}
+    base.update(kw)
+    return json.dumps({k: v for k, v in base.items() if v is not None})
+
+
+def land(tmp_path: Path, source: str, name: str, data: bytes | str, day: date = DAY) -> Path:
+    folder = tmp_path / "landing" / source / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data.encode() if isinstance(data, str) else data)
+    return tmp_path / "landing"
+
+
+def load(tmp_path: Path, *sources: str, days=(DAY,)) -> duckdb.DuckDBPyConnection:
+    con = connect(tmp_path / "w.duckdb")
+    for s in sources:
+        for d in days:
+            load_partition(con, tmp_path / "landing", s, CONFIG.sources[s], d, NOW,
+                           after_load=lambda s=s, d=d: parse_partitions(con, s, CONFIG.sources[s], [d], CONFIG.settings, "k", NOW))
+    build_staging(con)
+    return con
+
+
+def rejected(con) -> dict[int, str]:
+    return dict(con.execute("select _line, reason from quarantine.rejected order by _line").fetchall())
+
+
+def test_each_bad_jsonl_record_gets_its_own_reason(tmp_path):
+    lines = [
+        ev("m1"),                                                   # 1 good
+        "{not json",                                                # 2
+        ev("m2"),                                                   # 3 good, right after a malformed line
+        "",                                                         # 4 empty
+        ev(None),                                                   # 5 missing id
+        ev("m3", timestamp=None),                                   # 6 missing timestamp
+        ev("m4", timestamp="next tuesday"),                         # 7 unparseable
+        ev("m5", timestamp="1999-12-31T23:59:59Z"),                 # 8 before 2000
+        ev("m6", timestamp="2099-01-01T00:00:00Z"),                 # 9 future
+        ev("m7", anonymousId=None),                                 # 10 no identifier
+        ev("m8", properties={"revenue": "twelve"}),                 # 11 wrong type
+        json.dumps({"messageId": "m9", "pad": "x" * 1_100_000}),   # 12 oversized
+        "[1, 2]",                                                   # 13 JSON but not an object
+    ]
+    land(tmp_path, "clickstream", "e.jsonl", "\n".join(lines) + "\n")
+    con = load(tmp_path, "clickstream")
+    r = rejected(con)
+    assert r == {
+        2: "the line is not valid JSON",
+        4: "empty line",
+        5: "missing id (field messageId)",
+        6: "missing timestamp (field timestamp)",
+        7: "timestamp 'next tuesday' cannot be read as ISO 8601",
+        8: "timestamp 1999-12-31 23:59:59 is before 2000-01-01",
+        9: "timestamp 2099-01-01 00:00:00 is in the future (more than 1d after the run)",
+        10: "no identifier: anonymousId, userId, traits.email are all empty",
+        11: "amount 'twelve' is not a number",
+        12: r[12],
+        13: "the line is JSON but not an object",
+    }
+    assert r[12].startswith("the record is ") and "over the limit of 1000000 bytes" in r[12]
+    assert con.execute("select source_event_id from staging.events order by 1").fetchall() == [("m1",), ("m2",)]
+    assert count_discrepancies(con) == []
+
+
+def test_invalid_utf8_flags_only_its_line(tmp_path):
+    data = (ev("m1") + "\n").encode() + b'{"messageId":"m2","anonymousId":"\xff\xfe"}\n' + (ev("m3") + "\n").encode()
+    land(tmp_path, "clickstream", "e.jsonl", data)
+    con = load(tmp_path, "clickstream")
+    assert rejected(con) == {2: "the line is not valid UTF-8 text"}
+    assert con.execute("select count(*) from staging.events").fetchall() == [(2,)]
+    payload = con.execute("select payload from quarantine.rejected").fetchall()[0][0]
+    assert "\\xFF" in payload  # the bad bytes are kept, escaped
+
+
+def test_timestamps_normalised_to_utc(tmp_path):
+    lines = [ev("a", timestamp="2025-03-03T10:00:00+02:00"), ev("b", timestamp="2025-03-03T10:00:00-05:00"),
+             ev("c", timestamp="2025-03-03T10:00:00Z"), ev("d", timestamp="2025-03-03T10:00:00.250Z"),
+             ev("e", timestamp="2025-03-03 10:00:00")]
+    land(tmp_path, "clickstream", "e.jsonl", "\n".join(lines))  # no final newline
+    con = load(tmp_path, "clickstream")
+    got = dict(con.execute("select source_event_id, strftime(occurred_at, '%H:%M:%S.%g') from staging.events").fetchall())
+    assert got == {"a": "08:00:00.000", "b": "15:00:00.000", "c": "10:00:00.000", "d": "10:00:00.250", "e": "10:00:00.000"}
+
+
+def test_csv_rows(tmp_path):
+    csv = (
+        "activity_id,contact_id,email,activity_type,occurred_at,channel,amount\r\n"
+        "A1,C1, Jane.Doe@Example.com ,deal_won,2025-03-03 09:00:00,phone,100.5\r\n"
+        'A2,C1,"x, y",call,2025-03-03 09:00:00\r\n'
+        "A3,C1,j@e.com,call,2025-03-03 09:00:00,phone,abc\r\n"
+        'A4,C1,"open,call,2025-03-03 09:00:00,phone,\r\n'
+        'A5,C2,"say ""hi""",call,03/03/2025,phone,\r\n'
+        "A6,C2,k@e.com,call,2025-03-03 09:30:00,phone,\r\n"
+    )
+    land(tmp_path, "crm", "activities.csv", csv)
+    con = load(tmp_path, "crm")
+    assert rejected(con) == {
+        3: "the CSV row has 5 fields; the header has 7",
+        4: "amount 'abc' is not a number",
+        5: "the CSV row has unbalanced quotes",
+        6: "timestamp '03/03/2025' cannot be read as '%Y-%m-%d %H:%M:%S'",
+    }
+    rows = con.execute("select source_event_id, amount, identifiers['email'] from staging.events order by 1").fetchall()
+    ipad, opad = hmac_pads("k")
+    import hashlib
+    import hmac
+    expected = hmac.new(b"k", b"jane.doe@example.com", hashlib.sha256).hexdigest()
+    assert rows[0] == ("A1", 100.5, expected)
+    assert [r[0] for r in rows] == ["A1", "A6"]
+
+
+def test_csv_file_missing_a_required_column_is_rejected_whole(tmp_path):
+    land(tmp_path, "crm", "activities.csv", "activity_id,contact_id,email,activity_type,channel,amount\nA1,C1,a@b.c,call,phone,\nA2,C1,a@b.c,call,phone,\n")
+    con = load(tmp_path, "crm")
+    reasons = rejected(con)
+    assert set(reasons) == {2, 3}
+    assert reasons[2] == "the file's header lacks the required column 'occurred_at', so the whole file is rejected"
+    assert count_discrepancies(con) == []
+
+
+def test_duplicates_first_landed_wins_across_partitions(tmp_path):
+    land(tmp_path, "clickstream", "e.jsonl", ev("m1", event="First") + "\n" + ev("m1", event="Again") + "\n")
+    land(tmp_path, "clickstream", "e.jsonl", ev("m1", event="Later") + "\n" + ev("m2") + "\n", day=date(2025, 3, 4))
+    con = load(tmp_path, "clickstream", days=(date(2025, 3, 4), DAY))  # later day loaded first
+    assert con.execute("select event_name from staging.events where source_event_id = 'm1'").fetchall() == [("First",)]
+    counts = con.execute("select _partition, n_read, n_accepted, n_rejected, n_duplicates from intermediate.partition_counts order by 1").fetchall()
+    assert counts == [(DAY, 2, 1, 0, 1), (date(2025, 3, 4), 2, 1, 0, 1)]
+
+
+def test_parquet_source(tmp_path):
+    import polars as pl
+
+    folder = tmp_path / "landing" / "sms" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    pl.DataFrame({"message_id": ["s1", "s2"], "phone": ["+44 7700 900123", None],
+                  "sent_at": ["2025-03-03 10:00:00", "2025-03-03 11:00:00"], "direction": ["outbound", "inbound"]}
+                 ).write_parquet(folder / "sms.parquet")
+    from transforms.config import SourceConfig
+    cfg = SourceConfig.model_validate({"format": "parquet", "files": "*.parquet", "id": "message_id",
+                                       "timestamp": {"field": "sent_at", "format": "%Y-%m-%d %H:%M:%S"},
+                                       "event_name": "direction", "identifiers": {"phone": "phone"},
+                                       "constants": {"channel": "sms"}})
+    con = connect(tmp_path / "w.duckdb")
+    load_partition(con, tmp_path / "landing", "sms", cfg, DAY, NOW,
+                   after_load=lambda: parse_partitions(con, "sms", cfg, [DAY], CONFIG.settings, "k", NOW))
+    build_staging(con)
+    assert rejected(con) == {2: "no identifier: phone are all empty"}
+    row = con.execute("select event_name, channel, identifiers['phone'] from staging.events").fetchall()[0]
+    assert row[0] == "outbound" and row[1] == "sms" and len(row[2]) == 64 and "7700" not in row[2]
+
+
+def test_reload_replaces_partition_and_pending_tracks_changes(tmp_path):
+    landing = land(tmp_path, "clickstream", "e.jsonl", ev("m1") + "\n")
+    con = load(tmp_path, "clickstream")
+    assert pending_days(con, landing, "clickstream", CONFIG.sources["clickstream"]) == []
+    land(tmp_path, "clickstream", "f.jsonl", ev("m2") + "\n")
+    assert pending_days(con, landing, "clickstream", CONFIG.sources["clickstream"]) == [DAY]
+    con.close()
+    con = load(tmp_path, "clickstream")
+    assert con.execute("select count(*) from raw.clickstream").fetchall() == [(2,)]
+    con.close()
+    con = load(tmp_path, "clickstream")  # again: replaced, not appended
+    assert con.execute("select count(*) from raw.clickstream").fetchall() == [(2,)]
+    assert con.execute("select count(*) from staging.events").fetchall() == [(2,)]
+
+
+def test_missing_folder_keeps_rows(tmp_path):
+    land(tmp_path, "clickstream", "e.jsonl", ev("m1") + "\n")
+    con = load(tmp_path, "clickstream")
+    res = load_partition(con, tmp_path / "landing", "clickstream", CONFIG.sources["clickstream"], date(2025, 3, 9), NOW)
+    assert res.skipped
+    assert con.execute("select count(*) from raw.clickstream").fetchall() == [(1,)]
+
+
+@pytest.mark.parametrize("email", ["jane@example.com", "JANE@example.com "])
+def test_no_clear_text_email_outside_raw(tmp_path, email):
+    land(tmp_path, "clickstream", "e.jsonl", ev("m1", userId="u1", traits={"email": email}) + "\n" + "{broken " + email + "\n")
+    con = load(tmp_path, "clickstream")
+    for table in ("staging.events", "quarantine.rejected", "intermediate.records"):
+        text = str(con.execute(f"select * from {table}").fetchall()).lower()
+        assert "jane@example.com" not in text, table
