@@ -201,6 +201,171 @@ def generate(
     out.print(f"Wrote {out_dir}: {summary}")
 
 
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run, e.g. \"select count(*) from marts.journeys\".")],
+    warehouse: WarehouseOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show in table format.")] = 50,
+) -> None:
+    """Query the published warehouse, read-only. Works while a run is writing."""
+    import duckdb
+
+    _apply_settings(None, warehouse, None)
+    from pipelines.defs.ops.resources import DEFAULT_WAREHOUSE, setting
+
+    path = Path(setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE)))
+    if fmt not in ("table", "csv", "json"):
+        raise _fail("--format is table, csv or json.", EXIT_CONFIG)
+    if not path.exists():
+        raise _fail(f"no published warehouse at {path}. Run `journeys run` (or `make demo`) first.", EXIT_CONFIG)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cur = con.execute(query)
+        cols = [d[0] for d in cur.description] if cur.description else []
+        rows = cur.fetchall() if cols else []
+    except duckdb.Error as e:
+        raise _fail(f"the query failed: {str(e).splitlines()[0]}", EXIT_FAILED) from None
+    finally:
+        con.close()
+    if fmt == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(cols)
+        w.writerows(rows)
+    elif fmt == "json":
+        import json
+
+        sys.stdout.write(json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2) + "\n")
+    else:
+        t = Table(show_header=True, header_style="bold")
+        for c in cols:
+            t.add_column(c)
+        for r in rows[:limit]:
+            t.add_row(*["" if v is None else (f"{v:,.4g}" if isinstance(v, float) else str(v)) for v in r])
+        out.print(t)
+        if len(rows) > limit:
+            out.print(f"{len(rows) - limit:,} more rows (use --limit or --format csv).")
+
+
+@app.command()
+def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: ConfigOpt = None) -> None:
+    """Landing days loaded, pending and failed; the last run; counts."""
+    import duckdb
+
+    _apply_settings(landing, warehouse, config)
+    resource, cfg = _load()
+    from transforms.ingest import fingerprint, landed_days, landed_files
+
+    path = resource.paths.published
+    loaded: dict[tuple[str, str], str] = {}
+    last = None
+    if path.exists():
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            loaded = {(s, str(d)): fp for s, d, fp in con.execute(
+                "select source, _partition, fingerprint from raw._partitions").fetchall()}
+            last = con.execute(
+                "select run_id, max(finished_at), sum(n_read), sum(n_accepted), sum(n_rejected), sum(n_duplicates) "
+                "from marts.pipeline_runs group by run_id order by 2 desc limit 1").fetchall()
+        except duckdb.Error:
+            pass
+        finally:
+            con.close()
+    t = Table(title=f"Landing days ({resource.landing})", header_style="bold")
+    for col in ("source", "days landed", "loaded", "pending", "first", "last"):
+        t.add_column(col)
+    total_pending = 0
+    for name, src in cfg.sources.items():
+        days = landed_days(resource.landing, name, src)
+        done = [d for d in days if loaded.get((name, str(d))) == fingerprint(landed_files(resource.landing, name, src, d))]
+        pending = len(days) - len(done)
+        total_pending += pending
+        t.add_row(name, str(len(days)), str(len(done)), str(pending), str(days[0]) if days else "", str(days[-1]) if days else "")
+    out.print(t)
+    failed = _failed_runs()
+    if last:
+        run_id, finished, n_read, n_acc, n_rej, n_dup = last[0]
+        out.print(f"Last run: {run_id} finished {finished} UTC: read {n_read:,}, accepted {n_acc:,}, rejected {n_rej:,}, duplicates {n_dup:,}.")
+    else:
+        out.print("No run has been published yet.")
+    if failed:
+        out.print(f"[red]{len(failed)} failed run(s)[/] in the Dagster history; latest: {failed[0]}")
+    out.print(f"{total_pending} landing day(s) pending: " + ("run `journeys run`." if total_pending else "everything is loaded."))
+
+
+def _failed_runs() -> list[str]:
+    if not os.environ.get("DAGSTER_HOME") or not Path(os.environ["DAGSTER_HOME"], "dagster.yaml").exists():
+        return []
+    _quiet_dagster()
+    import dagster as dg
+
+    try:
+        inst = dg.DagsterInstance.get()
+        runs = inst.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=20)
+        return [f"{r.run_id} ({r.job_name})" for r in runs]
+    except Exception:  # noqa: BLE001 - history is optional here
+        return []
+
+
+@app.command()
+def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: ConfigOpt = None) -> None:
+    """Validate the configuration, then run every asset check on the current tables (no run)."""
+    _apply_settings(landing, warehouse, config)
+    resource, cfg = _load()
+    overrides = sorted({Path(f).name for f in cfg.files.values() if not f.startswith(str(Path(__file__).parents[1] / "transforms"))})
+    out.print("[green]✓[/] Configuration is valid" + (f" (your files: {', '.join(overrides)})" if overrides else " (shipped defaults)") + ".")
+    if not resource.paths.work.exists():
+        out.print("No warehouse yet: run `journeys run` to build it, then check again.")
+        return
+    _quiet_dagster()
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions(cfg, resource)
+    checks = [c for c in defs.asset_checks]
+    job = dg.define_asset_job("checks_only", selection=dg.AssetSelection.all_asset_checks())
+    from pipelines.defs.ops.progress import progress_logger
+
+    defs2 = dg.Definitions(assets=list(defs.assets or []), asset_checks=checks, jobs=[job], loggers={"progress": progress_logger},
+                           resources={"journeys": resource}, executor=dg.in_process_executor)
+    result = defs2.resolve_job_def("checks_only").execute_in_process(
+        run_config={"loggers": {"progress": {"config": {}}}}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    failed = sum(not ev.passed for ev in result.get_asset_check_evaluations())
+    out.print(f"{len(result.get_asset_check_evaluations())} checks, {failed} failed.")
+    if failed or not result.success:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def docs() -> None:
+    """Write docs/tables.md from the table documentation in sql/<schema>/<table>.yaml."""
+    from transforms.docs import write_tables_md
+
+    out.print(f"Wrote {write_tables_md()}")
+
+
+@app.command()
+def report(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write journey-map.html into.")] = Path("warehouse/report"),
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Write the journey-map report (one self-contained HTML file) from the published warehouse."""
+    _apply_settings(None, warehouse, None)
+    from pipelines.defs.ops.resources import DEFAULT_WAREHOUSE, setting
+
+    path = Path(setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE)))
+    if not path.exists():
+        raise _fail(f"no published warehouse at {path}. Run `journeys run` (or `make demo`) first.", EXIT_CONFIG)
+    from transforms.report import build_report
+
+    with out.status("Writing the journey-map report"):
+        html = build_report(path, out_dir)
+    out.print(f"Report: [bold]{html.resolve()}[/]")
+
+
 def _summary(path: Path) -> None:
     """A short summary of the published warehouse."""
     import duckdb
