@@ -3,11 +3,11 @@
 
 import json
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.ops.resources import JourneysResource
 from transforms.config import Config
 from transforms.ingest import fingerprint, landed_days, landed_files
 
@@ -25,7 +25,7 @@ def range_tags(start: date, end: date) -> dict[str, str]:
     return {RANGE_START: start.isoformat(), RANGE_END: end.isoformat()}
 
 
-def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition]):
+def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: Path):
     raw_keys = [dg.AssetKey(["raw", n]) for n in config.sources]
     refresh = dg.define_asset_job(
         "refresh",
@@ -67,9 +67,9 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition]):
         description="Starts a run when files land in a day folder, or when a processed file changes.",
         default_status=dg.DefaultSensorStatus.STOPPED,
     )
-    def landing_sensor(context: dg.SensorEvaluationContext, journeys: JourneysResource):
+    def landing_sensor(context: dg.SensorEvaluationContext):
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-        current = landing_fingerprints(config, journeys)
+        current = landing_fingerprints(config, landing)
         changed = sorted({date.fromisoformat(k.split("/")[1]) for k, fp in current.items() if seen.get(k) != fp})
         if not changed:
             return dg.SkipReason("No new or changed landing files.")
@@ -84,16 +84,14 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition]):
     return [refresh, *backfills], [nightly], [landing_sensor]
 
 
-def landing_fingerprints(config: Config, journeys: JourneysResource) -> dict[str, str]:
-    """'<source>/<day>' -> fingerprint of the files in that landing day folder."""
+def landing_fingerprints(config: Config, landing: Path) -> dict[str, str]:
+    """'<source>/<day>' -> fingerprint of the files in that landing day folder. The sensor reads
+    only the landing zone (never the warehouse), so it never waits for a running job."""
     out = {}
     for name, src in config.sources.items():
-        for day in landed_days(journeys.landing, name, src):
+        for day in landed_days(landing, name, src):
             if day < config.settings.partitions_start:
                 continue
-            out[f"{name}/{day.isoformat()}"] = fingerprint(landed_files(journeys.landing, name, src, day))
+            out[f"{name}/{day.isoformat()}"] = fingerprint(landed_files(landing, name, src, day))
     return out
 
-
-def today() -> date:
-    return datetime.now().date()
