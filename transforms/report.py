@@ -1,0 +1,1064 @@
+"""The journey-map report: one self-contained HTML file read from the published warehouse.
+
+``build_report(warehouse, out_dir)`` opens the analyst DuckDB file read-only, runs a handful
+of aggregate queries over the ``marts`` tables (every query returns a small, already
+aggregated result, so the report costs the same at 10k or 100M events) and writes
+``out_dir/journey-map.html``. The page needs no network: plotly.js is inlined once and the
+journey-map grid and its emotion curve are plain HTML and static SVG.
+
+Sections: a header (data period, customers, journeys, conversions, revenue, generation
+time); per persona (and 'all') the classic journey map with phases as columns and as rows
+the touchpoints used (a heat grid), the top customer actions, the emotion curve, drop-off
+between phases, pain points and the opportunities they suggest; then a Sankey of touchpoint
+paths from first touch to conversion or exit, the funnels with drop-off, the weekly funnel
+trend, attribution by model side by side and touchpoint health. A table that is missing or
+empty turns its section into a "No data" note instead of an error.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import jinja2
+import plotly.graph_objects as go
+import plotly.offline
+from markupsafe import Markup
+
+REPORT_FILE = "journey-map.html"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+ALL = "all"
+
+SANKEY_MAX_STEPS = 5  # touchpoint steps drawn per journey before its outcome
+SANKEY_MAX_TOUCHPOINTS = 10  # touchpoints drawn by name; the rest become 'other'
+SANKEY_MIN_SHARE = 0.005  # flows carrying fewer journeys than this share are left out
+TOP_ACTIONS = 3
+HEALTH_MAX_ROWS = 60
+PAIN_POINTS_PER_PHASE = 3
+
+ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based",
+                      "markov", "shapley")
+OVERALL_BREAKDOWNS = ("all", "(all)", "none", "total", "overall", "")
+
+# Colours: one per touchpoint, stable across every chart of the page.
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
+           "#ff9da7", "#9c755f", "#1f77b4", "#8cd17d", "#d37295", "#499894", "#86bcb6",
+           "#f1ce63", "#a0cbe8", "#ffbe7d", "#d4a6c8", "#79706e", "#b6992d")
+SPECIAL_COLOURS = {"(start)": "#6b7280", "(conversion)": "#16a34a", "(exit)": "#dc2626",
+                   "unclassified": "#c4c4c4", "other": "#9ca3af"}
+MODEL_COLOURS = dict(zip(ATTRIBUTION_MODELS, ("#1d4ed8", "#60a5fa", "#0d9488", "#5eead4",
+                                              "#7c3aed", "#f59e0b", "#db2777"), strict=True))
+FUNNEL_COLOURS = ("#2563eb", "#db2777", "#0d9488", "#f59e0b", "#7c3aed", "#65a30d")
+SEGMENT_COLOURS = {"went on": "#3b82f6", "still in window": "#fbbf24", "dropped": "#ef4444",
+                   "completed": "#16a34a"}
+FONT = "Inter, 'Segoe UI', system-ui, -apple-system, 'Helvetica Neue', Arial, sans-serif"
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
+                 "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def fmt_int(value: Any) -> str:
+    return "–" if value is None else f"{round(float(value)):,}"
+
+
+def fmt_pct(value: Any) -> str:
+    """A ratio as a percentage: one decimal below 10 %, none above."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    pct = 100 * float(value)
+    return f"{pct:.1f}%" if abs(pct) < 10 else f"{pct:.0f}%"
+
+
+def fmt_money(value: Any) -> str:
+    if value is None:
+        return "–"
+    value = float(value)
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def fmt_sentiment(value: Any) -> str:
+    return "–" if value is None else f"{float(value):+.2f}"
+
+
+def fmt_duration(seconds: Any) -> str:
+    if seconds is None:
+        return "–"
+    seconds = float(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def fmt_date(value: Any) -> str:
+    if value is None:
+        return "–"
+    return value.strftime("%-d %b %Y") if isinstance(value, date) else str(value)
+
+
+def pretty(name: str) -> str:
+    """'lead_created' -> 'Lead created'; Segment names ('Order Completed') stay as they are."""
+    special = {"page": "Page viewed", "screen": "App screen viewed", "identify": "Signed in / identified",
+               "(start)": "Start", "(conversion)": "Conversion", "(exit)": "Exit"}
+    if name in special:
+        return special[name]
+    if name.startswith("(") or " " in name or any(c.isupper() for c in name):
+        return name
+    return name.replace("_", " ").capitalize()
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha:.3f})"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class Warehouse:
+    """Read-only access to the published file that turns a missing table into None."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        rows = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+        ).fetchall()
+        self.tables = {r[0] for r in rows}
+        self.notes: dict[str, str] = {}
+
+    def has(self, relation: str) -> bool:
+        return relation in self.tables
+
+    def columns(self, relation: str) -> list[str]:
+        schema, table = relation.split(".")
+        rows = self.con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = $s and table_name = $t order by ordinal_position",
+            {"s": schema, "t": table},
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def query(self, key: str, relation: str, sql: str, params: dict[str, Any] | None = None
+              ) -> list[dict[str, Any]] | None:
+        """Rows of `sql` as dicts, or None (with a note under `key`) when `relation` is missing,
+        lacks a column the query needs, or holds no rows."""
+        if not self.has(relation):
+            self.notes[key] = f"{relation} is not in this warehouse."
+            return None
+        try:
+            cursor = self.con.execute(sql, params or {})
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except duckdb.Error as exc:
+            self.notes[key] = f"{relation} could not be read: {str(exc).splitlines()[0]}"
+            return None
+        if not rows:
+            self.notes[key] = f"{relation} has no rows."
+            return None
+        return rows
+
+    def note(self, key: str) -> str:
+        return self.notes.get(key, "No data.")
+
+
+@dataclass
+class Labels:
+    """Display labels and colours for phases and touchpoints (from taxonomy.yaml when it loads)."""
+
+    phases: dict[str, str] = field(default_factory=dict)
+    touchpoints: dict[str, str] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    colours: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> Labels:
+        labels = cls()
+        try:  # labels only: a report must not fail because the config folder is broken
+            from transforms.config import load_config
+
+            taxonomy = load_config().taxonomy
+            labels.phases = {p.name: p.label or pretty(p.name) for p in taxonomy.phases}
+            labels.touchpoints = {t.name: t.label or pretty(t.name) for t in taxonomy.touchpoints}
+            labels.order = [t.name for t in taxonomy.touchpoints]
+        except Exception:  # noqa: BLE001
+            pass
+        return labels
+
+    def phase(self, name: str) -> str:
+        return self.phases.get(name) or pretty(name)
+
+    def touchpoint(self, name: str) -> str:
+        return self.touchpoints.get(name) or pretty(name)
+
+    def colour(self, name: str) -> str:
+        if name in SPECIAL_COLOURS:
+            return SPECIAL_COLOURS[name]
+        if name not in self.colours:
+            known = [t for t in self.order if t not in SPECIAL_COLOURS]
+            index = known.index(name) if name in known else len(known) + len(self.colours)
+            self.colours[name] = PALETTE[index % len(PALETTE)]
+        return self.colours[name]
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def _summary(wh: Warehouse) -> dict[str, Any]:
+    """Header numbers: data period, events, customers, journeys, conversions, revenue."""
+    out: dict[str, Any] = {}
+    events = wh.query("summary_events", "marts.journey_events", """
+        select
+            min(occurred_at) as first_at,
+            max(occurred_at) as last_at,
+            count(*) as n_events,
+            count(*) filter (where touchpoint = 'unclassified') as n_unclassified
+        from marts.journey_events
+    """)
+    if events:
+        out.update(events[0])
+    customers = wh.query("summary_customers", "marts.customers",
+                         "select count(*) as n_customers from marts.customers")
+    if customers:
+        out.update(customers[0])
+    journeys = wh.query("summary_journeys", "marts.journeys", """
+        select
+            count(*) as n_journeys,
+            count(*) filter (where converted) as n_conversions,
+            sum(revenue) as revenue,
+            min(started_at) as journeys_first_at,
+            max(ended_at) as journeys_last_at
+        from marts.journeys
+    """)
+    if journeys:
+        out.update(journeys[0])
+    out.setdefault("first_at", out.get("journeys_first_at"))
+    out.setdefault("last_at", out.get("journeys_last_at"))
+    return out
+
+
+def _persona_kpis(wh: Warehouse) -> dict[str, dict[str, Any]]:
+    """Per persona (and 'all'): customers, journeys, conversions, conversion rate, revenue."""
+    kpis: dict[str, dict[str, Any]] = defaultdict(dict)
+    rows = wh.query("persona_customers", "marts.customers", """
+        select
+            case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
+            count(*) as n_customers
+        from marts.customers
+        group by grouping sets ((persona), ())
+    """) or []
+    for r in rows:
+        kpis[r["persona_key"]]["n_customers"] = r["n_customers"]
+    rows = wh.query("persona_journeys", "marts.journeys", """
+        select
+            case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
+            count(*) as n_journeys,
+            count(*) filter (where converted) as n_conversions,
+            coalesce(sum(revenue), 0) as revenue
+        from marts.journeys
+        group by grouping sets ((persona), ())
+    """) or []
+    for r in rows:
+        key = r.pop("persona_key")
+        kpis[key].update(r)
+        kpis[key]["conversion_rate"] = r["n_conversions"] / r["n_journeys"] if r["n_journeys"] else None
+    return dict(kpis)
+
+
+def _phases(wh: Warehouse, labels: Labels) -> list[str]:
+    """Classified phases present in the data, in their configured order."""
+    rows = wh.query("phases", "marts.journey_events", """
+        select phase, min(phase_order) as phase_order
+        from marts.journey_events
+        where phase_order is not null
+        group by phase
+        order by phase_order, phase
+    """)
+    if rows:
+        return [r["phase"] for r in rows]
+    rows = wh.query("phases_health", "marts.touchpoint_health", """
+        select distinct phase from marts.touchpoint_health where phase <> 'unclassified'
+    """) or []
+    order = list(labels.phases)
+    return sorted((r["phase"] for r in rows), key=lambda p: (order.index(p) if p in order else 99, p))
+
+
+def _grid(wh: Warehouse) -> list[dict[str, Any]]:
+    """Touchpoint x phase cells per persona (and 'all'): events and distinct customers, with the
+    distinct customers of the whole phase for the share."""
+    rows = wh.query("grid", "marts.journey_events", """
+        with events as (
+            select persona, phase, touchpoint, stage, customer_id
+            from marts.journey_events
+            where phase_order is not null
+        ),
+
+        -- one row per customer and cell; a customer has one persona, so counting these rows
+        -- counts distinct customers, per persona and over all personas alike
+        customer_cells as (
+            select
+                persona,
+                phase,
+                touchpoint,
+                customer_id,
+                any_value(stage) as stage,
+                count(*) as n_events
+            from events
+            group by persona, phase, touchpoint, customer_id
+        ),
+
+        cells as (
+            select
+                case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
+                phase,
+                touchpoint,
+                any_value(stage) as stage,
+                sum(n_events) as n_events,
+                count(*) as n_customers
+            from customer_cells
+            group by grouping sets ((persona, phase, touchpoint), (phase, touchpoint))
+        ),
+
+        customer_phases as (
+            select distinct persona, phase, customer_id from customer_cells
+        ),
+
+        phase_totals as (
+            select
+                case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
+                phase,
+                count(*) as phase_customers
+            from customer_phases
+            group by grouping sets ((persona, phase), (phase))
+        ),
+
+        final as (
+            select
+                cells.persona_key,
+                cells.phase,
+                cells.touchpoint,
+                cells.stage,
+                cells.n_events,
+                cells.n_customers,
+                phase_totals.phase_customers,
+                cells.n_customers / phase_totals.phase_customers as share
+            from cells
+            inner join phase_totals
+                on cells.persona_key = phase_totals.persona_key and cells.phase = phase_totals.phase
+        )
+
+        select * from final
+    """)
+    if rows is not None:
+        return rows
+    # fallback for 'all': marts.touchpoint_health has no persona
+    health = wh.query("grid_health", "marts.touchpoint_health", """
+        select
+            'all' as persona_key,
+            phase,
+            touchpoint,
+            null as stage,
+            n_events,
+            n_customers,
+            null as phase_customers,
+            n_customers / sum(n_customers) over (partition by phase) as share
+        from marts.touchpoint_health
+        where phase <> 'unclassified'
+    """)
+    return health or []
+
+
+def _actions(wh: Warehouse) -> list[dict[str, Any]]:
+    """The most frequent event names per persona (and 'all') and phase."""
+    return wh.query("actions", "marts.journey_events", """
+        with counts as (
+            select
+                case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
+                phase,
+                event_name,
+                count(*) as n_events
+            from marts.journey_events
+            where phase_order is not null
+            group by grouping sets ((persona, phase, event_name), (phase, event_name))
+        ),
+
+        final as (
+            select
+                persona_key,
+                phase,
+                event_name,
+                n_events,
+                n_events / sum(n_events) over (partition by persona_key, phase) as share,
+                row_number() over (
+                    partition by persona_key, phase order by n_events desc, event_name
+                ) as action_rank
+            from counts
+        )
+
+        select * from final where action_rank <= $top
+    """, {"top": TOP_ACTIONS}) or []
+
+
+def _emotion(wh: Warehouse) -> list[dict[str, Any]]:
+    """Average sentiment per persona (and 'all') and phase, over the events that carry one."""
+    return wh.query("emotion", "marts.journey_events", """
+        select
+            case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
+            phase,
+            avg(sentiment) as avg_sentiment,
+            count(sentiment) as n_scored,
+            avg(case when sentiment < 0 then 1.0 else 0.0 end) filter (where sentiment is not null)
+                as negative_share
+        from marts.journey_events
+        where phase_order is not null
+        group by grouping sets ((persona, phase), (phase))
+    """) or []
+
+
+def _funnel_rows(wh: Warehouse) -> list[dict[str, Any]]:
+    return wh.query("funnels", "marts.funnel_dropoff", """
+        select
+            funnel,
+            breakdown,
+            breakdown_value,
+            step_index,
+            step_name,
+            entered,
+            reached_next,
+            dropped,
+            in_window,
+            dropoff_rate,
+            conversion_from_start,
+            median_seconds_to_next
+        from marts.funnel_dropoff
+        order by funnel, breakdown, breakdown_value, step_index
+    """) or []
+
+
+def _overall(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The overall rows of one funnel: breakdown 'all' (or null), else breakdown_value 'all'."""
+    overall = [r for r in rows if (r["breakdown"] or "").lower() in OVERALL_BREAKDOWNS]
+    if not overall:
+        overall = [r for r in rows if str(r["breakdown_value"]).lower() == ALL]
+    seen: dict[int, dict[str, Any]] = {}
+    for r in overall:
+        seen.setdefault(r["step_index"], r)
+    return [seen[k] for k in sorted(seen)]
+
+
+def _pain_points(wh: Warehouse) -> list[dict[str, Any]]:
+    rows = wh.query("pain_points", "marts.pain_points",
+                    "select * from marts.pain_points order by rank") or []
+    for r in rows:
+        r["opportunity"] = opportunity(r)
+    return rows
+
+
+def opportunity(pain: dict[str, Any]) -> str:
+    """One sentence that turns a pain point into something to do, by its kind."""
+    kind = str(pain.get("kind") or "").lower().replace("_", " ").replace("-", " ")
+    where = f"{pretty(str(pain.get('touchpoint')))} in {pretty(str(pain.get('phase')))}"
+    rate, base = pain.get("rate"), pain.get("baseline_rate")
+    versus = f" ({fmt_pct(rate)} vs {fmt_pct(base)} across all touchpoints)" if rate is not None and base is not None else ""
+    if "exit" in kind or "drop" in kind:
+        return (f"Simplify {where}: customers leave here more often than elsewhere{versus}. "
+                "Remove steps and friction, test a shorter flow and follow up on abandoned journeys.")
+    if "sentiment" in kind or "negative" in kind:
+        return (f"Fix what upsets customers at {where}{versus}: read the negative comments, "
+                "solve the top complaint and close the loop with the customers affected.")
+    if "support" in kind or "contact" in kind:
+        return (f"Prevent the support contacts that follow {where}{versus}: fix the defect behind "
+                "them or add help in context, so customers need not ask.")
+    if "csat" in kind or "satisfaction" in kind:
+        return f"Raise satisfaction at {where}{versus}: review the low ratings and fix their common cause."
+    return f"Investigate {where}{versus}: it stands out against the rest of the journey."
+
+
+# --------------------------------------------------------------------------- journey map
+
+
+def _emotion_svg(phases: list[str], emotion: dict[str, dict[str, Any]], labels: Labels) -> Markup:
+    """The emotion curve as static SVG: one point per phase column (equal-width columns, so the
+    uniformly scaled SVG lines up with the grid above), y = average sentiment."""
+    width, height, top = 160 * len(phases), 150, 22
+    values = [emotion.get(p, {}).get("avg_sentiment") for p in phases]
+    present = [v for v in values if v is not None]
+    if not present:
+        return Markup(f'<svg class="emotion" viewBox="0 0 {width} 60" role="img" aria-label="No sentiment">'
+                      f'<text x="{width / 2}" y="34" text-anchor="middle" class="muted">'
+                      "No sentiment scored in these phases</text></svg>")
+    limit = max(0.25, math.ceil(max(abs(v) for v in present) / 0.25) * 0.25)
+    mid = height / 2
+
+    def y(v: float) -> float:
+        return mid - v / limit * (mid - top)
+
+    parts = [f'<svg class="emotion" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="Emotion curve: average sentiment per phase">',
+             f'<rect x="0" y="{top - 10}" width="{width}" height="{mid - top + 10}" fill="#ecfdf5"/>',
+             f'<rect x="0" y="{mid}" width="{width}" height="{mid - top + 10}" fill="#fef2f2"/>',
+             f'<line x1="0" x2="{width}" y1="{mid}" y2="{mid}" stroke="#9ca3af" stroke-dasharray="4 4"/>',
+             f'<text x="4" y="{top - 1}" class="axis">+{limit:.2f} positive</text>',
+             f'<text x="4" y="{height - 4}" class="axis">−{limit:.2f} negative</text>']
+    points = [((i + 0.5) * 160, y(v), v, p) for i, (v, p) in enumerate(zip(values, phases, strict=True))
+              if v is not None]
+    for (x1, y1, *_), (x2, y2, *_) in zip(points, points[1:], strict=False):
+        parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+                     'stroke="#334155" stroke-width="3" stroke-linecap="round"/>')
+    for x, yy, v, p in points:
+        colour = "#16a34a" if v > 0.05 else "#dc2626" if v < -0.05 else "#6b7280"
+        n = emotion[p].get("n_scored") or 0
+        label_y = yy - 12 if v >= 0 else yy + 22
+        parts.append(f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="7" fill="{colour}" stroke="#fff" stroke-width="2">'
+                     f"<title>{html.escape(labels.phase(p))}: average sentiment {v:+.2f} over "
+                     f"{n:,} scored events</title></circle>")
+        parts.append(f'<text x="{x:.1f}" y="{label_y:.1f}" text-anchor="middle" class="value" '
+                     f'fill="{colour}">{v:+.2f}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _journey_map(persona: str, phases: list[str], grid: list[dict], actions: list[dict],
+                 emotion: list[dict], phase_funnel: list[dict], pains: list[dict],
+                 labels: Labels) -> dict[str, Any]:
+    """Everything one persona's journey-map grid shows, keyed by phase."""
+    cells = [c for c in grid if c["persona_key"] == persona]
+    totals: dict[str, dict[str, Any]] = {}
+    for c in cells:
+        t = totals.setdefault(c["touchpoint"], {"n_customers": 0, "stage": c["stage"]})
+        t["n_customers"] += c["n_customers"]
+        t["stage"] = t["stage"] or c["stage"]
+    front = sorted((t for t in totals if totals[t]["stage"] != "back"),
+                   key=lambda t: (-totals[t]["n_customers"], t))
+    back = sorted((t for t in totals if totals[t]["stage"] == "back"),
+                  key=lambda t: (-totals[t]["n_customers"], t))
+    by_cell = {(c["touchpoint"], c["phase"]): c for c in cells}
+    phase_customers = {c["phase"]: c["phase_customers"] for c in cells}
+
+    def row(touchpoint: str) -> dict[str, Any]:
+        colour = labels.colour(touchpoint)
+        out = []
+        for p in phases:
+            c = by_cell.get((touchpoint, p))
+            if c is None:
+                out.append(None)
+                continue
+            share = float(c["share"] or 0)
+            alpha = 0.07 + 0.88 * share
+            out.append({
+                "share": fmt_pct(share), "customers": fmt_int(c["n_customers"]),
+                "style": f"background:{_rgba(colour, alpha)};color:{'#fff' if alpha > 0.55 else '#111827'}",
+                "title": (f"{labels.touchpoint(touchpoint)} in {labels.phase(p)}: "
+                          f"{c['n_customers']:,} customers ({fmt_pct(share)} of the phase's customers), "
+                          f"{c['n_events']:,} events"),
+            })
+        return {"name": touchpoint, "label": labels.touchpoint(touchpoint), "colour": colour, "cells": out}
+
+    top_actions: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for a in sorted((a for a in actions if a["persona_key"] == persona), key=lambda a: a["action_rank"]):
+        top_actions[a["phase"]].append({"name": pretty(a["event_name"]), "share": fmt_pct(a["share"]),
+                                        "n": fmt_int(a["n_events"])})
+
+    emotion_by_phase = {e["phase"]: e for e in emotion if e["persona_key"] == persona}
+
+    funnel_by_phase: dict[str, dict[str, Any]] = {}
+    unmatched = []
+    keys = {p.lower(): p for p in phases} | {labels.phase(p).lower(): p for p in phases}
+    last_step = max((r["step_index"] for r in phase_funnel), default=0)
+    for r in phase_funnel:
+        entry = {
+            "entered": fmt_int(r["entered"]),
+            "went_on": fmt_pct(r["reached_next"] / r["entered"]
+                               if r["entered"] and r["reached_next"] is not None else None),
+            "dropped": fmt_int(r["dropped"]),
+            "dropoff_rate": fmt_pct(r["dropoff_rate"]),
+            "in_window": fmt_int(r["in_window"]) if r["in_window"] else None,
+            "from_start": fmt_pct(r["conversion_from_start"]),
+            "is_last": r["step_index"] == last_step,
+            "step": f"{r['step_index']}. {pretty(str(r['step_name']))}",
+        }
+        phase = keys.get(str(r["step_name"]).lower())
+        if phase:
+            funnel_by_phase[phase] = entry
+        else:
+            unmatched.append(entry)
+
+    pains_by_phase: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for p in pains:
+        if p.get("persona", ALL) in (persona, ALL, None) and len(pains_by_phase[p["phase"]]) < PAIN_POINTS_PER_PHASE:
+            pains_by_phase[p["phase"]].append(p)
+
+    return {
+        "phases": [{"name": p, "label": labels.phase(p), "customers": fmt_int(phase_customers.get(p))}
+                   for p in phases],
+        "front": [row(t) for t in front],
+        "back": [row(t) for t in back],
+        "actions": [top_actions.get(p, []) for p in phases],
+        "emotion_svg": _emotion_svg(phases, emotion_by_phase, labels),
+        "emotion_notes": [
+            (f"{fmt_int(emotion_by_phase[p]['n_scored'])} scored · {fmt_pct(emotion_by_phase[p]['negative_share'])} negative"
+             if emotion_by_phase.get(p, {}).get("n_scored") else "not scored")
+            for p in phases],
+        "funnel": [funnel_by_phase.get(p) for p in phases],
+        "funnel_unmatched": unmatched,
+        "has_funnel": bool(phase_funnel),
+        "pains": [pains_by_phase.get(p, []) for p in phases],
+        "has_pains": any(pains_by_phase.values()),
+        "has_data": bool(cells),
+    }
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _layout(fig: go.Figure, title: str, height: int, **kwargs: Any) -> go.Figure:
+    settings: dict[str, Any] = {
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
+        "template": "plotly_white",
+        "font": {"family": FONT, "size": 12, "color": "#1f2937"},
+        "height": height,
+        "margin": {"l": 60, "r": 30, "t": 60, "b": 60},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+    }
+    fig.update_layout(**(settings | kwargs))
+    return fig
+
+
+def _chart(fig: go.Figure, div_id: str) -> Markup:
+    height = fig.layout.height or 450
+    return Markup(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                              config=PLOTLY_CONFIG, default_height=f"{height}px",
+                              default_width="100%"))
+
+
+def _sankey(wh: Warehouse, labels: Labels) -> Markup | None:
+    """Touchpoint paths from '(start)' through the first steps to '(conversion)' / '(exit)'.
+    Nodes are layered by step number, so the repeated visits that make a touchpoint graph
+    cyclic draw as separate nodes and the Sankey stays acyclic."""
+    edges = wh.query("sankey", "marts.journeys", """
+        with journeys as (
+            select string_split(touchpoint_path, ' > ') as steps, converted
+            from marts.journeys
+            where coalesce(touchpoint_path, '') <> ''
+        ),
+
+        layered as (
+            select
+                unnest(range(0, least(len(steps), $max_steps) + 1)) as layer,
+                least(len(steps), $max_steps) as n_drawn,
+                steps,
+                converted
+            from journeys
+        ),
+
+        final as (
+            select
+                layer,
+                case when layer = 0 then '(start)' else steps[layer] end as source,
+                case
+                    when layer < n_drawn then steps[layer + 1]
+                    when converted then '(conversion)'
+                    else '(exit)'
+                end as target,
+                layer = n_drawn as to_outcome,
+                count(*) as n
+            from layered
+            group by all
+        )
+
+        select * from final
+    """, {"max_steps": SANKEY_MAX_STEPS})
+    if edges is None:
+        return None
+    volume: dict[str, int] = defaultdict(int)
+    for e in edges:
+        if not e["to_outcome"]:
+            volume[e["target"]] += e["n"]
+    keep = {t for t, _ in sorted(volume.items(), key=lambda kv: -kv[1])[:SANKEY_MAX_TOUCHPOINTS]}
+    keep |= {"(start)", "(conversion)", "(exit)"}
+
+    def node_key(layer: int, name: str) -> tuple[int, str]:
+        name = name if name in keep else "other"
+        return (99, name) if name in ("(conversion)", "(exit)") else (layer, name)
+
+    links: dict[tuple[tuple[int, str], tuple[int, str]], int] = defaultdict(int)
+    for e in edges:
+        src = node_key(e["layer"], e["source"])
+        dst = node_key(99 if e["to_outcome"] else e["layer"] + 1, e["target"])
+        links[(src, dst)] += e["n"]
+    n_journeys = sum(e["n"] for e in edges if e["layer"] == 0)
+    outcomes: dict[str, int] = defaultdict(int)  # before small flows are dropped: true totals
+    for e in edges:
+        if e["to_outcome"]:
+            outcomes[e["target"]] += e["n"]
+    links = {k: v for k, v in links.items() if v >= SANKEY_MIN_SHARE * n_journeys}
+    nodes = sorted({k for pair in links for k in pair})
+    index = {k: i for i, k in enumerate(nodes)}
+    inflow: dict[tuple[int, str], int] = defaultdict(int)
+    outflow: dict[tuple[int, str], int] = defaultdict(int)
+    for (src, dst), v in links.items():
+        inflow[dst] += v
+        outflow[src] += v
+    size = {k: max(inflow[k], outflow[k]) for k in nodes}
+
+    # fixed positions: one column per step, outcomes at the right, bigger nodes on top
+    layers = sorted({k[0] for k in nodes if k[0] != 99})
+    column = {layer: i for i, layer in enumerate(layers)}
+    n_columns = len(layers) + 1
+    x, y = {}, {}
+    for layer in [*layers, 99]:
+        members = sorted((k for k in nodes if k[0] == layer),
+                         key=lambda k: (k[1] == "(exit)", k[1] == "other", -size[k], k[1]))
+        total = sum(size[k] for k in members) or 1
+        gap = 0.04 if len(members) > 1 else 0
+        scale = (1 - gap * (len(members) - 1)) / max(total, n_journeys)
+        offset = 0.0
+        for k in members:
+            x[k] = 0.001 + 0.998 * (column.get(layer, n_columns - 1) / (n_columns - 1))
+            y[k] = min(0.999, max(0.001, offset + size[k] * scale / 2))
+            offset += size[k] * scale + gap
+
+    def node_label(key: tuple[int, str]) -> str:
+        name = key[1]
+        if name == "(start)":
+            return f"Start · {size[key]:,}"
+        return "" if name.startswith("(") else labels.touchpoint(name)
+
+    def node_hover(key: tuple[int, str]) -> str:
+        layer, name = key
+        if name == "(start)":
+            return "Start of the journey"
+        if name.startswith("("):
+            return f"{pretty(name)} (journey outcome)"
+        return f"{labels.touchpoint(name)} at step {layer}"
+
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        valueformat=",d",
+        valuesuffix=" journeys",
+        node={"label": [node_label(k) for k in nodes], "pad": 12, "thickness": 16,
+              "x": [x[k] for k in nodes], "y": [y[k] for k in nodes],
+              "customdata": [node_hover(k) for k in nodes],
+              "hovertemplate": "%{customdata}<br>%{value:,} journeys<extra></extra>",
+              "color": [labels.colour(k[1]) for k in nodes], "line": {"width": 0}},
+        link={"source": [index[s] for s, _ in links], "target": [index[t] for _, t in links],
+              "value": list(links.values()),
+              "color": [_rgba(labels.colour(s[1] if s[1] != "(start)" else t[1]), 0.35) for s, t in links]},
+    ))
+    # column captions under the node centres (a node's left edge sits at x * (width - thickness))
+    captions = [(column[layer] / (n_columns - 1), "start" if layer == 0 else f"step {layer}") for layer in layers]
+    for cx, text in [*captions, (1.0, "outcome")]:
+        fig.add_annotation(x=cx, y=-0.04, xref="paper", yref="paper", xanchor="center", showarrow=False,
+                           xshift=8 - 16 * cx, text=text, font={"color": "#6b7280"})
+    for key in nodes:  # outcome labels to the right of their nodes, clear of the last step's labels
+        if key[0] == 99:
+            fig.add_annotation(x=1, y=1 - y[key], xref="paper", yref="paper", xanchor="left", xshift=6,
+                               showarrow=False, align="left", font={"color": labels.colour(key[1])},
+                               text=f"<b>{pretty(key[1])}</b><br>{outcomes[key[1]]:,} journeys<br>"
+                                    f"{fmt_pct(outcomes[key[1]] / n_journeys)}")
+    return _chart(_layout(fig, f"Touchpoint paths of {n_journeys:,} journeys (first {SANKEY_MAX_STEPS} steps)",
+                          620, margin={"l": 20, "r": 110, "t": 60, "b": 40}), "chart-sankey")
+
+
+def _transitions(wh: Warehouse, labels: Labels) -> list[dict[str, str]] | None:
+    rows = wh.query("transitions", "marts.touchpoint_transitions", """
+        select from_touchpoint, to_touchpoint, n, probability, median_seconds
+        from marts.touchpoint_transitions
+        order by n desc, from_touchpoint, to_touchpoint
+        limit 12
+    """)
+    if rows is None:
+        return None
+    return [{"from": labels.touchpoint(r["from_touchpoint"]), "to": labels.touchpoint(r["to_touchpoint"]),
+             "from_colour": labels.colour(r["from_touchpoint"]), "to_colour": labels.colour(r["to_touchpoint"]),
+             "n": fmt_int(r["n"]), "probability": fmt_pct(r["probability"]),
+             "median": fmt_duration(r["median_seconds"])} for r in rows]
+
+
+def _funnel_charts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One stacked bar chart per funnel (overall rows) and a table of its breakdowns."""
+    out = []
+    by_funnel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_funnel[r["funnel"]].append(r)
+    for number, (funnel, funnel_rows) in enumerate(by_funnel.items()):
+        steps = _overall(funnel_rows)
+        if not steps:
+            out.append({"name": funnel, "chart": None, "breakdowns": []})
+            continue
+        last = steps[-1]["step_index"]
+        x = [f"{s['step_index']}. {pretty(str(s['step_name']))}" for s in steps]
+        segments = {"went on": [], "still in window": [], "dropped": [], "completed": []}
+        for s in steps:
+            done = s["step_index"] == last
+            entered = s["entered"] or 0
+            dropped = 0 if done else (s["dropped"] or 0)
+            waiting = 0 if done else (s["in_window"] or 0)
+            segments["completed"].append(entered if done else 0)
+            segments["dropped"].append(dropped)
+            segments["still in window"].append(waiting)
+            segments["went on"].append(0 if done else (s["reached_next"] if s["reached_next"] is not None
+                                                        else entered - dropped - waiting))
+        fig = go.Figure()
+        for name, values in segments.items():
+            fig.add_bar(x=x, y=values, name=name, marker_color=SEGMENT_COLOURS[name],
+                        hovertemplate="%{x}<br>" + name + ": %{y:,} customers<extra></extra>")
+        for s, label in zip(steps, x, strict=True):
+            fig.add_annotation(x=label, y=s["entered"] or 0, yshift=14, showarrow=False,
+                               text=f"<b>{fmt_int(s['entered'])}</b> · {fmt_pct(s['conversion_from_start'])} of start",
+                               font={"size": 11})
+        _layout(fig, f"{pretty(funnel)}: customers per step", 380, barmode="stack",
+                yaxis={"title": "customers"}, showlegend=True)
+        out.append({"name": funnel, "label": pretty(funnel),
+                    "chart": _chart(fig, f"chart-funnel-{number}"),
+                    "breakdowns": _funnel_breakdowns(funnel_rows, last)})
+    return out
+
+
+def _funnel_breakdowns(rows: list[dict[str, Any]], last: int) -> list[dict[str, Any]]:
+    """Per breakdown value: starters, completers, overall conversion and the worst step."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if (r["breakdown"] or "").lower() in OVERALL_BREAKDOWNS or str(r["breakdown_value"]).lower() == ALL:
+            continue
+        groups[(r["breakdown"], str(r["breakdown_value"]))].append(r)
+    table = []
+    for (breakdown, value), steps in groups.items():
+        first = min(steps, key=lambda s: s["step_index"])
+        final = [s for s in steps if s["step_index"] == last]
+        completed = final[0]["entered"] if final else 0
+        inner = [s for s in steps if s["step_index"] < last and s["dropoff_rate"] is not None]
+        worst = max(inner, key=lambda s: s["dropoff_rate"], default=None)
+        table.append({
+            "breakdown": pretty(str(breakdown)), "entered_n": first["entered"] or 0,
+            "value": pretty(value) if breakdown == "persona" else value,
+            "entered": fmt_int(first["entered"]), "completed": fmt_int(completed),
+            "rate": (completed / first["entered"]) if first["entered"] else None,
+            "worst": (f"{pretty(str(worst['step_name']))} ({fmt_pct(worst['dropoff_rate'])} drop)"
+                      if worst else "–"),
+        })
+    table.sort(key=lambda t: (t["breakdown"], -t["entered_n"]))
+    kept, per_breakdown = [], defaultdict(int)
+    for t in table:
+        per_breakdown[t["breakdown"]] += 1
+        if per_breakdown[t["breakdown"]] <= 8:
+            kept.append(t)
+    rates = [t["rate"] for t in kept if t["rate"] is not None]
+    low = min(rates, default=None)
+    for t in kept:
+        t["is_low"] = t["rate"] is not None and t["rate"] == low and len(rates) > 1
+        t["rate"] = fmt_pct(t["rate"])
+    return kept
+
+
+def _trend_chart(wh: Warehouse) -> Markup | None:
+    """Conversion rate by week of entry per funnel; weeks whose window is still open are drawn
+    hollow and dotted, inside a shaded band."""
+    rows = wh.query("trends", "marts.funnel_trends", "select * from marts.funnel_trends order by funnel, period_start")
+    if rows is None:
+        return None
+    if "breakdown_value" in rows[0]:
+        rows = [r for r in rows if str(r["breakdown_value"]).lower() == ALL] or rows
+    fig = go.Figure()
+    by_funnel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_funnel[r["funnel"]].append(r)
+    incomplete = [r["period_start"] for r in rows if not r["period_complete"]]
+    for i, (funnel, points) in enumerate(by_funnel.items()):
+        colour = FUNNEL_COLOURS[i % len(FUNNEL_COLOURS)]
+        complete = [p for p in points if p["period_complete"]]
+        open_ = [p for p in points if not p["period_complete"]]
+        bridge = complete[-1:] + open_ if open_ else []
+        hover = ("%{x|%d %b %Y}: %{y:.1f}% converted<br>%{customdata[0]:,} entered, "
+                 "%{customdata[1]:,} converted%{customdata[2]}<extra>" + pretty(funnel) + "</extra>")
+        for part, dash, symbol, show in ((complete, "solid", "circle", True),
+                                         (bridge, "dot", "circle-open", not complete)):
+            if not part:
+                continue
+            fig.add_scatter(
+                x=[p["period_start"] for p in part],
+                y=[100 * (p["conversion_rate"] or 0) for p in part],
+                customdata=[[p["entered"], p["converted"],
+                             "" if p["period_complete"] else " (incomplete week)"] for p in part],
+                mode="lines+markers", name=pretty(funnel), legendgroup=funnel, showlegend=show,
+                line={"color": colour, "dash": dash, "width": 2.5},
+                marker={"symbol": symbol, "size": 8, "color": colour}, hovertemplate=hover,
+            )
+    if incomplete:
+        fig.add_vrect(x0=min(incomplete) - timedelta(days=3.5), x1=max(incomplete) + timedelta(days=3.5),
+                      fillcolor="#fde68a", opacity=0.35, line_width=0,
+                      annotation_text="incomplete: window still open", annotation_position="top left")
+    _layout(fig, "Funnel conversion rate by week of entry", 400,
+            yaxis={"title": "converted (% of entrants)", "rangemode": "tozero", "ticksuffix": "%"},
+            xaxis={"title": "week of entry (Monday, UTC)"})
+    return _chart(fig, "chart-trends")
+
+
+def _attribution_chart(wh: Warehouse, labels: Labels) -> Markup | None:
+    """Share of conversion credit per touchpoint under each model, side by side."""
+    rows = wh.query("attribution", "marts.attribution",
+                    "select model, touchpoint, conversions, revenue, share from marts.attribution")
+    if rows is None:
+        return None
+    models = [m for m in ATTRIBUTION_MODELS if any(r["model"] == m for r in rows)]
+    models += sorted({r["model"] for r in rows} - set(models))
+    mean_share: dict[str, float] = defaultdict(float)
+    for r in rows:
+        mean_share[r["touchpoint"]] += float(r["share"] or 0) / len(models)
+    touchpoints = [t for t, s in sorted(mean_share.items(), key=lambda kv: -kv[1]) if s > 0] or list(mean_share)
+    cell = {(r["model"], r["touchpoint"]): r for r in rows}
+    fig = go.Figure()
+    for i, model in enumerate(models):
+        data = [cell.get((model, t), {}) for t in touchpoints]
+        fig.add_bar(
+            x=[labels.touchpoint(t) for t in touchpoints],
+            y=[100 * float(d.get("share") or 0) for d in data],
+            customdata=[[float(d.get("conversions") or 0), float(d.get("revenue") or 0)] for d in data],
+            name=pretty(model), marker_color=MODEL_COLOURS.get(model, PALETTE[i % len(PALETTE)]),
+            hovertemplate=("%{x} · " + pretty(model) + ": %{y:.1f}% of conversions<br>"
+                           "%{customdata[0]:,.1f} conversions, %{customdata[1]:,.0f} revenue<extra></extra>"),
+        )
+    _layout(fig, "Share of conversions credited to each touchpoint, by attribution model", 440,
+            barmode="group", yaxis={"title": "share of conversions (%)", "ticksuffix": "%"},
+            bargap=0.2, bargroupgap=0.05)
+    return _chart(fig, "chart-attribution")
+
+
+def _health(wh: Warehouse, labels: Labels, phases: list[str], pains: list[dict[str, Any]]
+            ) -> list[dict[str, Any]] | None:
+    """Every touchpoint x phase cell in phase order (busiest first), pain points tagged."""
+    rows = wh.query("health", "marts.touchpoint_health", """
+        select touchpoint, phase, n_events, n_customers, exit_rate, avg_sentiment, negative_share, avg_csat
+        from marts.touchpoint_health
+        order by n_customers desc, touchpoint, phase
+        limit $max_rows
+    """, {"max_rows": HEALTH_MAX_ROWS})
+    if rows is None:
+        return None
+    order = {p: i for i, p in enumerate(phases)}
+    rows.sort(key=lambda r: (order.get(r["phase"], len(order)), -(r["n_customers"] or 0), r["touchpoint"]))
+    flagged: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for p in pains:
+        flagged[(p["touchpoint"], p["phase"])].append(f"#{p['rank']} {p['kind']}")
+    worst_exit = max((r["exit_rate"] or 0 for r in rows), default=0)
+    return [{"touchpoint": labels.touchpoint(r["touchpoint"]), "colour": labels.colour(r["touchpoint"]),
+             "phase": labels.phase(r["phase"]), "events": fmt_int(r["n_events"]),
+             "customers": fmt_int(r["n_customers"]), "exit_rate": fmt_pct(r["exit_rate"]),
+             "exit_bar": round(100 * (r["exit_rate"] or 0) / worst_exit) if worst_exit else 0,
+             "sentiment": fmt_sentiment(r["avg_sentiment"]),
+             "sentiment_class": ("neg" if (r["avg_sentiment"] or 0) < -0.05 else
+                                 "pos" if (r["avg_sentiment"] or 0) > 0.05 else ""),
+             "negative_share": fmt_pct(r["negative_share"]),
+             "csat": "–" if r["avg_csat"] is None else f"{float(r['avg_csat']):.1f} / 5",
+             "pains": flagged.get((r["touchpoint"], r["phase"]), [])} for r in rows]
+
+
+# --------------------------------------------------------------------------- page
+
+
+def build_report(warehouse: Path, out_dir: Path) -> Path:
+    """Read the published warehouse (read-only) and write ``out_dir/journey-map.html``.
+
+    Input: the analyst DuckDB file with the ``marts`` tables (any of them may be missing or
+    empty: the section then says "No data"). Output: the path of the self-contained HTML page.
+    """
+    warehouse, out_dir = Path(warehouse), Path(out_dir)
+    if not warehouse.exists():
+        raise FileNotFoundError(f"warehouse {warehouse} does not exist: run `journeys run` first")
+    labels = Labels.load()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("set enable_progress_bar = false")
+        wh = Warehouse(con)
+        context = _collect(wh, labels)
+    finally:
+        con.close()
+    context.update(
+        warehouse=str(warehouse),
+        generated_at=datetime.now(UTC).strftime("%-d %b %Y %H:%M UTC"),
+        plotly_js=Markup(plotly.offline.get_plotlyjs()),
+    )
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    page = env.get_template("report.html.j2").render(**context)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / REPORT_FILE
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def _collect(wh: Warehouse, labels: Labels) -> dict[str, Any]:
+    summary = _summary(wh)
+    kpis = _persona_kpis(wh)
+    phases = _phases(wh, labels)
+    grid, actions, emotion = _grid(wh), _actions(wh), _emotion(wh)
+    funnel_rows = _funnel_rows(wh)
+    pains = _pain_points(wh)
+
+    personas = [ALL] + sorted((p for p in {*kpis, *(c["persona_key"] for c in grid)} if p != ALL),
+                              key=lambda p: (p == "unknown", -(kpis.get(p, {}).get("n_customers") or 0), p))
+    phase_funnel = [r for r in funnel_rows if r["funnel"] == "phase_funnel"]
+    panels = []
+    for persona in personas:
+        if persona == ALL:
+            persona_funnel = _overall(phase_funnel)
+        else:
+            persona_funnel = sorted((r for r in phase_funnel if r["breakdown"] == "persona"
+                                     and str(r["breakdown_value"]) == persona), key=lambda r: r["step_index"])
+        k = kpis.get(persona, {})
+        panels.append({
+            "key": persona, "id": "persona-" + "".join(c if c.isalnum() else "-" for c in persona),
+            "label": "All customers" if persona == ALL else pretty(persona),
+            "kpis": [("customers", fmt_int(k.get("n_customers"))), ("journeys", fmt_int(k.get("n_journeys"))),
+                     ("conversions", fmt_int(k.get("n_conversions"))),
+                     ("journeys converted", fmt_pct(k.get("conversion_rate"))),
+                     ("revenue", fmt_money(k.get("revenue")))],
+            "map": _journey_map(persona, phases, grid, actions, emotion, persona_funnel,
+                                pains if persona == ALL or any("persona" in p for p in pains) else [],
+                                labels),
+        })
+
+    n_events = summary.get("n_events") or 0
+    return {
+        "summary": {
+            "period": f"{fmt_date(summary.get('first_at'))} – {fmt_date(summary.get('last_at'))}",
+            "days": ((summary["last_at"] - summary["first_at"]).days + 1
+                     if summary.get("first_at") and summary.get("last_at") else None),
+            "kpis": [("customers", fmt_int(summary.get("n_customers"))),
+                     ("journeys", fmt_int(summary.get("n_journeys"))),
+                     ("conversions", fmt_int(summary.get("n_conversions"))),
+                     ("revenue", fmt_money(summary.get("revenue"))),
+                     ("events", fmt_int(summary.get("n_events")))],
+            "unclassified": (fmt_pct(summary["n_unclassified"] / n_events)
+                             if n_events and summary.get("n_unclassified") else None),
+        },
+        "panels": panels,
+        "limits": {"top_actions": TOP_ACTIONS, "sankey_touchpoints": SANKEY_MAX_TOUCHPOINTS,
+                   "sankey_steps": SANKEY_MAX_STEPS, "sankey_min_share": fmt_pct(SANKEY_MIN_SHARE)},
+        "phases_note": None if phases else wh.note("phases"),
+        "pain_points": [{**p, "touchpoint_label": labels.touchpoint(str(p["touchpoint"])),
+                         "phase_label": labels.phase(str(p["phase"])),
+                         "colour": labels.colour(str(p["touchpoint"])),
+                         "kind_label": pretty(str(p["kind"])),
+                         "n_customers_fmt": fmt_int(p.get("n_customers")),
+                         "rate_fmt": fmt_pct(p.get("rate")), "baseline_fmt": fmt_pct(p.get("baseline_rate"))}
+                        for p in pains],
+        "pain_note": wh.note("pain_points"),
+        "sankey": _sankey(wh, labels), "sankey_note": wh.note("sankey"),
+        "transitions": _transitions(wh, labels), "transitions_note": wh.note("transitions"),
+        "funnels": _funnel_charts(funnel_rows), "funnels_note": wh.note("funnels"),
+        "trends": _trend_chart(wh), "trends_note": wh.note("trends"),
+        "attribution": _attribution_chart(wh, labels), "attribution_note": wh.note("attribution"),
+        "health": _health(wh, labels, phases, pains), "health_note": wh.note("health"),
+    }
