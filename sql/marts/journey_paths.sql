@@ -44,7 +44,8 @@ first_occurrences as (
     from recollapsed
 ),
 
--- long paths keep their first ceil(n/2) and last floor(n/2) steps around '…'
+-- a path of more than N = $max_path_steps steps keeps its first ceil(N/2) and last floor(N/2)
+-- steps around '…'
 shortened as (
     select
         * exclude (steps),

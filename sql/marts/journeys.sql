@@ -7,6 +7,7 @@ with journey_events as (
         journey_id, customer_id, persona, journey_number, step_index, occurred_at,
         touchpoint, phase, is_conversion, revenue
     from marts.journey_events
+    where journey_id is not null
 ),
 
 per_journey as (
@@ -21,48 +22,79 @@ per_journey as (
         max(occurred_at) filter (where is_conversion) as converted_at,
         sum(revenue) filter (where is_conversion) as revenue,
         count(*) as n_events,
-        count(*) filter (where touchpoint = 'unclassified') as n_unclassified_events,
-        list(phase order by step_index) filter (where phase <> 'unclassified') as phases,
-        list(touchpoint order by step_index) filter (where touchpoint <> 'unclassified') as touchpoints
+        count(*) filter (where touchpoint = 'unclassified') as n_unclassified_events
     from journey_events
     group by journey_id
 ),
 
-collapsed as (
+-- classified events with the touchpoint and phase just before them in the journey
+classified as (
     select
-        * exclude (phases, touchpoints),
-        list_filter(phases, lambda p, i: i = 1 or p <> phases[i - 1]) as phase_steps,
-        list_filter(touchpoints, lambda t, i: i = 1 or t <> touchpoints[i - 1]) as touchpoint_steps
-    from per_journey
+        journey_id,
+        step_index,
+        touchpoint,
+        phase,
+        lag(touchpoint) over in_journey as previous_touchpoint,
+        lag(phase) over in_journey as previous_phase
+    from journey_events
+    where touchpoint <> 'unclassified'
+    window in_journey as (partition by journey_id order by step_index)
+),
+
+-- a step is a change of touchpoint (or phase): consecutive repeats collapse; steps are
+-- gathered unordered and sorted by step_index once per journey (cheaper than ordered aggregates)
+steps as (
+    select
+        journey_id,
+        list_sort(list({'step_index': step_index, 'name': phase})
+            filter (where phase is distinct from previous_phase)) as phase_steps,
+        list_sort(list({'step_index': step_index, 'name': touchpoint})
+            filter (where touchpoint is distinct from previous_touchpoint)) as touchpoint_steps
+    from classified
+    group by journey_id
+),
+
+paths as (
+    select
+        journey_id,
+        array_to_string(list_transform(phase_steps, lambda s: s.name), ' > ') as phase_path,
+        array_to_string(list_transform(touchpoint_steps, lambda s: s.name), ' > ') as touchpoint_path,
+        touchpoint_steps[1].name as first_touchpoint,
+        touchpoint_steps[-1].name as last_touchpoint,
+        phase_steps[1].name as first_phase,
+        phase_steps[-1].name as last_phase,
+        len(touchpoint_steps) as n_touchpoint_steps
+    from steps
 ),
 
 final as (
     select
         -- keys
-        journey_id,
-        customer_id,
-        persona,
-        journey_number,
+        j.journey_id,
+        j.customer_id,
+        j.persona,
+        j.journey_number,
         -- timing
-        started_at,
-        ended_at,
-        epoch(ended_at - started_at) as duration_seconds,
+        j.started_at,
+        j.ended_at,
+        epoch(j.ended_at - j.started_at) as duration_seconds,
         -- outcome
-        converted,
-        converted_at,
-        revenue,
+        j.converted,
+        j.converted_at,
+        j.revenue,
         -- size
-        n_events,
-        n_unclassified_events,
+        j.n_events,
+        j.n_unclassified_events,
         -- paths
-        coalesce(nullif(array_to_string(phase_steps, ' > '), ''), 'unclassified') as phase_path,
-        coalesce(nullif(array_to_string(touchpoint_steps, ' > '), ''), 'unclassified') as touchpoint_path,
-        coalesce(touchpoint_steps[1], 'unclassified') as first_touchpoint,
-        coalesce(touchpoint_steps[-1], 'unclassified') as last_touchpoint,
-        coalesce(phase_steps[1], 'unclassified') as first_phase,
-        coalesce(phase_steps[-1], 'unclassified') as last_phase,
-        coalesce(len(touchpoint_steps), 0)::integer as n_touchpoint_steps
-    from collapsed
+        coalesce(p.phase_path, 'unclassified') as phase_path,
+        coalesce(p.touchpoint_path, 'unclassified') as touchpoint_path,
+        coalesce(p.first_touchpoint, 'unclassified') as first_touchpoint,
+        coalesce(p.last_touchpoint, 'unclassified') as last_touchpoint,
+        coalesce(p.first_phase, 'unclassified') as first_phase,
+        coalesce(p.last_phase, 'unclassified') as last_phase,
+        coalesce(p.n_touchpoint_steps, 0)::integer as n_touchpoint_steps
+    from per_journey as j
+    left join paths as p on j.journey_id = p.journey_id
 )
 
 select * from final

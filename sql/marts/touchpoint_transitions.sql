@@ -6,11 +6,11 @@
 with journey_events as (
     select journey_id, step_index, occurred_at, touchpoint
     from marts.journey_events
-    where touchpoint <> 'unclassified'
+    where touchpoint <> 'unclassified' and journey_id is not null
 ),
 
 journeys as (
-    select journey_id, converted, converted_at, touchpoint_path from marts.journeys
+    select journey_id, converted, converted_at, n_touchpoint_steps from marts.journeys
 ),
 
 -- the first event of each run of one touchpoint: when the journey arrived there
@@ -38,9 +38,9 @@ runs as (
 
 -- journeys of unclassified events only: their path is the single step 'unclassified'
 unclassified_runs as (
-    select journey_id, 'unclassified' as touchpoint, null::timestamp as arrived_at
+    select journey_id, 'unclassified' as touchpoint
     from journeys
-    where touchpoint_path = 'unclassified'
+    where n_touchpoint_steps = 0
 ),
 
 edges as (
