@@ -12,9 +12,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from pipelines.definitions import build_definitions
 from pipelines.defs.ops.jobs import range_tags, raw_op_config
 from pipelines.defs.ops.resources import JourneysResource
-from pipelines.definitions import build_definitions
 from transforms.config import load_config
 from transforms.ingest import landed_days
 

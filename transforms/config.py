@@ -218,7 +218,23 @@ Globs = str | list[str]
 
 class EventMatch(Model):
     """Conditions on one event; all given conditions must hold. Strings are case-insensitive globs
-    ('*' any text, '?' one character) unless the key ends in `_regex`. A list means any of them."""
+    ('*' any text, '?' one character) unless the key ends in `_regex`. A list means any of them;
+    nested lists are flattened, so YAML anchors of lists can be combined: [*home_paths, *blog_paths]."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+
+        def flat(v: Any) -> Any:
+            if isinstance(v, list):
+                return [x for item in v for x in (flat(item) if isinstance(item, list) else [item])]
+            if isinstance(v, dict):
+                return {k: flat(x) for k, x in v.items()}
+            return v
+
+        return {k: flat(v) for k, v in data.items()}
 
     source: Globs | None = Field(None, description="Source name(s).")
     event_name: Globs | None = Field(None, description="Event name glob(s), e.g. 'Product *'.")
@@ -227,6 +243,14 @@ class EventMatch(Model):
     path_regex: str | None = Field(None, description="URL path regular expression.")
     referrer: Globs | None = Field(None, description="Referrer URL glob(s).")
     referrer_regex: str | None = Field(None, description="Referrer URL regular expression.")
+    referrer_host: Globs | None = Field(
+        None, description="Referrer host glob(s), lower case without a leading 'www.', e.g. 'google.*' or '*.facebook.com'."
+    )
+    external_referrer: bool | None = Field(
+        None,
+        description="true: the referrer is a page of another site than the event's own URL (an external referrer, "
+        "leading 'www.' ignored); false: no referrer, or a page of the same site.",
+    )
     utm_source: Globs | None = Field(None, description="UTM source glob(s).")
     utm_medium: Globs | None = Field(None, description="UTM medium glob(s).")
     utm_campaign: Globs | None = Field(None, description="UTM campaign glob(s).")
@@ -243,6 +267,8 @@ class EventMatch(Model):
                 re.compile(v)
             except re.error as e:
                 raise ValueError(f"not a valid regular expression ({e}); escape special characters like '.' as '\\.'") from e
+            if re.search(r"\(\?<?[=!]|\\[1-9]", v):
+                raise ValueError("lookarounds ('(?=', '(?!', '(?<=', '(?<!') and backreferences ('\\1') are not supported (RE2 syntax); rewrite the pattern without them")
         return v
 
     @field_validator("empty")
@@ -300,9 +326,9 @@ class StepConfig(Model):
     phase: str | None = Field(None, description="The step is any event in this phase.")
     touchpoint: str | None = Field(None, description="The step is any event at this touchpoint.")
     event: EventMatch | None = Field(None, description="The step is an event matching these conditions.")
-    optional: bool = Field(False, description="The step may be skipped (never step 1).")
-    min_gap: str | None = Field(None, description="Minimum time since the previous step, e.g. '0s', '10m', '1h', '2d'.")
-    max_gap: str | None = Field(None, description="Maximum time since the previous step, e.g. '1h', '7d'.")
+    optional: bool = Field(False, description="The step may be skipped (never step 1, never the last step).")
+    min_gap: str | None = Field(None, description="Minimum time since the previous matched step, e.g. '0s', '10m', '1h', '2d'.")
+    max_gap: str | None = Field(None, description="Maximum time since the previous matched step, e.g. '1h', '7d'.")
 
     @model_validator(mode="after")
     def _one(self) -> StepConfig:
@@ -312,22 +338,27 @@ class StepConfig(Model):
         for g in (self.min_gap, self.max_gap):
             if g is not None:
                 parse_duration(g)
+        if self.min_gap is not None and self.max_gap is not None and parse_duration(self.max_gap) < parse_duration(self.min_gap):
+            raise ValueError(f"max_gap ({self.max_gap}) is shorter than min_gap ({self.min_gap}); make max_gap at least min_gap")
         return self
 
 
 class ExclusionConfig(Model):
     event: EventMatch = Field(description="The excluded event.")
-    from_step: int = Field(1, ge=1, description="Exclusion applies after this step (1-based) ...")
-    to_step: int | None = Field(None, ge=1, description="... and before this step (default: the last).")
+    from_step: int = Field(1, ge=1, description="Exclusion applies from this step's event (1-based) ...")
+    to_step: int | None = Field(None, ge=1, description="... until this step's event (default: the last step); until the end of the window when the attempt never reached it.")
+
+
+MAX_FUNNEL_STEPS = 10
 
 
 class FunnelConfig(Model):
     name: str = Field(description="Funnel name, used as the `funnel` column.")
-    unit: Literal["customer", "journey"] = Field("customer", description="Count customers, or journeys.")
-    steps: list[StepConfig] = Field(min_length=2, description="Two or more steps.")
+    unit: Literal["customer", "journey"] = Field("customer", description="Count customers, or journeys (an attempt then stays inside one journey).")
+    steps: list[StepConfig] = Field(min_length=2, max_length=MAX_FUNNEL_STEPS, description=f"Two to {MAX_FUNNEL_STEPS} steps.")
     window: str = Field("30d", description="Conversion window measured from the step-1 event, e.g. '1h', '30d'.")
     mode: Literal["ordered", "strict", "any_order"] = Field("ordered", description="ordered, strict (no other event between steps) or any_order.")
-    exclusions: list[ExclusionConfig] = Field(default_factory=list, description="Events that remove the customer when they happen inside the attempt.")
+    exclusions: list[ExclusionConfig] = Field(default_factory=list, description="Events that remove the customer when they happen inside the counted attempt.")
     breakdowns: list[str] = Field(default_factory=list, description="Breakdown columns: persona, first_touchpoint, cohort_month, source, or any marts.journey_events column.")
     breakdown_attribution: str = Field("first_touch", description="first_touch, last_touch, or step_<n>.")
 
@@ -335,13 +366,34 @@ class FunnelConfig(Model):
 
     @model_validator(mode="after")
     def _check(self) -> FunnelConfig:
+        n = len(self.steps)
         if self.steps[0].optional:
             raise ValueError("step 1 cannot be optional")
+        if self.steps[-1].optional:
+            raise ValueError("the last step cannot be optional (converting means reaching it); remove `optional` or the step")
+        if self.steps[0].min_gap is not None or self.steps[0].max_gap is not None:
+            raise ValueError("step 1 has no previous step: move min_gap/max_gap to a later step")
+        if self.mode == "any_order":
+            for i, s in enumerate(self.steps, 1):
+                if s.optional or s.min_gap is not None or s.max_gap is not None:
+                    raise ValueError(f"steps[{i - 1}]: any_order funnels take no optional steps and no min_gap/max_gap (steps have no order)")
         parse_duration(self.window)
         if not re.match(r"^(first_touch|last_touch|step_[1-9][0-9]*)$", self.breakdown_attribution):
             raise ValueError("breakdown_attribution must be first_touch, last_touch or step_<n>")
+        if self.breakdown_attribution.startswith("step_") and int(self.breakdown_attribution[5:]) > n:
+            raise ValueError(f"breakdown_attribution {self.breakdown_attribution} names a step beyond the last ({n})")
         for b in self.breakdowns:
             _name(b, "breakdown")
+            if b in ("all",):
+                raise ValueError("'all' is the breakdown every funnel gets; remove it from breakdowns")
+        if len(set(self.breakdowns)) != len(self.breakdowns):
+            raise ValueError("breakdowns must not repeat")
+        for j, e in enumerate(self.exclusions):
+            to = e.to_step if e.to_step is not None else n
+            if e.from_step > n or to > n:
+                raise ValueError(f"exclusions[{j}]: steps run from 1 to {n}")
+            if e.from_step >= to:
+                raise ValueError(f"exclusions[{j}]: from_step ({e.from_step}) must come before to_step ({to})")
         return self
 
 
@@ -356,6 +408,12 @@ class IdentitySettings(Model):
     max_linked_identifiers: int = Field(
         10, ge=1, description="An identifier seen with more than this many other identifiers of one type (a shared device, info@) links nothing."
     )
+    device_identifiers: list[str] = Field(
+        default_factory=lambda: ["anonymous_id"],
+        description="Identifier types that name a browser or device rather than a person (Segment anonymousId). A person "
+        "may use many of them, so they are not counted against a person-level identifier's limit; and an event's customer "
+        "comes from its person-level identifiers first.",
+    )
     hash_secret_default_note: str = Field(
         "The default JOURNEYS_HASH_SECRET is for demos only; set your own secret in production.",
         description="Shown when the default secret is in use.",
@@ -363,10 +421,14 @@ class IdentitySettings(Model):
 
 
 class JourneySettings(Model):
-    timeout: str = Field("30d", description="A gap of inactivity longer than this ends a journey.")
-    max_path_steps: int = Field(12, ge=3, description="Longer paths keep the first and last steps around '…'.")
-    drop_touchpoints: list[str] = Field(default_factory=list, description="Touchpoints left out of paths, e.g. [direct].")
-    first_occurrence_only: bool = Field(False, description="Paths keep only the first occurrence of each step.")
+    timeout: str = Field("30d", description="A gap of inactivity longer than this ends a journey (a conversion always ends one).")
+    max_path_steps: int = Field(
+        12, ge=3, description="marts.journey_paths: a path of more than N (this) steps keeps its first ceil(N/2) and last floor(N/2) steps around '…'."
+    )
+    drop_touchpoints: list[str] = Field(
+        default_factory=list, description="marts.journey_paths: touchpoints left out of touchpoint-level paths, e.g. [direct]; repeats that then meet collapse."
+    )
+    first_occurrence_only: bool = Field(False, description="marts.journey_paths: paths keep only the first occurrence of each step (both levels).")
 
 
 class AttributionSettings(Model):
@@ -380,6 +442,14 @@ class PainPointSettings(Model):
     min_customers: int = Field(10, ge=1, description="A cell needs at least this many customers to be flagged.")
     min_lift: float = Field(1.5, gt=1, description="Flag when the rate is at least this multiple of the baseline.")
     support_within: str = Field("2d", description="A support contact within this time after a step counts as 'support contact after'.")
+    support_sources: list[str] = Field(
+        default_factory=lambda: ["support"],
+        description="Sources whose events are support contacts (a help desk such as Zendesk).",
+    )
+    support_touchpoints: list[str] = Field(
+        default_factory=lambda: ["call_center", "live_chat", "support_email"],
+        description="Touchpoints whose events are support contacts, whatever their source.",
+    )
 
 
 class SettingsFile(Model):
