@@ -1,0 +1,88 @@
+"""Attribution, touchpoint health and pain points on the demo data, through the real Dagster run
+of tests/conftest.py: every model's credits sum to the conversions and the revenue, the blocking
+checks pass, and the planted broken mobile-app checkout is the top pain point. Plus the wiring."""
+
+import dagster as dg
+import pytest
+
+from pipelines.defs.attribution.assets import build_attribution_assets
+from tests.conftest import FIXTURE_LANDING
+from transforms.attribution import MODELS, attribution_discrepancies
+from transforms.config import load_config
+
+JOURNEY_EVENTS = dg.AssetKey(["marts", "journey_events"])
+JOURNEYS = dg.AssetKey(["marts", "journeys"])
+ATTRIBUTION = dg.AssetKey(["marts", "attribution"])
+TOUCHPOINT_HEALTH = dg.AssetKey(["marts", "touchpoint_health"])
+PAIN_POINTS = dg.AssetKey(["marts", "pain_points"])
+
+
+def upstream_missing() -> str | None:
+    """Why the demo tests cannot run yet, or None when they can."""
+    if not any(p.is_file() for p in FIXTURE_LANDING.rglob("*")):
+        return "fixtures/landing holds no landed files yet"
+    from pipelines.definitions import build_definitions
+
+    graph = build_definitions(load_config()).resolve_asset_graph()
+    for key in (JOURNEY_EVENTS, JOURNEYS):
+        if not graph.has(key) or not graph.get(key).is_materializable:
+            return f"no asset produces {'.'.join(key.path)} yet (journeys stage, issue 4)"
+    return None
+
+
+_MISSING = upstream_missing()
+needs_upstream = pytest.mark.skipif(_MISSING is not None, reason=f"attribution demo tests wait for upstream: {_MISSING}")
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+def test_attribution_assets_keys_deps_and_blocking_checks():
+    built = build_attribution_assets(load_config())
+    assets = {k: a for a in built if isinstance(a, dg.AssetsDefinition) and not isinstance(a, dg.AssetChecksDefinition)
+              for k in a.keys}
+    assert set(assets) == {ATTRIBUTION, TOUCHPOINT_HEALTH, PAIN_POINTS}
+    for key in assets:
+        assert {JOURNEY_EVENTS, JOURNEYS} <= set(assets[key].asset_deps[key])
+        assert assets[key].descriptions_by_key[key].startswith("One row per")
+    assert TOUCHPOINT_HEALTH in assets[PAIN_POINTS].asset_deps[PAIN_POINTS]
+    checks = [spec for a in built if isinstance(a, dg.AssetChecksDefinition) for spec in a.check_specs]
+    assert {c.name for c in checks if c.asset_key == ATTRIBUTION} == {f"{m}_credits_sum_to_totals" for m in MODELS}
+    assert all(c.blocking for c in checks)
+
+
+# --------------------------------------------------------------------------- demo data
+
+
+@needs_upstream
+def test_stage_checks_passed(demo_run):
+    evaluations = {(e.asset_key, e.check_name): e.passed for e in demo_run.result.get_asset_check_evaluations()}
+    ours = {k: v for k, v in evaluations.items() if k[0] in (ATTRIBUTION, TOUCHPOINT_HEALTH)}
+    assert len(ours) == len(MODELS) + 1
+    assert all(ours.values()), ours
+
+
+@needs_upstream
+def test_every_model_credits_every_conversion_and_all_revenue(demo_db):
+    assert attribution_discrepancies(demo_db) == []
+    models = {m for m, in demo_db.execute("select distinct model from marts.attribution").fetchall()}
+    assert models == set(MODELS)
+    (conversions,) = demo_db.execute("select count(*) from marts.journeys where converted").fetchall()[0]
+    assert conversions > 0
+
+
+@needs_upstream
+def test_broken_app_checkout_is_the_top_pain_point(demo_db):
+    rows = demo_db.execute("select rank, touchpoint, phase, kind, label from marts.pain_points order by rank").fetchall()
+    assert rows, "no pain point flagged on the demo data"
+    rank, touchpoint, phase, kind, label = rows[0]
+    assert (rank, touchpoint, phase) == (1, "mobile_app", "purchase"), rows[:5]
+    assert label.startswith("Mobile app · purchase: ")
+
+
+@needs_upstream
+def test_touchpoint_health_covers_every_event(demo_db):
+    (in_cells, events) = demo_db.execute(
+        "select (select sum(n_events) from marts.touchpoint_health), (select count(*) from marts.journey_events)"
+    ).fetchall()[0]
+    assert in_cells == events
