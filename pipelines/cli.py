@@ -198,7 +198,11 @@ def generate(
         task = bar.add_task("Customers", total=customers)
         summary = gen(out_dir, customers=customers, days=days, seed=seed, start=date.fromisoformat(start),
                       workers=workers, broken_share=broken_share, progress=lambda n: bar.update(task, completed=n))
-    out.print(f"Wrote {out_dir}: {summary}")
+    by_source = ", ".join(f"{k} {v:,}" for k, v in summary.events_by_source.items())
+    out.print(
+        f"Wrote {summary.events:,} events ({by_source}) for {summary.customers:,} customers over {summary.days} days "
+        f"into {out_dir}: {summary.duplicates:,} duplicates, {summary.late_events:,} late, {summary.broken_records:,} broken on purpose."
+    )
 
 
 @app.command()

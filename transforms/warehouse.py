@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import re
@@ -29,6 +30,20 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMAS = ("raw", "staging", "quarantine", "identity", "intermediate", "marts")
 _PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _RELATION_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+# Emails and +-prefixed phone numbers inside free text or JSON become '[email]' / '[phone]'.
+MASK_PII_MACRO = r"""
+create or replace macro mask_pii(x) as
+    case
+        when x is null then null
+        when x like '%@%' or x like '%+%' then regexp_replace(
+            regexp_replace(x, '[^\s"<>@,;:\\]+@[^\s"<>@,;:\\]+\.[A-Za-z]{2,}', '[email]', 'g'),
+            '\+[0-9][0-9 ().-]{6,}[0-9]', '[phone]', 'g'
+        )
+        else x
+    end
+"""
 
 
 class WarehouseBusy(Exception):
@@ -80,6 +95,7 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
     if not read_only:
         for schema in SCHEMAS:
             con.execute(sql_with("create schema if not exists {schema}", schema=schema))
+        con.execute(MASK_PII_MACRO)
     return con
 
 
@@ -203,7 +219,12 @@ def table_doc(relation: str) -> dict[str, Any] | None:
     p = model_path(relation).with_suffix(".yaml")
     if not p.exists():
         return None
-    return yaml.safe_load(p.read_text(encoding="utf-8"))
+    return _read_doc(p, p.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_doc(path: Path, mtime_ns: int) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def apply_comments(con: duckdb.DuckDBPyConnection, relation: str) -> None:

@@ -270,11 +270,14 @@ final as (
             when e.csat between 1 and 5 then (e.csat - 3) / 2
             when lower(e.satisfaction) = 'good' then 1.0
             when lower(e.satisfaction) = 'bad' then -1.0
+            -- text an agent wrote is not the customer's voice
+            when coalesce(json_extract_string(e.properties, '$.author'), '') in ('agent', 'staff', 'bot') then null
             else ts.sentiment
         end as sentiment,
         case
             when e.csat between 1 and 5 then 'csat'
             when lower(e.satisfaction) in ('good', 'bad') then 'satisfaction'
+            when coalesce(json_extract_string(e.properties, '$.author'), '') in ('agent', 'staff', 'bot') then null
             when ts.sentiment is not null then 'text'
         end as sentiment_source,
         e.csat,

@@ -143,16 +143,13 @@ final as (
         amount,
         csat,
         satisfaction,
-        case
-            when text_raw like '%@%' then regexp_replace(text_raw, '[^\s"<>@,;:]+@[^\s"<>@,;:]+\.[A-Za-z]{2,}', '[email]', 'g')
-            else text_raw
-        end as text,
-        case
+        mask_pii(text_raw) as text,
+        mask_pii(case
             when reason is not null then null
-            when $props_mode = 'path' then json_extract(payload, $props_path)
+            when $props_mode = 'path' then json_extract(payload, $props_path)::varchar
             when $props_mode = 'object'
-                then to_json(map_from_entries(list_zip($props_names, json_extract(payload, $props_paths))))
-        end as properties,
+                then to_json(map_from_entries(list_zip($props_names, json_extract(payload, $props_paths))))::varchar
+        end)::json as properties,
         case
             when reason is null and $kind = 'profiles'
                 then map_from_entries(list_zip($attribute_names, list_select(v, $idx_attributes)))
@@ -161,10 +158,7 @@ final as (
         reason,
         case
             when reason is null then null
-            else regexp_replace(
-                regexp_replace(payload, '[^\s"<>@,;:\\]+@[^\s"<>@,;:\\]+\.[A-Za-z]{2,}', '[email]', 'g'),
-                '\+[0-9][0-9 ().-]{6,}[0-9]', '[phone]', 'g'
-            )
+            else mask_pii(payload)
         end as payload
     from judged
 )

@@ -70,8 +70,11 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
             + (f"; {unchanged} unchanged" if unchanged else "")
             + (f"; {skipped} without a landing folder (kept as they were)" if skipped else "")
         )
-        for note in rejected_files:
-            context.log.warning(note)
+        if rejected_files:
+            context.log.warning(
+                f"raw.{name}: {len(rejected_files)} file(s) with problems, e.g. {rejected_files[0]} "
+                "(the affected records are in quarantine.rejected)"
+            )
         return dg.MaterializeResult(
             metadata={
                 "days_loaded": len(loaded),

@@ -1,0 +1,67 @@
+"""Runs one Dagster job in this process and writes per-step timings as JSON (bench helper).
+
+Usage: python -m bench.child --landing DIR --warehouse FILE --out timings.json [--start D --end D] [--only-changed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--landing", required=True)
+    ap.add_argument("--warehouse", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--start")
+    ap.add_argument("--end")
+    ap.add_argument("--only-changed", action="store_true")
+    ap.add_argument("--memory-limit")
+    args = ap.parse_args()
+
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+    from pipelines.defs.ops.jobs import range_tags, raw_op_config
+    from pipelines.defs.ops.resources import JourneysResource
+    from transforms.config import load_config
+    from transforms.ingest import landed_days
+
+    config = load_config()
+    if args.memory_limit:
+        config = config.model_copy(update={"settings": config.settings.model_copy(update={"duckdb_memory_limit": args.memory_limit})})
+    res = JourneysResource(landing_dir=args.landing, warehouse=args.warehouse, hash_secret="bench")
+    defs = build_definitions(config, res)
+    landing = Path(args.landing)
+    days = sorted({d for n, s in config.sources.items() for d in landed_days(landing, n, s)})
+    start = date.fromisoformat(args.start) if args.start else days[0]
+    end = date.fromisoformat(args.end) if args.end else days[-1]
+    t0 = time.time()
+    result = defs.resolve_job_def("refresh").execute_in_process(
+        run_config=raw_op_config(config, only_changed=args.only_changed),
+        instance=dg.DagsterInstance.ephemeral(),
+        tags=range_tags(start, end),
+        raise_on_error=True,
+    )
+    wall = time.time() - t0
+    steps: dict[str, dict[str, float]] = {}
+    for e in result.all_events:
+        if e.step_key and e.event_type_value in ("STEP_START", "STEP_SUCCESS"):
+            steps.setdefault(e.step_key, {})[e.event_type_value] = e.timestamp
+    timings = {k: round(v["STEP_SUCCESS"] - v["STEP_START"], 3) for k, v in steps.items() if len(v) == 2}
+    Path(args.out).write_text(json.dumps({
+        "wall_seconds": round(wall, 3),
+        "steps": timings,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

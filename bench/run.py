@@ -1,0 +1,189 @@
+"""`make bench SCALE=N`: generate N events (cached), run the whole pipeline through Dagster,
+and report per-stage wall time, events per second and peak RSS, beside the scan floor and a
+hand-written reference query measured on the same data in the same run.
+
+Results: a table on the terminal and bench/results/<scale>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.reference import REFERENCE, SCAN_FLOOR, time_query
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+RESULTS = HERE / "results"
+DAYS = 100  # the nightly run adds the last day: 1% of the history
+START = date(2025, 1, 1)
+console = Console()
+
+
+def events_per_customer() -> float:
+    """Measured mean of the generator (small sample, cached)."""
+    f = CACHE / "events_per_customer.json"
+    if f.exists():
+        return json.loads(f.read_text())["mean"]
+    from transforms.generate import generate
+
+    tmp = CACHE / "sample"
+    shutil.rmtree(tmp, ignore_errors=True)
+    s = generate(tmp, customers=2000, days=DAYS, seed=1, start=START)
+    mean = _total_events(s) / 2000
+    shutil.rmtree(tmp)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps({"mean": mean}))
+    return mean
+
+
+def _total_events(summary) -> int:
+    return int(summary.events)
+
+
+def landing_for(scale: int, workers: int) -> tuple[Path, int]:
+    landing = CACHE / f"landing-{scale}"
+    marker = landing / ".complete.json"
+    if marker.exists():
+        return landing, json.loads(marker.read_text())["events"]
+    from transforms.generate import generate
+
+    shutil.rmtree(landing, ignore_errors=True)
+    customers = max(1, round(scale / events_per_customer()))
+    console.print(f"Generating ~{scale:,} events ({customers:,} customers, {DAYS} days) into {landing} …")
+    t0 = time.monotonic()
+    s = generate(landing, customers=customers, days=DAYS, seed=11, start=START, workers=workers)
+    n = _total_events(s)
+    marker.write_text(json.dumps({"events": n, "customers": customers, "seconds": round(time.monotonic() - t0, 1)}))
+    return landing, n
+
+
+def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = None, start: date | None = None,
+              only_changed: bool = False, memory_limit: str | None = None) -> dict:
+    cmd = [sys.executable, "-m", "bench.child", "--landing", str(landing), "--warehouse", str(warehouse), "--out", str(out)]
+    if start:
+        cmd += ["--start", start.isoformat()]
+    if end:
+        cmd += ["--end", end.isoformat()]
+    if only_changed:
+        cmd.append("--only-changed")
+    if memory_limit:
+        cmd += ["--memory-limit", memory_limit]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=True, cwd=HERE.parent)
+    wall = time.monotonic() - t0
+    data = json.loads(out.read_text())
+    data["process_seconds"] = round(wall, 2)
+    data["peak_rss_mb_children"] = round(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1)
+    return data
+
+
+STAGES = {
+    "ingest (landing → raw → records)": lambda k: k.startswith("raw__"),
+    "staging (dedupe, quarantine)": lambda k: k == "staging",
+    "identity + classification": lambda k: k.startswith(("identity__", "intermediate__")),
+    "journeys, paths, transitions": lambda k: k.startswith(("marts__journey", "marts__journeys", "marts__touchpoint_transitions", "marts__customers")),
+    "funnels": lambda k: k.startswith("marts__funnel"),
+    "attribution, health, pain points": lambda k: k.startswith(("marts__attribution", "marts__touchpoint_health", "marts__pain_points")),
+    "checks": lambda k: "_check" in k or k.endswith(("counts_add_up",)),
+    "publish": lambda k: k.startswith("warehouse__"),
+}
+
+
+def stage_times(steps: dict[str, float]) -> dict[str, float]:
+    out = {name: 0.0 for name in STAGES}
+    out["other"] = 0.0
+    for key, sec in steps.items():
+        for name, match in STAGES.items():
+            if match(key):
+                out[name] += sec
+                break
+        else:
+            out["other"] += sec
+    return {k: round(v, 3) for k, v in out.items() if v > 0}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--scale", type=int, default=1_000_000, help="Number of events to generate.")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 10GB.")
+    args = ap.parse_args()
+
+    landing, n_events = landing_for(args.scale, args.workers)
+    work = CACHE / f"wh-{args.scale}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    wh = work / "journeys.duckdb"
+    # Landing folders may run a few days past the period (late events): the nightly run adds the last day.
+    from transforms.config import load_config
+    from transforms.ingest import landed_days
+
+    cfg = load_config()
+    all_days = sorted({d for n, s in cfg.sources.items() for d in landed_days(landing, n, s)})
+    last = all_days[-1]
+    history_end = all_days[-2]
+    console.print(f"Full run over {all_days[0]} … {history_end} ({n_events:,} events landed in all) …")
+    full = run_child(landing, wh, work / "full.json", end=history_end, memory_limit=args.memory_limit)
+    console.print(f"Nightly run adding {last} …")
+    nightly = run_child(landing, wh, work / "nightly.json", start=last, end=last, only_changed=True, memory_limit=args.memory_limit)
+
+    scan = time_query(wh, SCAN_FLOOR)
+    ref = time_query(wh, REFERENCE)
+    stages = stage_times(full["steps"])
+    derivation = sum(v for k, v in stages.items() if not k.startswith(("ingest", "staging", "publish", "checks")))
+    ingest = stages.get("ingest (landing → raw → records)", 0) + stages.get("staging (dedupe, quarantine)", 0)
+
+    t = Table(title=f"Journeys benchmark: {n_events:,} events", header_style="bold")
+    t.add_column("stage")
+    t.add_column("seconds", justify="right")
+    t.add_column("events/s", justify="right")
+    for k, v in stages.items():
+        t.add_row(k, f"{v:,.2f}", f"{n_events / v:,.0f}" if v > 0 else "")
+    t.add_row("[bold]full run (wall)[/]", f"{full['process_seconds']:,.2f}", f"{n_events / full['process_seconds']:,.0f}")
+    t.add_row("nightly run adding one day (wall)", f"{nightly['process_seconds']:,.2f}", "")
+    t.add_row("scan floor (columns the marts need)", f"{scan:,.2f}", "")
+    t.add_row("reference query (paths + phase funnel)", f"{ref:,.2f}", "")
+    console.print(t)
+    summary = {
+        "scale": args.scale,
+        "events": n_events,
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE.parent).stdout.strip(),
+        "stages_seconds": stages,
+        "full_run_seconds": full["process_seconds"],
+        "nightly_run_seconds": nightly["process_seconds"],
+        "nightly_share_of_full": round(nightly["process_seconds"] / full["process_seconds"], 3),
+        "ingest_events_per_second": round(n_events / ingest) if ingest else None,
+        "derivation_seconds": round(derivation, 3),
+        "scan_floor_seconds": round(scan, 3),
+        "reference_seconds": round(ref, 3),
+        "derivation_vs_reference": round(derivation / ref, 2) if ref else None,
+        "derivation_vs_scan_floor": round(derivation / scan, 2) if scan else None,
+        "peak_rss_mb": max(full["peak_rss_mb"], nightly["peak_rss_mb"]),
+        "memory_limit": args.memory_limit,
+        "cpu_count": os.cpu_count(),
+    }
+    console.print(
+        f"Derivation (staging.events → marts): {derivation:.2f}s = {summary['derivation_vs_reference']}× the reference query, "
+        f"{summary['derivation_vs_scan_floor']}× the scan floor. Ingestion: {summary['ingest_events_per_second']:,} events/s. "
+        f"Nightly: {summary['nightly_share_of_full']:.1%} of a full run. Peak RSS: {summary['peak_rss_mb']:,.0f} MB."
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.scale}.json").write_text(json.dumps(summary, indent=2))
+    console.print(f"Wrote {RESULTS / f'{args.scale}.json'}")
+
+
+if __name__ == "__main__":
+    main()
