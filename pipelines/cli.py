@@ -106,12 +106,25 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
     if not result.success:
         err.print(f"[bold red]The run failed[/] after {seconds:.1f}s (run id {result.run_id}).")
         for e in failed:
-            err.print(f"  • {e.step_key or ''}: {e.message or ''}".rstrip())
+            err.print(f"  • {e.step_key or ''}: {_failure_reason(e)}".rstrip())
         err.print("The published warehouse was left as it was. See `dagster dev` for the full log.")
         return False
     out.print(f"[green]Done[/] in {seconds:.1f}s (run id {result.run_id}).")
     _ = dg
     return True
+
+
+def _failure_reason(event) -> str:
+    """The user-facing reason of a failed step or check: the innermost error's message."""
+    data = getattr(event, "event_specific_data", None)
+    if event.event_type_value == "ASSET_CHECK_EVALUATION":
+        return f"check {data.check_name} did not pass"
+    error = getattr(data, "error", None)
+    while error is not None and getattr(error, "cause", None) is not None:
+        error = error.cause
+    if error is None:
+        return event.message or "failed"
+    return f"{error.cls_name}: {error.message.strip().splitlines()[0]}"
 
 
 @app.command()

@@ -101,121 +101,111 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
     )
 
 
-def _insert_text_lines(con: duckdb.DuckDBPyConnection, table: str, path: Path, rel: str,
-                       day: date, loaded_at: datetime) -> tuple[int, str | None]:
-    """Insert a text file's lines. Returns (lines, file-level note). Falls back to a byte-level
-    read for files that are not valid UTF-8, flagging only the bad lines."""
-    params = {"f": str(path), "rel": rel, "day": day, "at": loaded_at}
-    try:
-        con.execute(sql_with("""insert into {table}
+def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> None:
+    """Fill temp table `landing_rows` with the physical lines of the files in temp table
+    `landing_files`. Files that are valid UTF-8 are read as text in one pass; the others are
+    read as bytes and split on the escaped newline, so only their bad lines are flagged."""
+    files = [r[0] for r in con.execute("select f from landing_files order by f").fetchall()]
+    bad = {r[0] for r in con.execute(
+        "select filename from read_blob($files) where try(decode(content)) is null", {"files": files}
+    ).fetchall()}
+    good = [f for f in files if f not in bad]
+    if good:
+        con.execute(
+            """insert into landing_rows
             with parts as (
-                select string_split(content, chr(10)) as lines from read_text($f)
+                select filename, string_split(content, chr(10)) as lines from read_text($files)
             ), numbered as (
-                select unnest(lines) as line, generate_subscripts(lines, 1) as n, len(lines) as total
+                select filename, unnest(lines) as line, generate_subscripts(lines, 1) as n, len(lines) as total
                 from parts
             )
-            select $day, $rel, n, regexp_replace(line, '\\r$', ''), strlen(line), null, $at
-            from numbered
-            where not (n = total and line = '')""", table=table),
-            params,
+            select lf.day, lf.rel, n, regexp_replace(line, '\r$', ''), strlen(line), null, $at
+            from numbered join landing_files as lf on numbered.filename = lf.f
+            where not (n = total and line = '')""",
+            {"files": good, "at": loaded_at},
         )
-        return _last_line(con, table, rel, day), None
-    except duckdb.InvalidInputException as e:
-        if "UTF-8" not in str(e) and "utf-8" not in str(e):
-            raise
-    con.execute(sql_with("""insert into {table}
-        with parts as (
-            select string_split(content::varchar, '\\x0A') as lines from read_blob($f)
-        ), numbered as (
-            select unnest(lines) as esc, generate_subscripts(lines, 1) as n, len(lines) as total
-            from parts
-        ), decoded as (
-            select n, total, esc, try(decode(esc::blob)) as line, octet_length(esc::blob) as nbytes
-            from numbered
-        )
-        select $day, $rel, n,
-            case when line is null then esc else regexp_replace(line, '\\r$', '') end,
-            nbytes,
-            case when line is null then 'the line is not valid UTF-8 text' end,
-            $at
-        from decoded
-        where not (n = total and nbytes = 0)""", table=table),
-        params,
-    )
-    return _last_line(con, table, rel, day), "some lines are not valid UTF-8"
-
-
-def _last_line(con: duckdb.DuckDBPyConnection, table: str, rel: str, day: date) -> int:
-    return con.execute(sql_with("select count(*) from {table} where _partition = $day and _source_file = $rel", table=table),
-        {"day": day, "rel": rel},
-    ).fetchall()[0][0]
-
-
-def _csv_to_records(con: duckdb.DuckDBPyConnection, table: str, rel: str, day: date,
-                    cfg: SourceConfig) -> str | None:
-    """Turn the physical lines of one CSV file (already in `table`, payload = line) into JSON
-    records keyed by the header. Rows with a wrong field count or broken quoting keep their
-    text and get a `_load_error`. Returns a file-level problem (missing columns), if any."""
-    key = {"day": day, "rel": rel}
-    header = con.execute(sql_with("select payload, _load_error from {table} where _partition = $day and _source_file = $rel and _line = 1", table=table),
-        key,
-    ).fetchall()
-    if not header:
-        return None
-    if header[0][1] is not None:
-        con.execute(sql_with("""update {table} set _load_error = 'the file''s header line is not valid UTF-8, so no row can be read'
-            where _partition = $day and _source_file = $rel and _line > 1""", table=table),
-            key,
-        )
-        con.execute(sql_with("delete from {table} where _partition = $day and _source_file = $rel and _line = 1", table=table), key)
-        return "header is not valid UTF-8"
-    fields_re = f'("(?:[^"]|"")*"|[^{_re_class(cfg.delimiter)}"]*){_re_escape(cfg.delimiter)}'
-    whole_re = f'(?:"(?:[^"]|"")*"|[^{_re_class(cfg.delimiter)}"]*){_re_escape(cfg.delimiter)}'
-    cols = [c.strip().strip('"').replace('""', '"').strip() for c in _split_header(header[0][0], cfg.delimiter)]
-    required = [paths for role, paths in cfg.paths().items()]
-    missing = []
-    for paths in required:
-        if not any(p in cols for p in paths):
-            missing.append(" or ".join(repr(p) for p in paths))
-    con.execute(sql_with("delete from {table} where _partition = $day and _source_file = $rel and _line = 1", table=table), key)
-    if missing:
-        reason = f"the file's header lacks the required column {', '.join(missing)}, so the whole file is rejected"
-        con.execute(sql_with("""update {table} set _load_error = $reason
-            where _partition = $day and _source_file = $rel and _load_error is null""", table=table),
-            {**key, "reason": reason},
-        )
-        return reason
-    con.execute(sql_with("""update {table} set
-            payload = case when ok then to_json(map_from_entries(list_zip($cols, vals)))::varchar else payload end,
-            _load_error = case
-                when _load_error is not null then _load_error
-                when not quoted_ok then 'the CSV row has unbalanced quotes'
-                when len(vals) <> len($cols) then 'the CSV row has ' || len(vals) || ' fields; the header has ' || len($cols)
-            end
-        from (
-            select _line as l, vals, quoted_ok, quoted_ok and len(vals) = len($cols) as ok
-            from (
-                select _line,
-                    list_transform(
-                        regexp_extract_all(payload || $d, $fre, 1),
-                        lambda x: case when x like '"%' then replace(x[2:-2], '""', '"') else x end
-                    ) as vals,
-                    array_to_string(regexp_extract_all(payload || $d, $wre), '') = payload || $d as quoted_ok
-                from {table}
-                where _partition = $day and _source_file = $rel and _load_error is null
+    if bad:
+        con.execute(
+            r"""insert into landing_rows
+            with parts as (
+                select filename, string_split(content::varchar, '\x0A') as lines from read_blob($files)
+            ), numbered as (
+                select filename, unnest(lines) as esc, generate_subscripts(lines, 1) as n, len(lines) as total
+                from parts
+            ), decoded as (
+                select filename, n, total, esc, try(decode(esc::blob)) as line, octet_length(esc::blob) as nbytes
+                from numbered
             )
-        ) as parsed
-        where _partition = $day and _source_file = $rel and _line = parsed.l""", table=table),
-        {**key, "cols": cols, "d": cfg.delimiter, "fre": fields_re, "wre": whole_re},
+            select lf.day, lf.rel, n,
+                case when line is null then esc else regexp_replace(line, '\r$', '') end,
+                nbytes,
+                case when line is null then 'the line is not valid UTF-8 text' end,
+                $at
+            from decoded join landing_files as lf on decoded.filename = lf.f
+            where not (n = total and nbytes = 0)""",
+            {"files": sorted(bad), "at": loaded_at},
+        )
+        con.execute(
+            "update landing_files set note = 'some lines are not valid UTF-8' where f in (select unnest($b::varchar[]))",
+            {"b": sorted(bad)},
+        )
+
+
+def _csv_to_records(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> None:
+    """Turn the physical lines of CSV files (payload = line) into JSON records keyed by each
+    file's header. Rows with a wrong field count or broken quoting keep their text and get a
+    `_load_error`; a file whose header lacks a required column is rejected whole."""
+    delim = cfg.delimiter
+    fields_re = f'("(?:[^"]|"")*"|[^{_re_class(delim)}"]*){_re_escape(delim)}'
+    whole_re = f'(?:"(?:[^"]|"")*"|[^{_re_class(delim)}"]*){_re_escape(delim)}'
+    headers = con.execute(
+        """select _source_file, _load_error,
+            list_transform(regexp_extract_all(payload || $d, $fre, 1),
+                           lambda x: trim(case when x like '"%' then replace(x[2:-2], '""', '"') else x end)) as cols
+        from landing_rows where _line = 1""",
+        {"d": delim, "fre": fields_re},
+    ).fetchall()
+    con.execute("create or replace temp table csv_headers (rel varchar, cols varchar[], problem varchar)")
+    required = list(cfg.paths().values())
+    for rel, load_error, cols in headers:
+        if load_error is not None:
+            problem = "the file's header line is not valid UTF-8, so no row can be read"
+        else:
+            missing = [" or ".join(repr(p) for p in paths) for paths in required if not any(p in cols for p in paths)]
+            problem = (
+                f"the file's header lacks the required column {', '.join(missing)}, so the whole file is rejected"
+                if missing else None
+            )
+        con.execute("insert into csv_headers values ($r, $c, $p)", {"r": rel, "c": cols, "p": problem})
+        if problem:
+            con.execute("update landing_files set note = $p where rel = $r", {"p": problem, "r": rel})
+    con.execute("delete from landing_rows where _line = 1")
+    con.execute(
+        """create or replace temp table landing_csv as
+        with parsed as (
+            select r.*, h.cols, h.problem,
+                list_transform(regexp_extract_all(r.payload || $d, $fre, 1),
+                               lambda x: case when x like '"%' then replace(x[2:-2], '""', '"') else x end) as vals,
+                array_to_string(regexp_extract_all(r.payload || $d, $wre), '') = r.payload || $d as quoted_ok
+            from landing_rows as r join csv_headers as h on r._source_file = h.rel
+        )
+        select _partition, _source_file, _line,
+            case when _load_error is null and problem is null and quoted_ok and len(vals) = len(cols)
+                then to_json(map_from_entries(list_zip(cols, vals)))::varchar else payload end as payload,
+            _bytes,
+            case
+                when _load_error is not null then _load_error
+                when problem is not null then problem
+                when not quoted_ok then 'the CSV row has unbalanced quotes'
+                when len(vals) <> len(cols) then 'the CSV row has ' || len(vals) || ' fields; the header has ' || len(cols)
+            end as _load_error,
+            _loaded_at
+        from parsed""",
+        {"d": delim, "fre": fields_re, "wre": whole_re},
     )
-    return None
-
-
-def _split_header(line: str, delim: str) -> list[str]:
-    import csv
-    import io
-
-    return next(csv.reader(io.StringIO(line), delimiter=delim), [])
+    con.execute("delete from landing_rows")
+    con.execute("insert into landing_rows select * from landing_csv")
+    con.execute("drop table landing_csv")
 
 
 def _re_escape(ch: str) -> str:
@@ -226,97 +216,110 @@ def _re_class(ch: str) -> str:
     return "\\" + ch if ch in r"\]^-" else ch
 
 
+def _batches(landing_dir: Path, name: str, cfg: SourceConfig, days: list[date],
+             max_bytes: int) -> tuple[list[list[tuple[date, list[Path]]]], list[date]]:
+    """Group the day folders into batches of at most `max_bytes` of files (at least one day
+    each), so memory stays bounded however many days a run covers. Also returns the days
+    without a landing folder."""
+    batches: list[list[tuple[date, list[Path]]]] = [[]]
+    size, missing = 0, []
+    for day in sorted(days):
+        if not (source_folder(landing_dir, name, cfg) / day.isoformat()).is_dir():
+            missing.append(day)
+            continue
+        files = landed_files(landing_dir, name, cfg, day)
+        day_bytes = sum(p.stat().st_size for p in files)
+        if batches[-1] and size + day_bytes > max_bytes:
+            batches.append([])
+            size = 0
+        batches[-1].append((day, files))
+        size += day_bytes
+    return [b for b in batches if b], missing
+
+
+def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str, cfg: SourceConfig,
+                    days: list[date], loaded_at: datetime, run_id: str | None = None,
+                    started_at: datetime | None = None,
+                    after_load: Callable[[list[date]], object] | None = None,
+                    max_batch_bytes: int = 1_000_000_000) -> list[PartitionLoad]:
+    """Replace partitions `days` of raw.<name> with the files of their landing folders.
+    Days are read in size-capped batches; each batch is read set-based into a temporary table
+    (a failed read cannot abort the transaction), then swapped in with one transaction that
+    also runs `after_load(batch_days)` (parsing the new rows). A missing folder leaves that
+    partition's rows alone (landing files may have been archived)."""
+    ensure_raw_tables(con, name)
+    batches, missing = _batches(landing_dir, name, cfg, days, max_batch_bytes)
+    results = [PartitionLoad(source=name, partition=d, skipped=True) for d in missing]
+    for batch in batches:
+        con.execute("create or replace temp table landing_rows (" + RAW_COLUMNS + ")")
+        con.execute("create or replace temp table landing_files (f varchar, rel varchar, day date, bytes bigint, note varchar)")
+        rows = [(str(p), f"{cfg.folder or name}/{day.isoformat()}/{p.name}", day, p.stat().st_size)
+                for day, files in batch for p in files]
+        if rows:
+            con.execute(
+                "insert into landing_files select unnest($f), unnest($r), unnest($d::date[]), unnest($b::bigint[]), null",
+                {"f": [r[0] for r in rows], "r": [r[1] for r in rows], "d": [r[2] for r in rows], "b": [r[3] for r in rows]},
+            )
+            if cfg.format == "parquet":
+                con.execute(
+                    """insert into landing_rows
+                    select lf.day, lf.rel, file_row_number + 1, j, strlen(j), null, $at
+                    from (select filename, file_row_number,
+                                 to_json(struct_pack(*columns(* exclude (filename, file_row_number))))::varchar as j
+                          from read_parquet($files, filename = true,
+                                            file_row_number = true, union_by_name = true)) as p
+                    join landing_files as lf on p.filename = lf.f""",
+                    {"at": loaded_at, "files": [r[0] for r in rows]},
+                )
+            else:
+                _read_text_files(con, loaded_at)
+                if cfg.format == "csv":
+                    _csv_to_records(con, cfg)
+        per_file = dict((r[0], r[1]) for r in con.execute(
+            "select _source_file, count(*) from landing_rows group by all").fetchall())
+        notes = dict(con.execute("select rel, note from landing_files").fetchall())
+        batch_results = []
+        for day, files in batch:
+            res = PartitionLoad(source=name, partition=day, fingerprint=fingerprint(files))
+            for p in files:
+                rel = f"{cfg.folder or name}/{day.isoformat()}/{p.name}"
+                res.files.append(FileLoad(path=rel, lines=per_file.get(rel, 0), bytes=p.stat().st_size, error=notes.get(rel)))
+            batch_results.append(res)
+        batch_days = [d for d, _ in batch]
+        con.execute("begin transaction")
+        try:
+            con.execute(sql_with("delete from raw.{name} where _partition in (select unnest($days::date[]))", name=name),
+                        {"days": batch_days})
+            con.execute(sql_with("insert into raw.{name} select * from landing_rows order by _partition, _source_file, _line", name=name))
+            con.execute(
+                """insert or replace into raw._partitions
+                select $s, unnest($days::date[]), unnest($fps), unnest($nfs::integer[]), unnest($nls::bigint[]), $run, $started, $at""",
+                {"s": name, "days": batch_days, "fps": [r.fingerprint for r in batch_results],
+                 "nfs": [len(r.files) for r in batch_results], "nls": [r.lines for r in batch_results],
+                 "run": run_id, "started": started_at or loaded_at, "at": loaded_at},
+            )
+            if after_load is not None:
+                after_load(batch_days)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        finally:
+            con.execute("drop table if exists landing_rows")
+            con.execute("drop table if exists landing_files")
+            con.execute("drop table if exists csv_headers")
+        results += batch_results
+    return sorted(results, key=lambda r: r.partition)
+
+
 def load_partition(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str, cfg: SourceConfig,
                    day: date, loaded_at: datetime, run_id: str | None = None,
                    started_at: datetime | None = None,
                    after_load: Callable[[], object] | None = None) -> PartitionLoad:
-    """Replace partition `day` of raw.<name> with the files of its landing folder, in one
-    transaction (with `after_load`, e.g. parsing the new rows, inside that transaction).
-    A missing folder leaves existing rows alone (landing files may have been archived).
-    Returns what was read."""
-    files = landed_files(landing_dir, name, cfg, day)
-    result = PartitionLoad(source=name, partition=day)
-    folder = source_folder(landing_dir, name, cfg) / day.isoformat()
-    if not folder.is_dir():
-        result.skipped = True
-        return result
-    result.fingerprint = fingerprint(files)
-    ensure_raw_tables(con, name)
-    # Read every file into a temporary table first (a failed read must not abort the
-    # transaction), then swap the partition in one short transaction.
-    con.execute("create or replace temp table landing_rows (" + RAW_COLUMNS + ")")
-    table = "landing_rows"
-    for path in files:
-        rel = f"{cfg.folder or name}/{day.isoformat()}/{path.name}"
-        size = path.stat().st_size
-        if cfg.format == "parquet":
-            con.execute(
-                """insert into landing_rows
-                select $day, $rel, file_row_number + 1, j, strlen(j), null, $at
-                from (select file_row_number, to_json(struct_pack(*columns(* exclude (file_row_number))))::varchar as j
-                      from read_parquet($f, file_row_number = true))""",
-                {"f": str(path), "rel": rel, "day": day, "at": loaded_at},
-            )
-            n, note = _last_line(con, table, rel, day), None
-        else:
-            n, note = _insert_text_lines(con, table, path, rel, day, loaded_at)
-            if cfg.format == "csv":
-                note = _csv_to_records(con, table, rel, day, cfg) or note
-                n = _last_line(con, table, rel, day)
-        result.files.append(FileLoad(path=rel, lines=n, bytes=size, error=note))
-    con.execute("begin transaction")
-    try:
-        con.execute(sql_with("delete from raw.{name} where _partition = $day", name=name), {"day": day})
-        con.execute(sql_with("insert into raw.{name} select * from landing_rows", name=name))
-        con.execute(
-            """insert or replace into raw._partitions
-            values ($s, $day, $fp, $nf, $nl, $run, $started, $at)""",
-            {"s": name, "day": day, "fp": result.fingerprint, "nf": len(files), "nl": result.lines,
-             "run": run_id, "started": started_at or loaded_at, "at": loaded_at},
-        )
-        if after_load is not None:
-            after_load()
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        con.execute("drop table if exists landing_rows")
-    return result
-    result.fingerprint = fingerprint(files)
-    table = f"raw.{name}"
-    ensure_raw_tables(con, name)
-    con.execute("begin transaction")
-    try:
-        con.execute(sql_with("delete from {table} where _partition = $day", table=table), {"day": day})
-        for path in files:
-            rel = f"{cfg.folder or name}/{day.isoformat()}/{path.name}"
-            size = path.stat().st_size
-            if cfg.format == "parquet":
-                con.execute(sql_with("""insert into {table}
-                    select $day, $rel, file_row_number + 1, j, strlen(j), null, $at
-                    from (select file_row_number, to_json(columns(* exclude (file_row_number))) as j
-                          from read_parquet($f, file_row_number = true))""", table=table),
-                    {"f": str(path), "rel": rel, "day": day, "at": loaded_at},
-                )
-                n, note = _last_line(con, table, rel, day), None
-            else:
-                n, note = _insert_text_lines(con, table, path, rel, day, loaded_at)
-                if cfg.format == "csv":
-                    note = _csv_to_records(con, table, rel, day, cfg) or note
-                    n = _last_line(con, table, rel, day)
-            result.files.append(FileLoad(path=rel, lines=n, bytes=size, error=note))
-        con.execute(
-            """insert or replace into raw._partitions
-            values ($s, $day, $fp, $nf, $nl, $run, $started, $at)""",
-            {"s": name, "day": day, "fp": result.fingerprint, "nf": len(files), "nl": result.lines,
-             "run": run_id, "started": started_at or loaded_at, "at": loaded_at},
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return result
+    """Replace one partition (see load_partitions)."""
+    (res,) = load_partitions(con, landing_dir, name, cfg, [day], loaded_at, run_id, started_at,
+                             after_load=(lambda _days: after_load()) if after_load else None)
+    return res
 
 
 def pending_days(con: duckdb.DuckDBPyConnection | None, landing_dir: Path, name: str,

@@ -8,7 +8,7 @@ import dagster as dg
 
 from pipelines.defs.ops.resources import JourneysResource, utcnow
 from transforms.config import Config, SourceConfig
-from transforms.ingest import load_partition, pending_days
+from transforms.ingest import load_partitions, pending_days
 from transforms.staging import parse_partitions
 
 
@@ -47,21 +47,19 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
                 todo = set(pending_days(con, journeys.landing, name, source, min(days), max(days)))
             else:
                 todo = set(days)
-            for day in days:
-                if day not in todo:
-                    unchanged += 1
-                    continue
-                res = load_partition(
-                    con, journeys.landing, name, source, day, loaded_at=utcnow(), run_id=context.run_id,
-                    started_at=started,
-                    after_load=lambda day=day: parse_partitions(
-                        con, name, source, [day], cfg.settings, journeys.hash_secret, started
-                    ),
-                )
+            unchanged = len([d for d in days if d not in todo])
+            results = load_partitions(
+                con, journeys.landing, name, source, sorted(todo), loaded_at=utcnow(), run_id=context.run_id,
+                started_at=started,
+                after_load=lambda batch: parse_partitions(
+                    con, name, source, batch, cfg.settings, journeys.hash_secret, started
+                ),
+            )
+            for res in results:
                 if res.skipped:
                     skipped += 1
                     continue
-                loaded.append(day)
+                loaded.append(res.partition)
                 lines += res.lines
                 rejected_files += [f"{f.path}: {f.error}" for f in res.files if f.error]
         seconds = time.monotonic() - t0
