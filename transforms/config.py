@@ -132,6 +132,16 @@ class SourceConfig(Model):
             raise ValueError("profile sources take `attributes`, not `fields`")
         return self
 
+    def required_columns(self) -> list[list[str]]:
+        """Columns a CSV file must have, as alternatives (any one of each list): the id, the
+        timestamp, the event name and at least one identifier. Other mapped columns may be
+        absent (an older export without a phone column): their values are then empty."""
+        out = [_as_list(self.id), [self.timestamp.field]]
+        if self.event_name is not None:
+            out.append(_as_list(self.event_name))
+        out.append(list(self.identifiers.values()))
+        return out
+
     def paths(self) -> dict[str, list[str]]:
         """Every field this source reads, by role; CSV sources require these columns."""
         out: dict[str, list[str]] = {"id": _as_list(self.id), "timestamp": [self.timestamp.field]}
@@ -541,6 +551,8 @@ def _load_file(name: str, path: Path) -> Model:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping (key: value), not {type(data).__name__}.")
+    if "extends" in data:
+        data = _extend_defaults(name, path, data)
     try:
         return _MODELS[name].model_validate(data)
     except ValidationError as e:
@@ -552,6 +564,31 @@ def _load_file(name: str, path: Path) -> Model:
                 msg = "unknown key"
             lines.append(f"{path}: {loc}: {msg} ({_fix_hint(err)}).")
         raise ConfigError("\n".join(lines)) from None
+
+
+EXTENDABLE = {"sources": "sources", "rules": "rules"}
+
+
+def _extend_defaults(name: str, path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """`extends: defaults` in a user's sources.yaml or rules.yaml: the user's sources are added
+    to (or replace, by name) the shipped ones; the user's rules are tried before the shipped ones."""
+    if data.get("extends") != "defaults":
+        raise ConfigError(f"{path}: extends: only 'defaults' is supported (extends: defaults).")
+    if name not in EXTENDABLE:
+        raise ConfigError(f"{path}: extends: only sources.yaml and rules.yaml can extend the defaults; copy and edit the whole file instead.")
+    key = EXTENDABLE[name]
+    base = yaml.safe_load((DEFAULTS_DIR / f"{name}.yaml").read_text(encoding="utf-8")) or {}
+    mine = data.get(key) or ([] if key == "rules" else {})
+    if key == "sources":
+        if not isinstance(mine, dict):
+            raise ConfigError(f"{path}: sources: must be a mapping of source name -> settings.")
+        merged = {**base.get("sources", {}), **mine}
+    else:
+        if not isinstance(mine, list):
+            raise ConfigError(f"{path}: rules: must be a list of rules.")
+        merged = list(mine) + list(base.get("rules", []))
+    rest = {k: v for k, v in data.items() if k not in ("extends", key)}
+    return {**rest, key: merged}
 
 
 def config_paths(config_dir: Path | None) -> dict[str, Path]:

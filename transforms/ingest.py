@@ -166,7 +166,7 @@ def _csv_to_records(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> None:
         {"d": delim, "fre": fields_re},
     ).fetchall()
     con.execute("create or replace temp table csv_headers (rel varchar, cols varchar[], problem varchar)")
-    required = list(cfg.paths().values())
+    required = cfg.required_columns()
     for rel, load_error, cols in headers:
         if load_error is not None:
             problem = "the file's header line is not valid UTF-8, so no row can be read"

@@ -97,3 +97,24 @@ def test_bad_duration_in_settings(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(tmp_path)
     assert "journeys.timeout" in str(e.value) and "'30d'" in str(e.value)
+
+
+def test_extends_defaults_adds_sources_and_puts_rules_first(tmp_path):
+    (tmp_path / "sources.yaml").write_text(
+        "extends: defaults\nsources:\n  sms:\n    format: csv\n    id: message_id\n"
+        "    timestamp: {field: sent_at, format: '%Y-%m-%d %H:%M:%S'}\n    event_name: direction\n"
+        "    identifiers: {phone: phone}\n"
+    )
+    (tmp_path / "rules.yaml").write_text(
+        "extends: defaults\nrules:\n  - {id: sms_any, match: {source: sms}, touchpoint: sms, phase: interest}\n"
+    )
+    config = load_config(tmp_path)
+    assert {"clickstream", "crm", "support", "sms"} <= set(config.sources)
+    assert config.rules[0].id == "sms_any" and len(config.rules) > 10
+
+
+def test_extends_only_defaults(tmp_path):
+    (tmp_path / "rules.yaml").write_text("extends: mine\nrules: []\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path)
+    assert "rules.yaml" in str(e.value) and "extends: defaults" in str(e.value)
