@@ -1,0 +1,61 @@
+-- grain: one row per funnel and unit (customer, or journey for unit: journey funnels) that
+--        entered the funnel and was not removed by an exclusion
+-- depends on: intermediate.funnel_attempts, intermediate.funnel_breakdown_values
+-- The counted attempt of each unit: furthest step, status, step times and breakdown values.
+with attempts as (
+    select * from intermediate.funnel_attempts
+    where not is_excluded
+),
+
+breakdown_values as (
+    select * from intermediate.funnel_breakdown_values
+),
+
+value_maps as (
+    select
+        funnel,
+        unit_id,
+        map(
+            list(breakdown order by breakdown),
+            list(breakdown_value order by breakdown)
+        ) as breakdown_values
+    from breakdown_values
+    group by funnel, unit_id
+),
+
+final as (
+    select
+        -- keys
+        attempts.funnel,
+        attempts.unit,
+        attempts.unit_id,
+        attempts.customer_id,
+        attempts.journey_id,
+        -- breakdowns
+        coalesce(value_maps.breakdown_values, map()::map(varchar, varchar)) as breakdown_values,
+        -- outcome
+        attempts.furthest_step,
+        attempts.status,
+        -- times (UTC)
+        attempts.started_at,
+        attempts.step_at[1] as step_1_at,
+        attempts.step_at[2] as step_2_at,
+        attempts.step_at[3] as step_3_at,
+        attempts.step_at[4] as step_4_at,
+        attempts.step_at[5] as step_5_at,
+        attempts.step_at[6] as step_6_at,
+        attempts.step_at[7] as step_7_at,
+        attempts.step_at[8] as step_8_at,
+        attempts.step_at[9] as step_9_at,
+        attempts.step_at[10] as step_10_at,
+        attempts.window_end_at,
+        -- the attempt
+        attempts.step_at,
+        attempts.step_event_ids,
+        attempts.start_event_id
+    from attempts
+    left join value_maps
+        on attempts.funnel = value_maps.funnel and attempts.unit_id = value_maps.unit_id
+)
+
+select * from final

@@ -1,0 +1,624 @@
+"""Funnels: a brute-force reference that enumerates every attempt, compared with the SQL on
+hypothesis timelines for each mode; and the known cases from PostHog's and Amplitude's docs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from transforms.config import FunnelConfig, parse_duration
+from transforms.funnels import (
+    FunnelError,
+    build_funnel_marts,
+    check_all_equals_sum,
+    check_counts_balance,
+    check_entered_never_increases,
+)
+
+BASE = datetime(2025, 3, 3)  # a Monday
+MIN_US = 60_000_000
+
+JOURNEY_EVENTS_DDL = """
+create table marts.journey_events (
+    event_id varchar, customer_id varchar, occurred_at timestamp, source varchar, source_rank integer,
+    event_name varchar, touchpoint varchar, channel_group varchar, stage varchar, phase varchar,
+    phase_order integer, rule_id varchar, is_conversion boolean, revenue double, sentiment double,
+    csat double, satisfaction varchar, device varchar, channel varchar, url varchar, url_path varchar,
+    referrer varchar, utm_source varchar, utm_medium varchar, utm_campaign varchar, text varchar,
+    properties json, persona varchar, journey_id varchar, journey_number integer, step_index integer
+)
+"""
+
+
+@dataclass(frozen=True)
+class Ev:
+    event_id: str
+    customer_id: str
+    journey_id: str
+    minute: int
+    name: str
+    source_rank: int = 1
+    device: str | None = None
+    source: str = "clickstream"
+    phase: str = "interest"
+    touchpoint: str = "website"
+
+    @property
+    def t(self) -> int:
+        return self.minute * MIN_US
+
+
+def warehouse(events: list[Ev]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("set threads = 1")  # tiny inputs: one thread is fastest
+    con.execute("create schema marts")
+    con.execute("create schema intermediate")
+    con.execute(JOURNEY_EVENTS_DDL)
+    if events:
+        rows = [
+            {"event_id": e.event_id, "customer_id": e.customer_id, "journey_id": e.journey_id,
+             "occurred_at": BASE + timedelta(minutes=e.minute), "source": e.source, "source_rank": e.source_rank,
+             "event_name": e.name, "device": e.device, "phase": e.phase, "touchpoint": e.touchpoint,
+             "persona": "p_" + e.customer_id}
+            for e in events
+        ]
+        con.execute("insert into marts.journey_events by name select unnest($rows, recursive := true)", {"rows": rows})
+    return con
+
+
+def timeline(spec: str, customer: str = "c1", start: int = 0) -> list[Ev]:
+    """'A@0 A@30 B@45' -> events of one customer (minutes), ids in order of the spec."""
+    out = []
+    for i, item in enumerate(spec.split()):
+        name, minute = item.split("@")
+        out.append(Ev(f"{customer}:{start + i:03d}", customer, f"{customer}-001", int(minute), name))
+    return out
+
+
+def steps(*names: str) -> list[dict]:
+    return [{"event": {"event_name": n}} for n in names]
+
+
+def funnel(name="f", step_names=("A", "B", "C"), **kw) -> FunnelConfig:
+    return FunnelConfig(name=name, steps=steps(*step_names), **kw)
+
+
+def attempts(con) -> dict[tuple[str, str], tuple]:
+    rows = con.execute(
+        "select funnel, unit_id, furthest_step, status, is_excluded, "
+        "list_transform(step_at, lambda t: case when t is null then null else (epoch_us(t) - $base) // 60000000 end) "
+        "from intermediate.funnel_attempts",
+        {"base": int((BASE - datetime(1970, 1, 1)).total_seconds() * 1_000_000)},
+    ).fetchall()
+    return {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in rows}
+
+
+def dropoff(con, name="f", breakdown="all", value="all") -> list[tuple]:
+    return con.execute(
+        "select step_index, entered, reached_next, dropped, in_window from marts.funnel_dropoff "
+        "where funnel = $f and breakdown = $b and breakdown_value = $v order by step_index",
+        {"f": name, "b": breakdown, "v": value},
+    ).fetchall()
+
+
+def run(events: list[Ev], *funnels: FunnelConfig) -> duckdb.DuckDBPyConnection:
+    con = warehouse(events)
+    build_funnel_marts(con, list(funnels))
+    assert check_entered_never_increases(con) == []
+    assert check_counts_balance(con) == []
+    assert check_all_equals_sum(con) == []
+    return con
+
+
+# --------------------------------------------------------------------------- the brute-force reference
+
+
+def _matches(ev: Ev, globs) -> bool:
+    return ev.name in ([globs] if isinstance(globs, str) else globs)
+
+
+def _step_globs(f: FunnelConfig) -> list:
+    return [s.event.event_name for s in f.steps]
+
+
+def _mask(ev: Ev, f: FunnelConfig) -> int:
+    m = sum(1 << i for i, g in enumerate(_step_globs(f)) if _matches(ev, g))
+    x = sum(1 << i for i, e in enumerate(f.exclusions) if _matches(ev, e.event.event_name))
+    return m | (x << 16)
+
+
+def _us(d: str | None) -> int | None:
+    return None if d is None else int(parse_duration(d) * 1_000_000)
+
+
+def _max_matching(events: list[Ev], globs: list) -> int:
+    """Largest number of steps that distinct events can match (tries every assignment)."""
+    best = 0
+
+    def go(k: int, used: frozenset, n: int) -> None:
+        nonlocal best
+        best = max(best, n)
+        if k == len(globs):
+            return
+        go(k + 1, used, n)
+        for e in events:
+            if e.event_id not in used and _matches(e, globs[k]):
+                go(k + 1, used | {e.event_id}, n + 1)
+
+    go(0, frozenset(), 0)
+    return best
+
+
+def reference(events: list[Ev], f: FunnelConfig, as_of: int) -> dict[str, dict]:
+    """unit -> furthest step, status, step minutes, excluded, breakdown value: every attempt
+    enumerated, then the DESIGN rules applied plainly."""
+    n, w = len(f.steps), _us(f.window)
+    globs = _step_globs(f)
+    units: dict[str, list[Ev]] = {}
+    for e in events:
+        units.setdefault(e.customer_id if f.unit == "customer" else e.journey_id, []).append(e)
+    out = {}
+    for unit, evs in units.items():
+        evs = sorted(evs, key=lambda e: (e.t, e.source_rank, e.event_id))
+        if f.mode == "any_order":
+            chain = _any_order_attempt(evs, globs, w)
+        else:
+            chain = _ordered_attempt(evs, f, globs, w)
+        if chain is None:
+            continue
+        furthest = chain[-1][0]
+        start = chain[0][1]
+        ids = {e.event_id for _, e in chain}
+        excluded = False
+        for ex in f.exclusions:
+            fr, to = ex.from_step, ex.to_step or n
+            if furthest < fr:
+                continue
+            from_t = [e.t for k, e in chain if k <= fr][-1]
+            later = [e.t for k, e in chain if k >= to]
+            to_t = later[0] if later else start.t + w
+            if any(_matches(x, ex.event.event_name) and x.event_id not in ids and from_t <= x.t <= to_t for x in evs):
+                excluded = True
+        if furthest == n:
+            status = "converted"
+        elif start.t + w > as_of and (f.mode != "strict" or max(e.t for e in evs) <= chain[-1][1].t):
+            status = "in_window"
+        else:
+            status = "dropped"
+        times = [None] * n
+        for k, e in chain:
+            times[k - 1] = e.minute
+        values = [e.device for _, e in chain if e.device is not None]
+        attribution = f.breakdown_attribution
+        if attribution == "first_touch":
+            value = values[0] if values else None
+        elif attribution == "last_touch":
+            value = values[-1] if values else None
+        else:
+            at = [e.device for k, e in chain if k == int(attribution[5:])]
+            value = at[0] if at else None
+        out[unit] = {"furthest": furthest, "status": status, "times": times, "excluded": excluded,
+                     "device": value if value is not None else "(none)"}
+    return out
+
+
+def _ordered_attempt(evs: list[Ev], f: FunnelConfig, globs: list, w: int):
+    n, strict = len(f.steps), f.mode == "strict"
+    chains = []
+
+    def strict_ok(chain, x) -> bool:
+        ids = {e.event_id for _, e in chain} | {x.event_id}
+        t0 = chain[0][1].t
+        return not any(t0 < y.t < x.t and y.event_id not in ids for y in evs)
+
+    def extend(chain) -> None:
+        chains.append(chain)
+        last_step, last = chain[-1]
+        start = chain[0][1]
+        used = {e.event_id for _, e in chain}
+        for k in range(last_step + 1, n + 1):
+            lo, hi = _us(f.steps[k - 1].min_gap) or 0, _us(f.steps[k - 1].max_gap)
+            for x in evs:
+                if x.event_id in used or not _matches(x, globs[k - 1]):
+                    continue
+                if x.t < last.t or x.t - start.t > w:
+                    continue
+                if x.t - last.t < lo or (hi is not None and x.t - last.t > hi):
+                    continue
+                if strict and not strict_ok(chain, x):
+                    continue
+                extend([*chain, (k, x)])
+            if not f.steps[k - 1].optional:
+                break
+
+    for s in evs:
+        if _matches(s, globs[0]):
+            extend([(1, s)])
+    if not chains:
+        return None
+    furthest = max(c[-1][0] for c in chains)
+    cands = [c for c in chains if c[-1][0] == furthest]
+
+    def start_key(c):
+        return (c[0][1].t, _mask(c[0][1], f))
+
+    best = max(start_key(c) for c in cands)
+    cands = [c for c in cands if start_key(c) == best]
+
+    def reverse_keys(c):
+        keys = []
+        for i, (k, e) in enumerate(c):
+            used = sorted(_mask(e2, f) for _, e2 in c[: i + 1] if e2.t == e.t)
+            keys.append((-k, e.t, _mask(e, f), used))
+        return keys[::-1]
+
+    return min(cands, key=reverse_keys)
+
+
+def _any_order_attempt(evs: list[Ev], globs: list, w: int):
+    step_events = [e for e in evs if any(_matches(e, g) for g in globs)]
+    if not step_events:
+        return None
+    best = None
+    for s in step_events:
+        window = [e for e in step_events if s.t <= e.t <= s.t + w]
+        size = _max_matching(window, globs)
+        if best is None or (size, s.t) >= (best[0], best[1]):
+            best = (size, s.t, window)
+    chain, size = [], 0
+    window = best[2]
+    for i in range(len(window)):
+        now = _max_matching(window[: i + 1], globs)
+        if now > size:
+            chain.append((now, window[i]))
+            size = now
+    return chain
+
+
+# --------------------------------------------------------------------------- hypothesis
+
+NAMES = "ABCX"
+_glob = st.one_of(st.sampled_from("ABC"), st.lists(st.sampled_from("ABC"), min_size=2, max_size=2, unique=True))
+
+
+@st.composite
+def timelines(draw) -> list[Ev]:
+    events = []
+    for c in range(draw(st.integers(1, 6))):
+        k = draw(st.integers(1, 8))
+        minutes = sorted(draw(st.lists(st.integers(0, 12), min_size=k, max_size=k)))
+        names = draw(st.lists(st.sampled_from(NAMES), min_size=k, max_size=k))
+        ranks = draw(st.lists(st.integers(1, 2), min_size=k, max_size=k))
+        cut = draw(st.integers(0, k))  # events from `cut` on belong to the customer's second journey
+        for i in range(k):
+            minute = minutes[i] * 10
+            events.append(Ev(
+                event_id=f"e{draw(st.integers(0, 999)):03d}-{c}{i}", customer_id=f"c{c}",
+                journey_id=f"c{c}-{1 if i < cut else 2:03d}", minute=minute, name=names[i],
+                source_rank=ranks[i], device=[None, "web", "ios"][(ord(names[i]) + minute // 10) % 3],
+            ))
+    return events
+
+
+@st.composite
+def funnels(draw, mode: str) -> FunnelConfig:
+    n = draw(st.integers(2, 4))
+    step_list = []
+    for i in range(n):
+        s: dict = {"event": {"event_name": draw(_glob)}}
+        if mode != "any_order" and i > 0:
+            if i < n - 1 and draw(st.booleans()):
+                s["optional"] = True
+            lo = draw(st.sampled_from([None, "0m", "10m"]))
+            hi = draw(st.sampled_from([None, "0m", "10m", "30m"]))
+            if lo is not None and hi is not None and parse_duration(hi) < parse_duration(lo):
+                hi = None
+            if lo is not None:
+                s["min_gap"] = lo
+            if hi is not None:
+                s["max_gap"] = hi
+        step_list.append(s)
+    exclusions = []
+    if draw(st.booleans()):
+        fr = draw(st.integers(1, n - 1))
+        to = draw(st.one_of(st.none(), st.integers(fr + 1, n)))
+        exclusions.append({"event": {"event_name": draw(st.sampled_from(["X", "C"]))}, "from_step": fr, "to_step": to})
+    return FunnelConfig(
+        name=f"f_{mode}", steps=step_list, mode=mode, exclusions=exclusions,
+        window=draw(st.sampled_from(["20m", "40m", "60m"])), unit=draw(st.sampled_from(["customer", "journey"])),
+        breakdowns=["device"],
+        breakdown_attribution=draw(st.sampled_from(["first_touch", "last_touch", "step_1", "step_2"])),
+    )
+
+
+def _compare(con, events: list[Ev], f: FunnelConfig) -> None:
+    as_of = max(e.t for e in events)
+    expected = reference(events, f, as_of)
+    got = {unit: v for (name, unit), v in attempts(con).items() if name == f.name}
+    assert set(got) == set(expected), f"units differ for {f}"
+    for unit, exp in expected.items():
+        furthest, status, excluded, times = got[unit]
+        assert (furthest, status, excluded, times) == (exp["furthest"], exp["status"], exp["excluded"], exp["times"]), (
+            f"{f.name} unit {unit}: got {(furthest, status, excluded, times)}, expected {exp}\n{f}"
+        )
+    values = dict(con.execute(
+        "select unit_id, breakdown_value from intermediate.funnel_breakdown_values where funnel = $f", {"f": f.name}
+    ).fetchall())
+    assert values == {u: e["device"] for u, e in expected.items()}
+    kept = [e for e in expected.values() if not e["excluded"]]
+    n = len(f.steps)
+    rows = []
+    for i in range(1, n + 1):
+        entered = sum(e["furthest"] >= i for e in kept)
+        nxt = sum(e["furthest"] > i for e in kept) if i < n else entered
+        rows.append((i, entered, nxt, sum(e["furthest"] == i and e["status"] == "dropped" for e in kept),
+                     sum(e["furthest"] == i and e["status"] == "in_window" for e in kept)))
+    assert dropoff(con, f.name) == rows
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=timelines(), ordered=funnels("ordered"), strict=funnels("strict"), any_order=funnels("any_order"))
+def test_sql_matches_brute_force_reference(events, ordered, strict, any_order):
+    con = run(events, ordered, strict, any_order)
+    for f in (ordered, strict, any_order):
+        _compare(con, events, f)
+
+
+# --------------------------------------------------------------------------- known cases
+
+
+def test_most_recent_start_amplitude_posthog_example():
+    # Amplitude and PostHog docs: 1-hour window, A@1:00, A@1:30, B@1:45, C@2:15 converts (from the
+    # 1:30 start); the attempt from 1:00 would have run out of time at 2:15.
+    con = run(timeline("A@60 A@90 B@105 C@135"), funnel(window="1h"))
+    assert attempts(con)[("f", "c1")] == (3, "converted", False, [90, 105, 135])
+    assert dropoff(con) == [(1, 1, 1, 0, 0), (2, 1, 1, 0, 0), (3, 1, 1, 0, 0)]
+
+
+def test_conversion_window_is_measured_from_step_one():
+    # PostHog docs: steps completed outside the conversion window do not count.
+    con = run(timeline("A@0 B@30 C@61") + timeline("A@0 B@30 C@60", "c2"), funnel(window="1h"))
+    got = attempts(con)
+    assert got[("f", "c1")][:2] == (2, "dropped")
+    assert got[("f", "c2")][:2] == (3, "converted")  # exactly W after the start still counts
+
+
+def test_each_customer_counts_once_at_the_furthest_step():
+    # Amplitude: a user who converts twice counts once.
+    con = run(timeline("A@0 B@5 C@10 A@100 B@105 C@110"), funnel(window="1h"))
+    assert dropoff(con) == [(1, 1, 1, 0, 0), (2, 1, 1, 0, 0), (3, 1, 1, 0, 0)]
+    assert attempts(con)[("f", "c1")][3] == [100, 105, 110]  # the most recent start
+
+
+def test_repeated_steps_need_distinct_events():
+    f = funnel(step_names=("A", "A", "B"))
+    con = run(timeline("A@0 B@5") + timeline("A@0 A@1 B@5", "c2") + timeline("A@0 A@0 B@0", "c3"), f)
+    got = attempts(con)
+    assert got[("f", "c1")][0] == 1
+    assert got[("f", "c2")][:2] == (3, "converted")
+    assert got[("f", "c3")][:2] == (3, "converted")  # equal timestamps taken in step order
+
+
+def test_equal_timestamps_are_taken_in_step_order():
+    # B sorts before A in (source_rank, event_id) order, but a tie never blocks the funnel.
+    events = [Ev("c1:1", "c1", "c1-001", 0, "B"), Ev("c1:2", "c1", "c1-001", 0, "A")]
+    con = run(events, funnel(step_names=("A", "B")))
+    assert attempts(con)[("f", "c1")][:2] == (2, "converted")
+
+
+def test_strict_order_breaks_on_any_other_event():
+    # Amplitude's "exact order" / PostHog's "strict": A, X, B does not convert; A, B does.
+    f_strict = funnel("strict", ("A", "B"), mode="strict")
+    f_ordered = funnel("ordered", ("A", "B"))
+    con = run(timeline("A@0 X@1 B@2") + timeline("A@0 B@2 X@3", "c2"), f_strict, f_ordered)
+    got = attempts(con)
+    assert got[("strict", "c1")][0] == 1
+    assert got[("ordered", "c1")][0] == 2
+    assert got[("strict", "c2")][0] == 2
+
+
+def test_strict_attempt_restarts_at_a_later_step_one():
+    con = run(timeline("A@0 X@1 A@2 B@3"), funnel("s", ("A", "B"), mode="strict"))
+    assert attempts(con)[("s", "c1")] == (2, "converted", False, [2, 3])
+
+
+def test_any_order():
+    # PostHog docs: with any order, B then A converts a two-step A, B funnel.
+    f_any = funnel("any", ("A", "B"), mode="any_order")
+    f_ordered = funnel("ordered", ("A", "B"))
+    con = run(timeline("B@0 A@5"), f_any, f_ordered)
+    got = attempts(con)
+    assert got[("any", "c1")] == (2, "converted", False, [0, 5])
+    assert got[("ordered", "c1")][0] == 1
+
+
+def test_any_order_counts_each_event_once():
+    f_any = FunnelConfig(name="any", mode="any_order", steps=[{"event": {"event_name": ["A", "B"]}},
+                                                               {"event": {"event_name": "A"}}])
+    con = run(timeline("A@0") + timeline("B@0 A@1", "c2"), f_any)
+    got = attempts(con)
+    assert got[("any", "c1")][0] == 1
+    assert got[("any", "c2")][0] == 2  # B takes the first step, A the second
+
+
+def test_exclusion_between_steps_removes_the_customer():
+    # PostHog docs: users who perform the exclusion event between the steps are excluded.
+    f = funnel(step_names=("A", "B"), exclusions=[{"event": {"event_name": "X"}}])
+    con = run(timeline("A@0 X@1 B@2") + timeline("A@0 B@2 X@3", "c2") + timeline("A@0 X@1", "c3"), f)
+    got = attempts(con)
+    assert got[("f", "c1")][2] is True
+    assert got[("f", "c2")][2] is False
+    assert got[("f", "c3")][2] is True  # still inside the open attempt's window
+    assert dropoff(con) == [(1, 1, 1, 0, 0), (2, 1, 1, 0, 0)]
+    assert con.execute("select unit_id from marts.funnel_customers").fetchall() == [("c2",)]
+
+
+def test_exclusion_from_a_later_step():
+    f = funnel(exclusions=[{"event": {"event_name": "X"}, "from_step": 2, "to_step": 3}])
+    con = run(timeline("A@0 X@1 B@2 C@3") + timeline("A@0 B@2 X@3 C@4", "c2"), f)
+    got = attempts(con)
+    assert got[("f", "c1")][2] is False
+    assert got[("f", "c2")][2] is True
+
+
+def test_optional_step_may_be_skipped():
+    f = FunnelConfig(name="f", steps=[{"event": {"event_name": "A"}},
+                                      {"event": {"event_name": "B"}, "optional": True},
+                                      {"event": {"event_name": "C"}}])
+    con = run(timeline("A@0 C@5") + timeline("A@0 B@2 C@5", "c2") + timeline("A@0 B@2", "c3"), f)
+    got = attempts(con)
+    assert got[("f", "c1")][:2] == (3, "converted") and got[("f", "c1")][3] == [0, None, 5]
+    assert got[("f", "c2")][3] == [0, 2, 5]
+    assert got[("f", "c3")][0] == 2
+    # entered(2) counts c1, who skipped the optional step but went further
+    assert dropoff(con) == [(1, 3, 3, 0, 0), (2, 3, 2, 0, 1), (3, 2, 2, 0, 0)]
+
+
+def test_min_and_max_gaps_from_the_previous_step():
+    f = FunnelConfig(name="f", window="1d", steps=[{"event": {"event_name": "A"}},
+                                                   {"event": {"event_name": "B"}, "min_gap": "10m", "max_gap": "30m"}])
+    con = run(timeline("A@0 B@5") + timeline("A@0 B@40", "c2") + timeline("A@0 B@20", "c3")
+              + timeline("A@0 B@5 A@15 B@30", "c4"), f)
+    got = attempts(con)
+    assert [got[("f", c)][0] for c in ("c1", "c2", "c3", "c4")] == [1, 1, 2, 2]
+    assert got[("f", "c4")][3] == [15, 30]  # the most recent start that reaches step 2
+
+
+def test_max_gap_needs_the_right_intermediate_event():
+    # Taking the earliest B would leave C too far away: the later B keeps the attempt alive.
+    f = FunnelConfig(name="f", window="1d", steps=[{"event": {"event_name": "A"}},
+                                                   {"event": {"event_name": "B"}},
+                                                   {"event": {"event_name": "C"}, "max_gap": "10m"}])
+    con = run(timeline("A@0 B@1 B@50 C@55"), f)
+    assert attempts(con)[("f", "c1")] == (3, "converted", False, [0, 50, 55])
+
+
+def test_censoring_open_window_is_in_window_not_dropped():
+    events = timeline("A@0 B@5") + timeline("A@100", "c2") + timeline("X@130", "c3")
+    con = run(events, funnel(step_names=("A", "B"), window="1h"))
+    got = attempts(con)
+    assert got[("f", "c2")][1] == "in_window"  # its window ends at 160, the newest event is at 130
+    assert dropoff(con) == [(1, 2, 1, 0, 1), (2, 1, 1, 0, 0)]
+    trends = con.execute("select period_start, entered, converted, conversion_rate, period_complete "
+                         "from marts.funnel_trends").fetchall()
+    assert trends == [(BASE.date(), 2, 1, 0.5, False)]
+
+
+def test_breakdowns_and_attribution():
+    events = [
+        Ev("c1:1", "c1", "c1-001", 0, "A", device="web"),
+        Ev("c1:2", "c1", "c1-001", 5, "B", device="ios"),
+        Ev("c2:1", "c2", "c2-001", 0, "A", device=None),
+        Ev("c2:2", "c2", "c2-001", 5, "B", device="ios"),
+        Ev("c3:1", "c3", "c3-001", 0, "A", device=None),
+    ]
+    fs = [funnel(name, ("A", "B"), breakdowns=["device", "persona", "first_touchpoint", "cohort_month"],
+                 breakdown_attribution=attr)
+          for name, attr in (("first", "first_touch"), ("last", "last_touch"), ("step2", "step_2"))]
+    con = run(events, *fs)
+    values = con.execute(
+        "select funnel, unit_id, breakdown_value from intermediate.funnel_breakdown_values "
+        "where breakdown = 'device' order by all").fetchall()
+    assert values == [
+        ("first", "c1", "web"), ("first", "c2", "ios"), ("first", "c3", "(none)"),
+        ("last", "c1", "ios"), ("last", "c2", "ios"), ("last", "c3", "(none)"),
+        ("step2", "c1", "ios"), ("step2", "c2", "ios"), ("step2", "c3", "(none)"),
+    ]
+    assert dropoff(con, "first", "device", "web") == [(1, 1, 1, 0, 0), (2, 1, 1, 0, 0)]
+    assert dropoff(con, "first", "cohort_month", "2025-03")[0][1] == 3
+    assert dropoff(con, "first", "persona", "p_c3") == [(1, 1, 0, 0, 1), (2, 0, 0, 0, 0)]
+    row = con.execute("select breakdown_values from marts.funnel_customers where funnel = 'first' and unit_id = 'c1'"
+                      ).fetchall()[0][0]
+    assert row == {"cohort_month": "2025-03", "device": "web", "first_touchpoint": "website", "persona": "p_c1"}
+
+
+def test_journey_unit_keeps_attempts_inside_one_journey():
+    events = [
+        Ev("c1:1", "c1", "c1-001", 0, "A"), Ev("c1:2", "c1", "c1-001", 5, "B"),
+        Ev("c1:3", "c1", "c1-002", 10, "C"), Ev("c1:4", "c1", "c1-002", 12, "A"),
+        Ev("c1:5", "c1", "c1-002", 13, "B"), Ev("c1:6", "c1", "c1-002", 14, "C"),
+    ]
+    con = run(events, funnel("j", unit="journey"), funnel("c"))
+    got = attempts(con)
+    assert got[("j", "c1-001")][0] == 2 and got[("j", "c1-002")][0] == 3
+    assert got[("c", "c1")][0] == 3
+    assert con.execute("select customer_id, journey_id from marts.funnel_customers where funnel = 'j' order by 2"
+                       ).fetchall() == [("c1", "c1-001"), ("c1", "c1-002")]
+
+
+def test_dropoff_rates_and_timings():
+    events = (timeline("A@0 B@10 C@20") + timeline("A@0 B@20", "c2") + timeline("A@0", "c3")
+              + timeline("X@500", "c4"))
+    con = run(events, funnel(window="1h"))
+    rows = con.execute(
+        "select step_index, step_name, entered, dropoff_rate, conversion_from_start, median_seconds_to_next, "
+        "p90_seconds_to_next from marts.funnel_dropoff where breakdown = 'all' order by step_index").fetchall()
+    assert rows[0] == (1, "A", 3, pytest.approx(1 / 3), 1.0, 900.0, pytest.approx(1140.0))
+    assert rows[1] == (2, "B", 2, 0.5, pytest.approx(2 / 3), 600.0, 600.0)
+    assert rows[2] == (3, "C", 1, None, pytest.approx(1 / 3), None, None)
+
+
+def test_trends_by_iso_week_of_entry():
+    days = 24 * 60
+    events = (timeline(f"A@{2 * days} B@{2 * days + 5}") + timeline(f"A@{9 * days}", "c2")
+              + timeline(f"X@{30 * days}", "c3"))
+    con = run(events, funnel(step_names=("A", "B"), window="1d"))
+    rows = con.execute("select period_start, entered, converted, conversion_rate, period_complete "
+                       "from marts.funnel_trends order by 1").fetchall()
+    assert rows == [(BASE.date(), 1, 1, 1.0, True), ((BASE + timedelta(days=7)).date(), 1, 0, 0.0, True)]
+
+
+def test_all_row_present_for_a_funnel_nobody_entered():
+    con = run(timeline("X@0"), funnel(breakdowns=["device"]))
+    assert dropoff(con) == [(1, 0, 0, 0, 0), (2, 0, 0, 0, 0), (3, 0, 0, 0, 0)]
+
+
+def test_phase_and_touchpoint_steps_and_event_predicates():
+    events = [
+        Ev("c1:1", "c1", "c1-001", 0, "page", phase="awareness", touchpoint="paid_search"),
+        Ev("c1:2", "c1", "c1-001", 1, "Product Viewed", phase="interest", touchpoint="website"),
+        Ev("c1:3", "c1", "c1-001", 2, "deal_won", source="crm", phase="purchase", touchpoint="sales_call"),
+    ]
+    f = FunnelConfig(name="mixed", steps=[{"phase": "awareness"}, {"touchpoint": "website"},
+                                          {"event": {"source": "cr?", "event_name": ["deal_*", "nothing"]}}])
+    con = run(events, f)
+    assert attempts(con)[("mixed", "c1")][:2] == (3, "converted")
+
+
+def test_unknown_breakdown_is_a_clear_error():
+    con = warehouse(timeline("A@0"))
+    with pytest.raises(FunnelError, match="unknown breakdown 'colour'"):
+        build_funnel_marts(con, [funnel(breakdowns=["colour"])])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": [{"event": {"event_name": "A"}}, {"event": {"event_name": "B"}, "optional": True}]}, "last step"),
+        ({"steps": [{"event": {"event_name": "A"}, "min_gap": "1m"}, {"event": {"event_name": "B"}}]}, "step 1"),
+        ({"mode": "any_order", "steps": [{"event": {"event_name": "A"}}, {"event": {"event_name": "B"}, "max_gap": "1h"}]},
+         "any_order"),
+        ({"exclusions": [{"event": {"event_name": "X"}, "from_step": 2, "to_step": 2}]}, "from_step"),
+        ({"breakdown_attribution": "step_3"}, "beyond the last"),
+        ({"steps": [{"event": {"event_name": "A"}}, {"event": {"event_name": "B"}, "min_gap": "2h", "max_gap": "1h"}]},
+         "max_gap"),
+    ],
+)
+def test_invalid_funnel_configs_say_what_is_wrong(kwargs, message):
+    base = {"name": "f", "steps": steps("A", "B")}
+    with pytest.raises(ValidationError, match=message):
+        FunnelConfig(**(base | kwargs))
+
+
+def test_brute_force_reference_sanity():
+    # the reference itself on the documented example, so a bug there cannot hide one in SQL
+    f = funnel(window="1h")
+    ref = reference(timeline("A@60 A@90 B@105 C@135"), f, 135 * MIN_US)
+    assert ref["c1"]["times"] == [90, 105, 135]
+    assert _max_matching(timeline("A@0 B@1"), ["A", ["A", "B"]]) == 2
