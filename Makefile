@@ -28,6 +28,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 demo: install
 	$(BIN)/journeys run
+	$(BIN)/journeys report --out warehouse/report
 
 
 test: install

@@ -13,8 +13,23 @@ from typing import Any
 
 import duckdb
 
-from transforms.config import CANONICAL_FIELDS, PII_IDENTIFIERS, SettingsFile, SourceConfig, _as_list, parse_duration
-from transforms.warehouse import apply_comments, bind, build_model, hmac_pads, read_model, sql_with
+from transforms.config import (
+    CANONICAL_FIELDS,
+    PII_IDENTIFIERS,
+    SettingsFile,
+    SourceConfig,
+    _as_list,
+    parse_duration,
+)
+from transforms.warehouse import (
+    MASK_PII_MACRO,
+    apply_comments,
+    bind,
+    build_model,
+    hmac_pads,
+    read_model,
+    sql_with,
+)
 
 RECORDS_COLUMNS = """
     source varchar, kind varchar, _partition date, _source_file varchar, _line bigint,
@@ -115,6 +130,7 @@ def parse_partitions(con: duckdb.DuckDBPyConnection, name: str, cfg: SourceConfi
     if not days:
         return 0
     ensure_records_table(con)
+    con.execute(MASK_PII_MACRO)
     sql = read_model("intermediate.records")
     sql = sql.replace("raw.__source__", f"raw.{name}").replace("__parse_timestamp__", _timestamp_sql(cfg.timestamp.format))
     params = parse_params(name, cfg, settings, secret, now, days)

@@ -160,9 +160,11 @@ def build_model(con: duckdb.DuckDBPyConnection, relation: str, params: Mapping[s
     transaction, apply its documentation, and return its row count."""
     select = read_model(relation)
     params = dict(params or {})
+    bound = bind(select, params)
+    select = deterministic(con, select, bound)
     con.execute("begin transaction")
     try:
-        con.execute(sql_with("create or replace table {relation} as\n", relation=relation) + select, bind(select, params))
+        con.execute(sql_with("create or replace table {relation} as\n", relation=relation) + select, bound)
         apply_comments(con, relation)
         con.execute("commit")
     except BaseException:
@@ -176,15 +178,32 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
     """`create or replace table <relation> as <select>` plus its documentation, atomically."""
     if not _RELATION_RE.match(relation):
         raise ValueError(f"not a relation name: {relation!r}")
+    bound = bind(select, params or {})
+    select = deterministic(con, select, bound)
     con.execute("begin transaction")
     try:
-        con.execute(sql_with("create or replace table {relation} as\n", relation=relation) + select, bind(select, params or {}))
+        con.execute(sql_with("create or replace table {relation} as\n", relation=relation) + select, bound)
         apply_comments(con, relation)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     return count_rows(con, relation)
+
+
+def deterministic(con: duckdb.DuckDBPyConnection, select: str, params: Mapping[str, Any]) -> str:
+    """Wrap `select` so that its DOUBLE columns are rounded to 12 significant digits."""
+    described = con.execute("describe " + select, dict(params)).fetchall()
+    doubles = [name for name, kind, *_ in described if kind in ("DOUBLE", "FLOAT")]
+    if not doubles:
+        return select
+    def rounded(name: str) -> str:
+        q = '"' + name.replace('"', '""') + '"'
+        return (f"case when {q} is null or {q} = 0 or isnan({q}) or isinf({q}) then {q} "
+                f"else round({q}, (11 - floor(log10(abs({q}))))::integer) end as {q}")
+
+    replaced = ", ".join(rounded(c) for c in doubles)
+    return "select * replace (" + replaced + ") from (\n" + select + "\n)"
 
 
 def count_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
@@ -239,10 +258,9 @@ def apply_comments(con: duckdb.DuckDBPyConnection, relation: str) -> None:
         {"s": relation.split(".")[0], "t": relation.split(".")[1]},
     ).fetchall()}
     for col, text in (doc.get("columns") or {}).items():
-        if col in existing:
-            if re.match(r"^[a-z_][a-z0-9_]*$", col):
-                con.execute(sql_with('comment on column {relation}."{col}" is ', relation=relation, col=col)
-                            + _sql_literal(str(text).strip()))
+        if col in existing and re.match(r"^[a-z_][a-z0-9_]*$", col):
+            con.execute(sql_with('comment on column {relation}."{col}" is ', relation=relation, col=col)
+                        + _sql_literal(str(text).strip()))
 
 
 def _sql_literal(text: str) -> str:
