@@ -220,7 +220,8 @@ def generate(
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run, e.g. \"select count(*) from marts.journeys\".")],
+    query: Annotated[str | None, typer.Argument(help="SQL to run, e.g. \"select count(*) from marts.journeys\".")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the SQL from a file, e.g. sql/examples/pain_points.sql.")] = None,
     warehouse: WarehouseOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     limit: Annotated[int, typer.Option("--limit", help="Rows to show in table format.")] = 50,
@@ -234,6 +235,12 @@ def sql(
     path = Path(setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE)))
     if fmt not in ("table", "csv", "json"):
         raise _fail("--format is table, csv or json.", EXIT_CONFIG)
+    if file is not None:
+        if not file.is_file():
+            raise _fail(f"no SQL file at {file}.", EXIT_CONFIG)
+        query = file.read_text(encoding="utf-8")
+    if not query:
+        raise _fail('give a query (journeys sql "select …") or a file (journeys sql --file query.sql).', EXIT_CONFIG)
     if not path.exists():
         raise _fail(f"no published warehouse at {path}. Run `journeys run` (or `make demo`) first.", EXIT_CONFIG)
     con = duckdb.connect(str(path), read_only=True)
@@ -401,7 +408,7 @@ def _summary(path: Path) -> None:
             t.add_row(f"{schema}.{table}", f"{n:,}")
         out.print(t)
         reasons = con.execute(
-            "select reason, count(*) from quarantine.rejected group by all order by 2 desc, 1 limit 12"
+            "select reason, count(*) from quarantine.rejected group by all order by 2 desc, 1 limit 30"
         ).fetchall()
         if reasons:
             out.print("[bold]Rejected records[/] (quarantine.rejected):")
@@ -409,7 +416,7 @@ def _summary(path: Path) -> None:
                 out.print(f"  {n:>6,}  {reason}")
     finally:
         con.close()
-    out.print(f"\nWarehouse: [bold]{path}[/]  (open it with: duckdb -readonly {path})")
+    out.print(f"\nWarehouse: [bold]{path}[/]\nQuery it: journeys sql \"select * from marts.journeys limit 5\" (or any DuckDB client, read-only)")
 
 
 def main() -> None:
