@@ -93,7 +93,7 @@ def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = N
 STAGES = {
     "ingest (landing → raw → records)": lambda k: k.startswith("raw__"),
     "staging (dedupe, quarantine)": lambda k: k == "staging",
-    "identity + classification": lambda k: k.startswith(("identity__", "intermediate__")),
+    "identity + classification": lambda k: k == "identity" or k.startswith(("identity__", "intermediate__")),
     "journeys, paths, transitions": lambda k: k.startswith(("marts__journey", "marts__journeys", "marts__touchpoint_transitions", "marts__customers")),
     "funnels": lambda k: k.startswith("marts__funnel"),
     "attribution, health, pain points": lambda k: k.startswith(("marts__attribution", "marts__touchpoint_health", "marts__pain_points")),
