@@ -158,19 +158,7 @@ def _strip_comments(sql: str) -> str:
 def build_model(con: duckdb.DuckDBPyConnection, relation: str, params: Mapping[str, Any] | None = None) -> int:
     """Run `sql/<schema>/<table>.sql` as `create or replace table <relation>` in one
     transaction, apply its documentation, and return its row count."""
-    select = read_model(relation)
-    params = dict(params or {})
-    bound = bind(select, params)
-    select = deterministic(con, select, bound)
-    con.execute("begin transaction")
-    try:
-        con.execute(sql_with("create or replace table {relation} as\n", relation=relation) + select, bound)
-        apply_comments(con, relation)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return count_rows(con, relation)
+    return replace_table(con, relation, read_model(relation), params)
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import dagster as dg
 import duckdb
 
-from pipelines.defs.ops.models import describe, sql_asset
+from pipelines.defs.ops.models import describe, no_rows_check, sql_asset
 from pipelines.defs.ops.resources import JourneysResource
 from transforms.config import Config
 from transforms.funnels import (
@@ -29,20 +29,7 @@ TRENDS = "marts.funnel_trends"
 def _check(name: str, description: str, find: Callable[[duckdb.DuckDBPyConnection], list[tuple]],
            what: str) -> dg.AssetChecksDefinition:
     """A blocking check on marts.funnel_dropoff that passes when `find` returns no rows."""
-
-    @dg.asset_check(asset=dg.AssetKey(DROPOFF.split(".")), name=name, blocking=True, description=description)
-    def _check_fn(journeys: JourneysResource) -> dg.AssetCheckResult:
-        with journeys.connect() as con:
-            bad = find(con)
-        return dg.AssetCheckResult(
-            passed=not bad,
-            metadata={
-                what: len(bad),
-                "examples": dg.MetadataValue.md("\n".join(f"- {', '.join(map(str, row))}" for row in bad) or "none"),
-            },
-        )
-
-    return _check_fn
+    return no_rows_check(DROPOFF, name, description, find, what)
 
 
 def build_funnels_assets(config: Config) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:

@@ -7,8 +7,7 @@ from collections.abc import Callable
 import dagster as dg
 import duckdb
 
-from pipelines.defs.ops.models import sql_asset
-from pipelines.defs.ops.resources import JourneysResource
+from pipelines.defs.ops.models import no_rows_check, sql_asset
 from transforms.config import Config
 from transforms.journeys import (
     events_not_once,
@@ -38,21 +37,7 @@ def _params(config: Config) -> dict:
 
 def _check(relation: str, name: str, description: str,
            find: Callable[[duckdb.DuckDBPyConnection], list[tuple]], what: str) -> dg.AssetChecksDefinition:
-    """A blocking check on `relation` that passes when `find` returns no rows."""
-
-    @dg.asset_check(asset=dg.AssetKey(relation.split(".")), name=name, blocking=True, description=description)
-    def _check_fn(journeys: JourneysResource) -> dg.AssetCheckResult:
-        with journeys.connect() as con:
-            bad = find(con)
-        return dg.AssetCheckResult(
-            passed=not bad,
-            metadata={
-                what: len(bad),
-                "examples": dg.MetadataValue.md("\n".join(f"- {', '.join(map(str, row))}" for row in bad) or "none"),
-            },
-        )
-
-    return _check_fn
+    return no_rows_check(relation, name, description, find, what)
 
 
 def build_journeys_assets(config: Config) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:

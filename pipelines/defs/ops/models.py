@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import dagster as dg
+import duckdb
 
 from pipelines.defs.ops.resources import JourneysResource
 from transforms.config import Config
@@ -39,3 +40,23 @@ def sql_asset(relation: str, deps: Sequence[str], group: str,
 
     _asset.__name__ = f"{schema}__{table}"
     return _asset
+
+
+def no_rows_check(relation: str, name: str, description: str,
+                  find: Callable[[duckdb.DuckDBPyConnection], list[tuple]], what: str) -> dg.AssetChecksDefinition:
+    """A blocking check on `relation` that passes when `find` returns no rows; the rows it
+    finds are shown as examples."""
+
+    @dg.asset_check(asset=dg.AssetKey(relation.split(".")), name=name, blocking=True, description=description)
+    def _check_fn(journeys: JourneysResource) -> dg.AssetCheckResult:
+        with journeys.connect() as con:
+            bad = find(con)
+        return dg.AssetCheckResult(
+            passed=not bad,
+            metadata={
+                what: len(bad),
+                "examples": dg.MetadataValue.md("\n".join(f"- {', '.join(map(str, row))}" for row in bad[:20]) or "none"),
+            },
+        )
+
+    return _check_fn
