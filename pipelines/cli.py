@@ -404,7 +404,9 @@ def _summary(path: Path) -> None:
         ).fetchall():
             if table.startswith("_"):
                 continue
-            n = con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]  # noqa: S608 - names from the catalog
+            from transforms.warehouse import sql_with
+
+            n = con.execute(sql_with("select count(*) from {relation}", relation=f"{schema}.{table}")).fetchall()[0][0]
             t.add_row(f"{schema}.{table}", f"{n:,}")
         out.print(t)
         reasons = con.execute(

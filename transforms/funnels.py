@@ -141,7 +141,8 @@ def event_predicate(match: EventMatch, params: _Params) -> str:
         elif key == "properties":
             for prop, globs in value.items():
                 path = json_path(str(prop), "jsonl")  # dots name nested keys, as in the rules
-                parts.append(_glob_sql(f"json_extract_string(properties, {params.add(path)})", globs, params))
+                expr = "json_extract_string(properties, " + params.add(path) + ")"  # the path is a bound parameter
+                parts.append(_glob_sql(expr, globs, params))
         elif key == "empty":
             for field in value:
                 parts.append(f"coalesce({_GLOB_COLUMNS[field]}, '') = ''")
