@@ -97,7 +97,7 @@ def test_reader_never_sees_an_error_or_a_partial_table_set(baseline, landing, tm
     try:
         run = subprocess.Popen(JOURNEYS + ["run", "--force"], env=env, cwd=PROJECT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-        time.sleep(seconds / 2)
+        time.sleep(seconds / 3)
         # the CLI's read-only query works while the run writes
         q = journeys(["sql", "select count(*) from marts.journeys"], env)
         assert q.returncode == 0, q.stderr
