@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.unit.builders import EMPTY_STAGING_PROFILES, STAGING_EVENTS_FROM_LISTS
 from transforms.classify import build_classified_events, coverage
 from transforms.config import ConfigError, IdentitySettings, load_config
 from transforms.identity import build_identity
@@ -33,31 +34,12 @@ def make_staging(con: duckdb.DuckDBPyConnection, events: list[dict]) -> None:
     p["amount"] = [e.get("amount") for e in events]
     p["csat"] = [e.get("csat") for e in events]
     p["properties"] = [json.dumps(e["properties"]) if "properties" in e else None for e in events]
+    p["n"] = len(events)
     con.execute(
-        """
-        create or replace table staging.events as
-        select
-            unnest($event_id::varchar[]) as event_id, unnest($source::varchar[]) as source,
-            unnest($event_id::varchar[]) as source_event_id, unnest($event_name::varchar[]) as event_name,
-            unnest($occurred_at::timestamp[]) as occurred_at,
-            map(unnest($ids_k::varchar[][]), unnest($ids_v::varchar[][])) as identifiers,
-            unnest($url::varchar[]) as url, unnest($url_path::varchar[]) as url_path,
-            unnest($referrer::varchar[]) as referrer, unnest($utm_source::varchar[]) as utm_source,
-            unnest($utm_medium::varchar[]) as utm_medium, unnest($utm_campaign::varchar[]) as utm_campaign,
-            unnest($device::varchar[]) as device, unnest($channel::varchar[]) as channel,
-            unnest($amount::double[]) as amount, unnest($csat::double[]) as csat,
-            unnest($satisfaction::varchar[]) as satisfaction, unnest($text::varchar[]) as text,
-            unnest($properties::json[]) as properties,
-            date '2025-03-01' as _partition, 'test' as _source_file, 0::bigint as _line,
-            timestamp '2025-03-02 00:00:00' as _loaded_at
-        """,
+        STAGING_EVENTS_FROM_LISTS,
         p,
     )
-    con.execute(
-        "create or replace table staging.profiles (profile_id varchar, source varchar, source_profile_id varchar, "
-        "updated_at timestamp, identifiers map(varchar, varchar), attributes map(varchar, varchar), "
-        "_partition date, _source_file varchar, _line bigint)"
-    )
+    con.execute(EMPTY_STAGING_PROFILES)
 
 
 @cache

@@ -14,6 +14,7 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.builders import STAGING_EVENTS_FROM_LISTS
 from transforms.classify import build_classified_events
 from transforms.config import IdentitySettings, load_config
 from transforms.identity import build_identity
@@ -42,23 +43,7 @@ def make_staging(con: duckdb.DuckDBPyConnection, events: list[dict], profiles: l
     p["properties"] = [e.get("properties") for e in events]
     p["n"] = n
     con.execute(
-        """
-        create or replace table staging.events as
-        select
-            unnest($event_id::varchar[]) as event_id, unnest($source::varchar[]) as source,
-            unnest($event_id::varchar[]) as source_event_id, unnest($event_name::varchar[]) as event_name,
-            unnest($occurred_at::timestamp[]) as occurred_at,
-            map(unnest($ids_k::varchar[][]), unnest($ids_v::varchar[][])) as identifiers,
-            unnest($url::varchar[]) as url, unnest($url_path::varchar[]) as url_path,
-            unnest($referrer::varchar[]) as referrer, unnest($utm_source::varchar[]) as utm_source,
-            unnest($utm_medium::varchar[]) as utm_medium, unnest($utm_campaign::varchar[]) as utm_campaign,
-            unnest($device::varchar[]) as device, unnest($channel::varchar[]) as channel,
-            unnest($amount::double[]) as amount, unnest($csat::double[]) as csat,
-            unnest($satisfaction::varchar[]) as satisfaction, unnest($text::varchar[]) as text,
-            unnest($properties::json[]) as properties,
-            date '2025-03-01' as _partition, 'test' as _source_file, unnest(range($n)) as _line,
-            timestamp '2025-03-02 00:00:00' as _loaded_at
-        """,
+        STAGING_EVENTS_FROM_LISTS,
         p,
     )
     profiles = profiles or []

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from tests.unit.builders import EMPTY_STAGING_PROFILES
 from transforms.classify import build_classified_events
 from transforms.config import load_config
 from transforms.identity import build_identity
@@ -56,11 +57,7 @@ def make_events(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
             "text": [r.get("text") for r in rows],
         },
     )
-    con.execute(
-        "create or replace table staging.profiles (profile_id varchar, source varchar, source_profile_id varchar, "
-        "updated_at timestamp, identifiers map(varchar, varchar), attributes map(varchar, varchar), "
-        "_partition date, _source_file varchar, _line bigint)"
-    )
+    con.execute(EMPTY_STAGING_PROFILES)
 
 
 @cache
