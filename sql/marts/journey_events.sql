@@ -2,9 +2,14 @@
 -- depends on: intermediate.classified_events, intermediate.customer_profiles
 -- Each customer's events cut into journeys: ordered by (occurred_at, source_rank, event_id), a
 -- journey ends at a conversion (inclusive) or before a gap longer than $timeout_seconds.
--- The windows sort only the ordering columns; the wide events join back once by event_id.
-with classified_events as (
-    select * from intermediate.classified_events
+-- The windows sort only the ordering columns; the wide events join back once, by row number.
+-- The import is not materialized: both consumers scan the table (a materialized copy of every
+-- wide row cost more than the rest of the model at 10M events).
+with classified_events as not materialized (
+    select
+        *,
+        rowid as event_row
+    from intermediate.classified_events
 ),
 
 customer_profiles as (
@@ -13,7 +18,7 @@ customer_profiles as (
 
 -- an event that no identifier ties to a customer belongs to no journey (null journey columns)
 timeline as (
-    select event_id, customer_id, occurred_at, source_rank, is_conversion
+    select event_row, event_id, customer_id, occurred_at, source_rank, is_conversion
     from classified_events
     where customer_id is not null
 ),
@@ -21,7 +26,7 @@ timeline as (
 -- position in the customer's timeline and what came just before
 ordered as (
     select
-        event_id,
+        event_row,
         customer_id,
         occurred_at,
         row_number() over by_time as event_number,
@@ -34,7 +39,7 @@ ordered as (
 -- a journey starts at a customer's first event, after a conversion, and after a long gap
 flagged as (
     select
-        event_id,
+        event_row,
         customer_id,
         event_number,
         previous_at is null
@@ -45,8 +50,7 @@ flagged as (
 
 numbered as (
     select
-        event_id,
-        customer_id,
+        event_row,
         sum(is_journey_start::integer) over running as journey_number,
         event_number - max(case when is_journey_start then event_number end) over running + 1
             as step_index
@@ -59,7 +63,7 @@ numbered as (
 
 final as (
     select
-        classified_events.*,
+        classified_events.* exclude (event_row),
         -- who
         coalesce(customer_profiles.persona, 'unknown') as persona,
         -- journey keys: '<customer_id>-<journey_number>', the number zero-padded to 3 digits
@@ -70,7 +74,7 @@ final as (
         numbered.journey_number::integer as journey_number,
         numbered.step_index::integer as step_index
     from classified_events
-    left join numbered on classified_events.event_id = numbered.event_id
+    left join numbered on classified_events.event_row = numbered.event_row
     left join customer_profiles on classified_events.customer_id = customer_profiles.customer_id
 )
 
