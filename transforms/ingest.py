@@ -5,15 +5,18 @@ Each landed line (JSON Lines), row (CSV) or record (Parquet) becomes one row of
 Nothing is parsed leniently here: a line DuckDB's JSON or CSV readers would skip or null out
 is kept with a `_load_error` that staging turns into a quarantine reason.
 
-Reading is set-based in DuckDB: a file is read whole (`read_text`) and split on newlines;
-a file that is not valid UTF-8 is read as bytes (`read_blob`) and split on the escaped
-newline, so only its bad lines are flagged. CSV rows are split into fields with one regular
+Reading is set-based in DuckDB: files are read whole (`read_text`) and split on newlines.
+A file that is not valid UTF-8 is read through a copy with its bad lines blanked, and those
+lines are put back as escaped text with a `_load_error`, so only they are flagged. CSV rows are split into fields with one regular
 expression per row, with the quoting checked by reassembling the row.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -101,54 +104,111 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
     )
 
 
+_BAD_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def _hex_escape(err: UnicodeDecodeError) -> tuple[str, int]:
+    return "".join(f"\\x{b:02X}" for b in err.object[err.start:err.end]), err.end
+
+
+codecs.register_error("journeys-hex", _hex_escape)
+
+
+def _split_out_bad_lines(data: bytes) -> tuple[bytes, list[tuple[int, str, int]]]:
+    """For a file that is not valid UTF-8: the same file with each line holding invalid bytes
+    blanked to one space (so every line keeps its number), and those lines as
+    (line number, text with the bad bytes shown as \\xNN, byte length). The work is per bad
+    line, not per line: the file is decoded once and only the bad bytes are searched for."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    bad: list[tuple[int, str, int]] = []
+    parts: list[str] = []
+    pos, line_no, counted_to = 0, 1, 0
+    for m in _BAD_BYTE.finditer(text):
+        if m.start() < pos:
+            continue  # another bad byte on a line already taken out
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        line_end = text.find("\n", m.start())
+        if line_end < 0:
+            line_end = len(text)
+        line_no += text.count("\n", counted_to, line_start)
+        counted_to = line_start
+        raw = text[line_start:line_end].encode("utf-8", errors="surrogateescape")
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        bad.append((line_no, raw.decode("utf-8", errors="journeys-hex"), len(raw)))
+        parts += [text[pos:line_start], " "]
+        pos = line_end
+    parts.append(text[pos:])
+    return "".join(parts).encode("utf-8", errors="surrogateescape"), bad
+
+
 def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> None:
     """Fill temp table `landing_rows` with the physical lines of the files in temp table
-    `landing_files`. Files that are valid UTF-8 are read as text in one pass; the others are
-    read as bytes and split on the escaped newline, so only their bad lines are flagged."""
+    `landing_files`, in one set-based `read_text` pass. A file that is not valid UTF-8 is read
+    through a copy whose bad lines are blanked (see `_split_out_bad_lines`); those lines are
+    then put back as their escaped text with a `_load_error`, so only they are flagged."""
     files = [r[0] for r in con.execute("select f from landing_files order by f").fetchall()]
-    bad = {r[0] for r in con.execute(
-        "select filename from read_blob($files) where try(decode(content)) is null", {"files": files}
-    ).fetchall()}
-    good = [f for f in files if f not in bad]
-    if good:
+    read_paths = {f: f for f in files}
+    bad_rows: list[tuple[str, int, str, int]] = []
+    scratch = tempfile.TemporaryDirectory(prefix="journeys-landing-", dir=_scratch_dir(con))
+    with scratch:
+        for i, f in enumerate(files):
+            data = Path(f).read_bytes()
+            try:
+                data.decode("utf-8")
+                continue
+            except UnicodeDecodeError:
+                pass
+            clean, bad = _split_out_bad_lines(data)
+            copy = Path(scratch.name) / f"{i}.txt"
+            copy.write_bytes(clean)
+            read_paths[f] = str(copy)
+            bad_rows += [(f, n, text, nbytes) for n, text, nbytes in bad]
+        if not files:
+            return
         con.execute(
             """insert into landing_rows
             with parts as (
-                select filename, string_split(content, chr(10)) as lines from read_text($files)
+                select filename, string_split(content, chr(10)) as lines from read_text($paths)
             ), numbered as (
                 select filename, unnest(lines) as line, generate_subscripts(lines, 1) as n, len(lines) as total
                 from parts
+            ), files as (
+                select unnest($paths) as read_from, unnest($files) as f
             )
-            select lf.day, lf.rel, n, regexp_replace(line, '\r$', ''), strlen(line), null, $at
-            from numbered join landing_files as lf on numbered.filename = lf.f
+            select lf.day, lf.rel, n, if(ends_with(line, chr(13)), line[:-2], line), strlen(line), null, $at
+            from numbered
+            join files on numbered.filename = files.read_from
+            join landing_files as lf on files.f = lf.f
             where not (n = total and line = '')""",
-            {"files": good, "at": loaded_at},
+            {"paths": [read_paths[f] for f in files], "files": files, "at": loaded_at},
         )
-    if bad:
+    if bad_rows:
         con.execute(
-            r"""insert into landing_rows
-            with parts as (
-                select filename, string_split(content::varchar, '\x0A') as lines from read_blob($files)
-            ), numbered as (
-                select filename, unnest(lines) as esc, generate_subscripts(lines, 1) as n, len(lines) as total
-                from parts
-            ), decoded as (
-                select filename, n, total, esc, try(decode(esc::blob)) as line, octet_length(esc::blob) as nbytes
-                from numbered
-            )
-            select lf.day, lf.rel, n,
-                case when line is null then esc else regexp_replace(line, '\r$', '') end,
-                nbytes,
-                case when line is null then 'the line is not valid UTF-8 text' end,
-                $at
-            from decoded join landing_files as lf on decoded.filename = lf.f
-            where not (n = total and nbytes = 0)""",
-            {"files": sorted(bad), "at": loaded_at},
+            """update landing_rows
+            set payload = b.payload, _bytes = b.nbytes, _load_error = 'the line is not valid UTF-8 text'
+            from (
+                select lf.rel, b.* from (
+                    select unnest($f) as f, unnest($n::bigint[]) as n, unnest($p) as payload, unnest($b::bigint[]) as nbytes
+                ) as b join landing_files as lf on lf.f = b.f
+            ) as b
+            where landing_rows._source_file = b.rel and landing_rows._line = b.n""",
+            {"f": [r[0] for r in bad_rows], "n": [r[1] for r in bad_rows],
+             "p": [r[2] for r in bad_rows], "b": [r[3] for r in bad_rows]},
         )
         con.execute(
             "update landing_files set note = 'some lines are not valid UTF-8' where f in (select unnest($b::varchar[]))",
-            {"b": sorted(bad)},
+            {"b": sorted({r[0] for r in bad_rows})},
         )
+
+
+def _scratch_dir(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The connection's spill folder (beside the warehouse), else the system's."""
+    folder = con.execute("select current_setting('temp_directory')").fetchall()[0][0]
+    if folder and folder != ".tmp":
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return folder
+    return None
 
 
 def _csv_to_records(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> None:
@@ -290,7 +350,7 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
         try:
             con.execute(sql_with("delete from raw.{name} where _partition in (select unnest($days::date[]))", name=name),
                         {"days": batch_days})
-            con.execute(sql_with("insert into raw.{name} select * from landing_rows order by _partition, _source_file, _line", name=name))
+            con.execute(sql_with("insert into raw.{name} select * from landing_rows", name=name))
             con.execute(
                 """insert or replace into raw._partitions
                 select $s, unnest($days::date[]), unnest($fps), unnest($nfs::integer[]), unnest($nls::bigint[]), $run, $started, $at""",

@@ -40,9 +40,27 @@ RECORDS_COLUMNS = """
     attributes map(varchar, varchar), reason varchar, payload varchar
 """
 
-# Fixed SQL fragments, chosen by the validated timestamp format (never user text).
+# Helpers for sql/intermediate/records.sql: the first of a field's configured paths that holds
+# a value. The common case of one path skips the list filter (a constant branch per batch).
+PARSE_MACROS = """
+create or replace temp macro first_nonempty(v, idx) as
+    case
+        when len(idx) = 1 then nullif(v[idx[1]], '')
+        else list_filter(list_select(v, idx), lambda x: x <> '')[1]
+    end;
+create or replace temp macro first_filled(v, idx) as
+    case
+        when len(idx) = 1 then (case when trim(v[idx[1]]) <> '' then v[idx[1]] end)
+        else list_filter(list_select(v, idx), lambda x: nullif(trim(x), '') is not null)[1]
+    end;
+"""
+
+# Fixed SQL fragments, chosen by the validated timestamp format (never user text). Without an
+# offset an ISO timestamp is read in the source's time zone; the session's zone is UTC, so
+# for UTC sources one cast does both.
 _TS_ISO = (
-    "case when regexp_matches(ts_text, '\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?\\s*(Z|z|[+-]\\d{2}(:?\\d{2})?)$') "
+    "case when $ts_tz = 'UTC' then timezone('UTC', try_cast(ts_text as timestamptz)) "
+    "when regexp_matches(ts_text, '\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?\\s*(Z|z|[+-]\\d{2}(:?\\d{2})?)$') "
     "then timezone('UTC', try_cast(ts_text as timestamptz)) "
     "else timezone('UTC', timezone($ts_tz, try_cast(ts_text as timestamp))) end"
 )
@@ -102,15 +120,16 @@ def parse_params(name: str, cfg: SourceConfig, settings: SettingsFile, secret: s
         params[f"idx_{f}"] = idx(_as_list(cfg.fields[f])) if f in cfg.fields else []
         params[f"const_{f}"] = cfg.constants.get(f)
     if isinstance(cfg.properties, str):
-        params.update(props_mode="path", props_path=json_path(cfg.properties, cfg.format), props_names=[], props_paths=[])
+        params.update(props_mode="path", props_path=json_path(cfg.properties, cfg.format), props_names=[], props_paths=[],
+                      idx_props=idx([cfg.properties])[0])
     elif isinstance(cfg.properties, dict):
         params.update(
             props_mode="object", props_path="$",
             props_names=list(cfg.properties),
-            props_paths=[json_path(p, cfg.format) for p in cfg.properties.values()],
+            props_paths=[json_path(p, cfg.format) for p in cfg.properties.values()], idx_props=1,
         )
     else:
-        params.update(props_mode="none", props_path="$", props_names=[], props_paths=[])
+        params.update(props_mode="none", props_path="$", props_names=[], props_paths=[], idx_props=1)
     params["attribute_names"] = list(cfg.attributes)
     params["idx_attributes"] = [idx([p])[0] for p in cfg.attributes.values()]
     params["paths"] = paths
@@ -124,15 +143,18 @@ def ensure_records_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def parse_partitions(con: duckdb.DuckDBPyConnection, name: str, cfg: SourceConfig, days: list[date],
-                     settings: SettingsFile, secret: str, now: datetime) -> int:
+                     settings: SettingsFile, secret: str, now: datetime, *, from_landing: bool = False) -> int:
     """Replace the records of `days` of source `name` in intermediate.records. Runs inside the
-    caller's transaction. Returns the number of records parsed."""
+    caller's transaction. Returns the number of records parsed. With `from_landing`, the lines
+    are read from the loader's temp table `landing_rows` (the same rows just written to
+    raw.<name>, uncompressed) instead of raw.<name>."""
     if not days:
         return 0
     ensure_records_table(con)
     con.execute(MASK_PII_MACRO)
+    con.execute(PARSE_MACROS)
     sql = read_model("intermediate.records")
-    sql = sql.replace("raw.__source__", f"raw.{name}").replace("__parse_timestamp__", _timestamp_sql(cfg.timestamp.format))
+    sql = sql.replace("raw.__source__", "landing_rows" if from_landing else sql_with("raw.{name}", name=name)).replace("__parse_timestamp__", _timestamp_sql(cfg.timestamp.format))
     params = parse_params(name, cfg, settings, secret, now, days)
     con.execute(
         "delete from intermediate.records where source = $s and _partition in (select unnest($days::date[]))",

@@ -17,16 +17,12 @@ with landed as (
 ),
 
 extracted as (
+    -- every configured path (properties included) in one call; v is null for a line that
+    -- cannot be read as JSON (why is worked out in `judged`, for those lines only)
     select
         *,
-        _load_error is null
-        and _bytes <= $max_bytes
-        and trim(payload) <> ''
-        and json_valid(payload)
-        and json_type(payload) = 'OBJECT' as is_readable,
         case
-            when _load_error is null and _bytes <= $max_bytes and trim(payload) <> ''
-                and json_valid(payload) and json_type(payload) = 'OBJECT'
+            when _load_error is null and _bytes <= $max_bytes and json_valid(payload)
                 then json_extract_string(payload, $paths)
         end as v
     from landed
@@ -35,9 +31,9 @@ extracted as (
 first_values as (
     select
         *,
-        list_filter(list_select(v, $idx_id), lambda x: nullif(trim(x), '') is not null)[1] as record_id,
-        list_filter(list_select(v, $idx_ts), lambda x: nullif(trim(x), '') is not null)[1] as ts_text,
-        list_filter(list_select(v, $idx_name), lambda x: nullif(trim(x), '') is not null)[1] as name_text,
+        first_filled(v, $idx_id) as record_id,
+        first_filled(v, $idx_ts) as ts_text,
+        first_filled(v, $idx_name) as name_text,
         list_transform(
             $idx_identifiers,
             lambda i: case
@@ -48,17 +44,17 @@ first_values as (
                 else nullif(trim(v[i]), '')
             end
         ) as identifier_values,
-        coalesce($const_url, list_filter(list_select(v, $idx_url), lambda x: x <> '')[1]) as url,
-        coalesce($const_referrer, list_filter(list_select(v, $idx_referrer), lambda x: x <> '')[1]) as referrer,
-        coalesce($const_utm_source, list_filter(list_select(v, $idx_utm_source), lambda x: x <> '')[1]) as utm_source,
-        coalesce($const_utm_medium, list_filter(list_select(v, $idx_utm_medium), lambda x: x <> '')[1]) as utm_medium,
-        coalesce($const_utm_campaign, list_filter(list_select(v, $idx_utm_campaign), lambda x: x <> '')[1]) as utm_campaign,
-        coalesce($const_device, list_filter(list_select(v, $idx_device), lambda x: x <> '')[1]) as device,
-        coalesce($const_channel, list_filter(list_select(v, $idx_channel), lambda x: x <> '')[1]) as channel,
-        coalesce($const_amount, list_filter(list_select(v, $idx_amount), lambda x: x <> '')[1]) as amount_text,
-        coalesce($const_csat, list_filter(list_select(v, $idx_csat), lambda x: x <> '')[1]) as csat_text,
-        coalesce($const_satisfaction, list_filter(list_select(v, $idx_satisfaction), lambda x: x <> '')[1]) as satisfaction,
-        coalesce($const_text, list_filter(list_select(v, $idx_text), lambda x: x <> '')[1]) as text_raw
+        coalesce($const_url, first_nonempty(v, $idx_url)) as url,
+        coalesce($const_referrer, first_nonempty(v, $idx_referrer)) as referrer,
+        coalesce($const_utm_source, first_nonempty(v, $idx_utm_source)) as utm_source,
+        coalesce($const_utm_medium, first_nonempty(v, $idx_utm_medium)) as utm_medium,
+        coalesce($const_utm_campaign, first_nonempty(v, $idx_utm_campaign)) as utm_campaign,
+        coalesce($const_device, first_nonempty(v, $idx_device)) as device,
+        coalesce($const_channel, first_nonempty(v, $idx_channel)) as channel,
+        coalesce($const_amount, first_nonempty(v, $idx_amount)) as amount_text,
+        coalesce($const_csat, first_nonempty(v, $idx_csat)) as csat_text,
+        coalesce($const_satisfaction, first_nonempty(v, $idx_satisfaction)) as satisfaction,
+        coalesce($const_text, first_nonempty(v, $idx_text)) as text_raw
     from extracted
 ),
 
@@ -77,11 +73,11 @@ judged as (
         *,
         case
             when _load_error is not null then _load_error
-            when trim(payload) = '' then 'empty line'
             when _bytes > $max_bytes
                 then 'the record is ' || _bytes || ' bytes, over the limit of ' || $max_bytes || ' bytes'
-            when not json_valid(payload) then 'the line is not valid JSON'
-            when json_type(payload) <> 'OBJECT' then 'the line is JSON but not an object'
+            when v is null and trim(payload) = '' then 'empty line'
+            when v is null then 'the line is not valid JSON'
+            when record_id is null and json_type(payload) <> 'OBJECT' then 'the line is JSON but not an object'
             when record_id is null then 'missing id (' || $id_label || ')'
             when ts_text is null then 'missing timestamp (' || $ts_label || ')'
             when occurred_at is null
@@ -146,6 +142,7 @@ final as (
         mask_pii(text_raw) as text,
         mask_pii(case
             when reason is not null then null
+            when $props_mode = 'path' and left(v[$idx_props], 1) in ('{', '[') then v[$idx_props]
             when $props_mode = 'path' then json_extract(payload, $props_path)::varchar
             when $props_mode = 'object'
                 then to_json(map_from_entries(list_zip($props_names, json_extract(payload, $props_paths))))::varchar

@@ -52,7 +52,7 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
                 con, journeys.landing, name, source, sorted(todo), loaded_at=utcnow(), run_id=context.run_id,
                 started_at=started,
                 after_load=lambda batch: parse_partitions(
-                    con, name, source, batch, cfg.settings, journeys.hash_secret, started
+                    con, name, source, batch, cfg.settings, journeys.hash_secret, started, from_landing=True
                 ),
             )
             for res in results:
