@@ -270,6 +270,8 @@ final as (
             when e.csat between 1 and 5 then (e.csat - 3) / 2
             when lower(e.satisfaction) = 'good' then 1.0
             when lower(e.satisfaction) = 'bad' then -1.0
+            -- most events have no scored text: their JSON properties are never parsed
+            when ts.sentiment is null then null
             -- text an agent wrote is not the customer's voice
             when coalesce(json_extract_string(e.properties, '$.author'), '') in ('agent', 'staff', 'bot') then null
             else ts.sentiment
@@ -277,8 +279,9 @@ final as (
         case
             when e.csat between 1 and 5 then 'csat'
             when lower(e.satisfaction) in ('good', 'bad') then 'satisfaction'
+            when ts.sentiment is null then null
             when coalesce(json_extract_string(e.properties, '$.author'), '') in ('agent', 'staff', 'bot') then null
-            when ts.sentiment is not null then 'text'
+            else 'text'
         end as sentiment_source,
         e.csat,
         e.satisfaction,
