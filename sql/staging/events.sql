@@ -7,8 +7,19 @@ with records as (
     where kind = 'events' and reason is null
 ),
 
+-- most events land once: only the few ids landed more than once go through the window
+landed_more_than_once as (
+    select event_id from records
+    group by event_id
+    having count(*) > 1
+),
+
 first_landed as (
     select * from records
+    anti join landed_more_than_once using (event_id)
+    union all
+    select * from records
+    semi join landed_more_than_once using (event_id)
     qualify row_number() over (
         partition by event_id order by _partition, _source_file, _line
     ) = 1
