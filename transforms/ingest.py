@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,9 +103,6 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
     )
 
 
-_BAD_BYTE = re.compile("[\udc80-\udcff]")
-
-
 def _hex_escape(err: UnicodeDecodeError) -> tuple[str, int]:
     return "".join(f"\\x{b:02X}" for b in err.object[err.start:err.end]), err.end
 
@@ -114,32 +110,37 @@ def _hex_escape(err: UnicodeDecodeError) -> tuple[str, int]:
 codecs.register_error("journeys-hex", _hex_escape)
 
 
-def _split_out_bad_lines(data: bytes) -> tuple[bytes, list[tuple[int, str, int]]]:
-    """For a file that is not valid UTF-8: the same file with each line holding invalid bytes
-    blanked to one space (so every line keeps its number), and those lines as
+def _split_out_bad_lines(data: bytes) -> tuple[bytes, list[tuple[int, str, int]]] | None:
+    """None for a file that is valid UTF-8. Otherwise the same file with each line holding
+    invalid bytes blanked to one space (so every line keeps its number), and those lines as
     (line number, text with the bad bytes shown as \\xNN, byte length). The work is per bad
-    line, not per line: the file is decoded once and only the bad bytes are searched for."""
-    text = data.decode("utf-8", errors="surrogateescape")
+    line: the decoder stops at a bad byte and resumes after its line."""
+    view = memoryview(data)
     bad: list[tuple[int, str, int]] = []
-    parts: list[str] = []
+    parts: list[bytes | memoryview] = []
     pos, line_no, counted_to = 0, 1, 0
-    for m in _BAD_BYTE.finditer(text):
-        if m.start() < pos:
-            continue  # another bad byte on a line already taken out
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        line_end = text.find("\n", m.start())
+    while True:
+        try:
+            codecs.utf_8_decode(view[pos:], "strict", True)
+            break
+        except UnicodeDecodeError as err:
+            at = pos + err.start
+        line_start = data.rfind(b"\n", 0, at) + 1
+        line_end = data.find(b"\n", at)
         if line_end < 0:
-            line_end = len(text)
-        line_no += text.count("\n", counted_to, line_start)
+            line_end = len(data)
+        line_no += data.count(b"\n", counted_to, line_start)
         counted_to = line_start
-        raw = text[line_start:line_end].encode("utf-8", errors="surrogateescape")
+        raw = data[line_start:line_end]
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         bad.append((line_no, raw.decode("utf-8", errors="journeys-hex"), len(raw)))
-        parts += [text[pos:line_start], " "]
+        parts += [view[pos:line_start], b" "]
         pos = line_end
-    parts.append(text[pos:])
-    return "".join(parts).encode("utf-8", errors="surrogateescape"), bad
+    if not bad:
+        return None
+    parts.append(view[pos:])
+    return b"".join(parts), bad
 
 
 def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> None:
@@ -153,13 +154,10 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
     scratch = tempfile.TemporaryDirectory(prefix="journeys-landing-", dir=_scratch_dir(con))
     with scratch:
         for i, f in enumerate(files):
-            data = Path(f).read_bytes()
-            try:
-                data.decode("utf-8")
+            split = _split_out_bad_lines(Path(f).read_bytes())
+            if split is None:
                 continue
-            except UnicodeDecodeError:
-                pass
-            clean, bad = _split_out_bad_lines(data)
+            clean, bad = split
             copy = Path(scratch.name) / f"{i}.txt"
             copy.write_bytes(clean)
             read_paths[f] = str(copy)
@@ -244,9 +242,14 @@ def _csv_to_records(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> None:
         """create or replace temp table landing_csv as
         with parsed as (
             select r.*, h.cols, h.problem,
-                list_transform(regexp_extract_all(r.payload || $d, $fre, 1),
-                               lambda x: case when x like '"%' then replace(x[2:-2], '""', '"') else x end) as vals,
-                array_to_string(regexp_extract_all(r.payload || $d, $wre), '') = r.payload || $d as quoted_ok
+                -- most rows have no quote at all: a plain split, no regular expression
+                case
+                    when not contains(r.payload, '"') then string_split(r.payload, $d)
+                    else list_transform(regexp_extract_all(r.payload || $d, $fre, 1),
+                                        lambda x: case when x like '"%' then replace(x[2:-2], '""', '"') else x end)
+                end as vals,
+                not contains(r.payload, '"')
+                    or array_to_string(regexp_extract_all(r.payload || $d, $wre), '') = r.payload || $d as quoted_ok
             from landing_rows as r join csv_headers as h on r._source_file = h.rel
         )
         select _partition, _source_file, _line,
