@@ -601,10 +601,12 @@ select
 from _fa
 """
 
+# (journey_number, step_index) numbers a customer's events in (occurred_at, source_rank, event_id)
+# order, so one integer key finds the first event (a struct key cost 4x as much at 10M events)
 _UNIT_FIRST_TOUCHPOINT = """
 select
     {unit} as unit_id,
-    arg_min(touchpoint, {'t': occurred_at, 'r': source_rank, 'e': event_id}) as value
+    arg_min(touchpoint, journey_number::bigint * 4294967296 + step_index) as value
 from marts.journey_events
 where {unit} in (select unit_id from _fa) and touchpoint <> 'unclassified'
 group by all

@@ -69,6 +69,21 @@ def warehouse(events: list[Ev]) -> duckdb.DuckDBPyConnection:
             for e in events
         ]
         con.execute("insert into marts.journey_events by name select unnest($rows, recursive := true)", {"rows": rows})
+        # numbered as the mart numbers them: journeys in id order, steps in time order
+        con.execute(
+            """
+            update marts.journey_events as e
+            set journey_number = n.journey_number, step_index = n.step_index
+            from (
+                select
+                    event_id,
+                    dense_rank() over (partition by customer_id order by journey_id) as journey_number,
+                    row_number() over (partition by journey_id order by occurred_at, source_rank, event_id) as step_index
+                from marts.journey_events
+            ) as n
+            where e.event_id = n.event_id
+            """
+        )
     return con
 
 
