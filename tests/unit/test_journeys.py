@@ -346,6 +346,13 @@ def test_invariant_checks_pass_and_catch_a_broken_table():
     assert events_not_once(con) == [("s:1", 1, 2)]
 
 
+def test_events_not_once_catches_an_event_swapped_for_another():
+    # same row count, no id twice: only the event ids tell the tables apart
+    con = warehouse([Ev("s:1", "c1", 0), Ev("s:2", "c1", 1, is_conversion=True), Ev("s:3", "c2", 0)])
+    con.execute("update marts.journey_events set event_id = 's:9' where event_id = 's:3'")
+    assert events_not_once(con) == [("s:3", 1, 0), ("s:9", 0, 1)]
+
+
 @pytest.mark.parametrize("relation", JOURNEY_MODELS)
 def test_every_table_and_column_is_documented(relation):
     con = warehouse([Ev("s:1", "c1", 0)])
