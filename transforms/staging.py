@@ -26,6 +26,8 @@ from transforms.warehouse import (
     apply_comments,
     bind,
     build_model,
+    count_rows,
+    deterministic,
     hmac_pads,
     read_model,
     sql_with,
@@ -140,6 +142,10 @@ def parse_params(name: str, cfg: SourceConfig, settings: SettingsFile, secret: s
 
 def ensure_records_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create table if not exists intermediate.records (" + RECORDS_COLUMNS + ")")
+    con.execute(
+        """create table if not exists intermediate.unstaged_partitions (
+            source varchar not null, _partition date not null, primary key (source, _partition))"""
+    )
 
 
 def parse_partitions(con: duckdb.DuckDBPyConnection, name: str, cfg: SourceConfig, days: list[date],
@@ -162,19 +168,101 @@ def parse_partitions(con: duckdb.DuckDBPyConnection, name: str, cfg: SourceConfi
     )
 
     con.execute("insert into intermediate.records by name\n" + sql, bind(sql, params))
+    con.execute(
+        "insert or ignore into intermediate.unstaged_partitions select $s, unnest($days::date[])",
+        {"s": name, "days": days},
+    )
     return con.execute(
         "select count(*) from intermediate.records where source = $s and _partition in (select unnest($days::date[]))",
         {"s": name, "days": days},
     ).fetchall()[0][0]
 
 
-def build_staging(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rebuild staging.events, staging.profiles, quarantine.rejected and the partition counts."""
+
+# Above this share of changed partitions a full rebuild is cheaper than the delete/insert.
+INCREMENTAL_MAX_SHARE = 0.25
+
+
+def build_staging(con: duckdb.DuckDBPyConnection, *, incremental: bool = True) -> dict[str, Any]:
+    """Bring staging.events, staging.profiles, quarantine.rejected and the partition counts up
+    to date with intermediate.records. The parser marks each partition it (re)parses in
+    intermediate.unstaged_partitions; when those are a small share of all partitions, only
+    the events whose id occurs in them (before or after) are re-decided and only their
+    quarantine rows replaced, which gives the same tables as a full rebuild. The marks are
+    cleared once the tables are up to date."""
     ensure_records_table(con)
-    return {
-        rel: build_model(con, rel)
-        for rel in ("staging.events", "staging.profiles", "quarantine.rejected", "intermediate.partition_counts")
-    }
+    changed = con.execute("select source, _partition from intermediate.unstaged_partitions order by all").fetchall()
+    n_all = con.execute("select count(*) from raw._partitions").fetchall()[0][0] if _has_table(con, "raw", "_partitions") else 0
+    exists = _has_table(con, "staging", "events") and _has_table(con, "quarantine", "rejected")
+    mode = "incremental" if (
+        incremental and exists and n_all and len(changed) <= INCREMENTAL_MAX_SHARE * n_all
+    ) else "full"
+    counts: dict[str, Any] = {"mode": mode, "partitions_changed": len(changed)}
+    if mode == "full":
+        for rel in ("staging.events", "quarantine.rejected"):
+            counts[rel] = build_model(con, rel)
+    else:
+        _update_staging(con, changed)
+        counts["staging.events"] = count_rows(con, "staging.events")
+        counts["quarantine.rejected"] = count_rows(con, "quarantine.rejected")
+    for rel in ("staging.profiles", "intermediate.partition_counts"):
+        counts[rel] = build_model(con, rel)
+    con.execute("delete from intermediate.unstaged_partitions")
+    return counts
+
+
+def _update_staging(con: duckdb.DuckDBPyConnection, changed: list[tuple[str, date]]) -> None:
+    """Re-decide the events whose id occurs in the `changed` partitions (as records now, or as
+    staged events before) and replace those partitions' quarantine rows, in one transaction."""
+    if not changed:
+        return
+    params = {"sources": [c[0] for c in changed], "days": [c[1] for c in changed]}
+    con.execute("create or replace temp table changed_partitions as select unnest($sources) as source, unnest($days::date[]) as _partition", params)
+    con.execute(
+        """create or replace temp table changed_event_ids as
+        select event_id from intermediate.records
+        semi join changed_partitions using (source, _partition)
+        where kind = 'events' and reason is null
+        union
+        select event_id from staging.events
+        semi join changed_partitions using (source, _partition)"""
+    )
+    con.execute(
+        """create or replace temp view changed_records as
+        select * from intermediate.records
+        where kind = 'events' and event_id in (select event_id from changed_event_ids)"""
+    )
+    events_sql = deterministic(con, _retarget("staging.events", "from changed_records"), {})
+    rejected_sql = _retarget("quarantine.rejected", "from intermediate.records semi join changed_partitions using (source, _partition)")
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from staging.events where event_id in (select event_id from changed_event_ids)")
+        con.execute("insert into staging.events by name " + events_sql)
+        con.execute("delete from quarantine.rejected where (source, _partition) in (select (source, _partition) from changed_partitions)")
+        con.execute("insert into quarantine.rejected by name " + rejected_sql)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("drop view if exists changed_records")
+        con.execute("drop table if exists changed_event_ids")
+        con.execute("drop table if exists changed_partitions")
+
+
+def _retarget(relation: str, source: str) -> str:
+    """The model's SQL reading `source` instead of its one `from intermediate.records`."""
+    sql = read_model(relation)
+    if sql.count("from intermediate.records") != 1:
+        raise ValueError(f"{relation}: expected one 'from intermediate.records' to retarget")
+    return sql.replace("from intermediate.records", source)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from duckdb_tables() where schema_name = $s and table_name = $t and database_name = current_database()",
+        {"s": schema, "t": table},
+    ).fetchall()[0][0])
 
 
 PIPELINE_RUNS_COLUMNS = """

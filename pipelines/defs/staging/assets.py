@@ -39,11 +39,14 @@ def build_staging_assets(config: Config) -> list:
                 n = n_runs if rel == "marts.pipeline_runs" else counts[rel]
                 yield dg.MaterializeResult(
                     asset_key=key,
-                    metadata={"rows": n, "seconds": seconds, "preview": dg.MetadataValue.md(preview(con, rel))},
+                    metadata={"rows": n, "seconds": seconds, "build": counts["mode"],
+                              "partitions_changed": counts["partitions_changed"],
+                              "preview": dg.MetadataValue.md(preview(con, rel))},
                 )
         context.log.info(
             f"staging.events: {counts['staging.events']:,} events; "
-            f"quarantine.rejected: {counts['quarantine.rejected']:,} records"
+            f"quarantine.rejected: {counts['quarantine.rejected']:,} records "
+            f"({counts['mode']} build, {counts['partitions_changed']} partition(s) changed)"
         )
 
     @dg.asset_check(
