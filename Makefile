@@ -38,7 +38,7 @@ lint: install
 	$(BIN)/ruff check pipelines transforms tests bench
 
 bench: install
-	$(BIN)/python -m bench.run --scale $(SCALE)
+	$(BIN)/python -m bench.run --scale $(SCALE) $(if $(MEMORY_LIMIT),--memory-limit $(MEMORY_LIMIT))
 
 dev: install
 	$(BIN)/dagster dev

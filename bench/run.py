@@ -123,7 +123,9 @@ def main() -> None:
     args = ap.parse_args()
 
     landing, n_events = landing_for(args.scale, args.workers)
-    work = CACHE / f"wh-{args.scale}"
+    # A run with its own memory limit keeps its own warehouse and results beside the default's.
+    tag = f"{args.scale}" + (f"-mem{args.memory_limit}" if args.memory_limit else "")
+    work = CACHE / f"wh-{tag}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     wh = work / "journeys.duckdb"
@@ -181,8 +183,8 @@ def main() -> None:
         f"Nightly: {summary['nightly_share_of_full']:.1%} of a full run. Peak RSS: {summary['peak_rss_mb']:,.0f} MB."
     )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.scale}.json").write_text(json.dumps(summary, indent=2))
-    console.print(f"Wrote {RESULTS / f'{args.scale}.json'}")
+    (RESULTS / f"{tag}.json").write_text(json.dumps(summary, indent=2))
+    console.print(f"Wrote {RESULTS / f'{tag}.json'}")
 
 
 if __name__ == "__main__":
