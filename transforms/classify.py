@@ -139,6 +139,56 @@ def coverage(con: duckdb.DuckDBPyConnection, relation: str = "intermediate.class
     )).fetchall()
 
 
+def events_classified_once(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How staging.events and intermediate.classified_events agree, event by event: the row
+    counts, events missing from classified_events, event ids in it more than once, events not
+    in staging.events, and events without a customer (all but the counts 0 when they agree).
+
+    First a cheap pass: equal row counts, equal sums of the event ids' hashes (a multiset
+    fingerprint), no event id twice in classified_events and no event without a customer mean
+    every event is there once; only when that pass fails are the tables matched event by event."""
+    (n_staging, n_classified, same_ids, repeated, no_customer), = con.execute(
+        """
+        with staged as (
+            select count(*) as n, sum(hash(event_id)::hugeint) as fingerprint from staging.events
+        ),
+        classified as (
+            select
+                count(*) as n,
+                sum(hash(event_id)::hugeint) as fingerprint,
+                count(*) filter (where customer_id is null) as n_without_customer
+            from intermediate.classified_events
+        ),
+        repeated as (
+            select event_id from intermediate.classified_events group by event_id having count(*) > 1 limit 1
+        )
+        select
+            s.n,
+            c.n,
+            s.n = c.n and s.fingerprint is not distinct from c.fingerprint,
+            exists (from repeated),
+            c.n_without_customer
+        from staged as s, classified as c
+        """
+    ).fetchall()
+    counts = {"staging_events": n_staging, "classified_events": n_classified, "missing": 0, "repeated": 0,
+              "not_in_staging": 0, "without_customer": no_customer}
+    if same_ids and not repeated:
+        return counts
+    (missing, n_repeated, extra), = con.execute(
+        """
+        select
+            (select count(*) from staging.events as s
+             anti join intermediate.classified_events as c using (event_id)),
+            (select count(*) from (select event_id from intermediate.classified_events
+                                   group by event_id having count(*) > 1)),
+            (select count(*) from intermediate.classified_events as c
+             anti join staging.events as s using (event_id))
+        """
+    ).fetchall()
+    return counts | {"missing": missing, "repeated": n_repeated, "not_in_staging": extra}
+
+
 def classify_params(config: Config) -> dict[str, Any]:
     """Every bound parameter of sql/intermediate/classified_events.sql."""
     return {**rule_params(config), "device_types": list(config.settings.identity.device_identifiers)}

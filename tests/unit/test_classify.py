@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from tests.unit.builders import EMPTY_STAGING_PROFILES, STAGING_EVENTS_FROM_LISTS
-from transforms.classify import build_classified_events, coverage
+from transforms.classify import build_classified_events, coverage, events_classified_once
 from transforms.config import ConfigError, IdentitySettings, load_config
 from transforms.identity import build_identity
 
@@ -214,6 +214,24 @@ def test_coverage_per_source():
     build_identity(con, IdentitySettings())
     build_classified_events(con, default_config())
     assert coverage(con) == [("clickstream", 8, 6, 0.75), ("support", 1, 1, 1.0)]
+
+
+def test_events_classified_once_counts_each_kind_of_disagreement():
+    con = duckdb.connect()
+    make_staging(con, [{"event_id": f"e{i}", "event_name": "Product Viewed"} for i in range(4)])
+    build_identity(con, IdentitySettings())
+    build_classified_events(con, default_config())
+    agree = {"staging_events": 4, "classified_events": 4, "missing": 0, "repeated": 0, "not_in_staging": 0,
+             "without_customer": 0}
+    assert events_classified_once(con) == agree
+    # same row count, no id twice: only the event ids tell the tables apart
+    con.execute("update intermediate.classified_events set event_id = 'e9' where event_id = 'e3'")
+    assert events_classified_once(con) == agree | {"missing": 1, "not_in_staging": 1}
+    con.execute("update intermediate.classified_events set event_id = 'e0' where event_id = 'e9'")
+    assert events_classified_once(con) == agree | {"missing": 1, "repeated": 1}
+    con.execute("update intermediate.classified_events set event_id = 'e3', customer_id = null where event_id = 'e0' "
+                "and rowid = (select max(rowid) from intermediate.classified_events where event_id = 'e0')")
+    assert events_classified_once(con) == agree | {"without_customer": 1}
 
 
 # --------------------------------------------------------------------------- matching semantics

@@ -8,7 +8,7 @@ import dagster as dg
 
 from pipelines.defs.ops.models import describe
 from pipelines.defs.ops.resources import JourneysResource
-from transforms.classify import build_classified_events, coverage
+from transforms.classify import build_classified_events, coverage, events_classified_once
 from transforms.config import Config
 from transforms.identity import build_identity
 from transforms.personas import build_customer_profiles
@@ -186,30 +186,10 @@ def build_identity_assets(config: Config) -> list[dg.AssetsDefinition | dg.Asset
     )
     def every_event_exactly_once(journeys: JourneysResource) -> dg.AssetCheckResult:
         with journeys.connect() as con:
-            (n_staging, n_classified, missing, repeated, extra, no_customer), = con.execute(
-                """
-                select
-                    (select count(*) from staging.events),
-                    (select count(*) from intermediate.classified_events),
-                    (select count(*) from staging.events as s
-                     anti join intermediate.classified_events as c using (event_id)),
-                    (select count(*) from (select event_id from intermediate.classified_events
-                                           group by event_id having count(*) > 1)),
-                    (select count(*) from intermediate.classified_events as c
-                     anti join staging.events as s using (event_id)),
-                    (select count(*) from intermediate.classified_events where customer_id is null)
-                """
-            ).fetchall()
+            counts = events_classified_once(con)
         return dg.AssetCheckResult(
-            passed=missing == 0 and repeated == 0 and extra == 0 and no_customer == 0,
-            metadata={
-                "staging_events": n_staging,
-                "classified_events": n_classified,
-                "missing": missing,
-                "repeated": repeated,
-                "not_in_staging": extra,
-                "without_customer": no_customer,
-            },
+            passed=all(counts[k] == 0 for k in ("missing", "repeated", "not_in_staging", "without_customer")),
+            metadata=counts,
         )
 
     @dg.asset_check(
