@@ -45,7 +45,9 @@ The matching is a dynamic programme over steps (a Python loop over a funnel's st
 events or units): state = (step, event, events used at that instant); each state keeps only the
 most recent start that reaches it, which dominates every earlier start (its window closes last),
 so one pass per step is linear in the matched events (window functions over the unit's events;
-equal-time and strict transitions are equi-joins).
+equal-time and strict transitions are equi-joins). In ordered mode a state reached from the same
+predecessor as an earlier state of its step is not kept (the earlier one dominates it), unless
+other matched events share its instant: most events of a busy step never become states.
 """
 
 from __future__ import annotations
@@ -219,6 +221,16 @@ class FunnelPlan:
             j -= 1
         return j
 
+    def unbounded_after(self, k: int) -> bool:
+        """No step that may directly follow step k (the next ones up to the first required one)
+        has a max_gap: an earlier state of step k can then lead wherever a later one can."""
+        for j in range(k + 1, self.n + 1):
+            if self.config.steps[j - 1].max_gap is not None:
+                return False
+            if not self.config.steps[j - 1].optional:
+                break
+        return True
+
     def gaps_us(self, k: int) -> tuple[int, int | None]:
         s = self.config.steps[k - 1]
         return _us(s.min_gap) or 0, _us(s.max_gap)
@@ -238,7 +250,6 @@ with events as (
         customer_id,
         journey_id,
         event_id,
-        occurred_at,
         epoch_us(occurred_at) as t_us,
         source_rank,
         ({step_bits})::bigint as smask,
@@ -253,14 +264,17 @@ matched as (
     where smask <> 0 or xmask <> 0
 ),
 
--- events of one kind at one instant (rare): ranked in (source_rank, event_id) order
-tied as (
-    select unit_id, t_us, mask
+-- instants of a unit with more than one matched event (rare), found by a hash of (unit, instant):
+-- grouping one integer is cheaper than grouping the unit's text id, and a collision only adds an
+-- instant whose events are then ranked (and kept as shared) needlessly
+shared as (
+    select hash(unit_id, t_us) as instant_hash
     from matched
-    group by unit_id, t_us, mask
+    group by instant_hash
     having count(*) > 1
 ),
 
+-- their events, each kind ranked in (source_rank, event_id) order
 tie_ranks as (
     select
         matched.event_id,
@@ -269,13 +283,13 @@ tie_ranks as (
             order by matched.source_rank, matched.event_id
         ) as mask_rank
     from matched
-    semi join tied
-        on matched.unit_id = tied.unit_id and matched.t_us = tied.t_us and matched.mask = tied.mask
+    semi join shared on hash(matched.unit_id, matched.t_us) = shared.instant_hash
 )
 
 select
     matched.*,
     coalesce(tie_ranks.mask_rank, 1) as mask_rank,
+    tie_ranks.event_id is not null as is_shared_instant,
     null::bigint as n_at,
     null::bigint as prev_t_us,
     null::bigint as unit_last_t_us
@@ -335,30 +349,42 @@ where (smask & 1) <> 0 and mask_rank = 1
 
 # a later instant, ordered mode: the best predecessor (most recent start, then earliest state)
 # among those at least min_gap (and at least 1 microsecond) and at most max_gap earlier; the
-# window runs over narrow rows only
+# window runs over narrow rows only.
+# With $prune (no max_gap on any step that may follow step k), a candidate whose best predecessor
+# already led to an earlier candidate is left out: that earlier state has the same start and
+# comes first in every order the programme uses (as a predecessor, and as the counted attempt),
+# and every later candidate it could lead to the earlier one leads to as well. Candidates at an
+# instant with other matched events are kept, for the same-instant transitions.
 _LATER_ORDERED = """
 select unit_id, cand, null::bigint[] as used, best_key as pkey
 from (
     select
         unit_id,
         cand,
-        max(pkey) over (
-            partition by unit_id order by key_t range between {frame_start} and current row
-        ) as best_key
+        is_shared_instant,
+        max(pkey) over w as best_key,
+        arg_max(key_t, pkey) over w as best_key_t,
+        max(case when cand is not null then key_t end) over (
+            partition by unit_id order by key_t range between unbounded preceding and 1 preceding
+        ) as previous_cand_t
     from (
         select
             unit_id,
             t_us + $eff_min_us as key_t,
             start_rank * 4294967296 + (4294967295 - pred_rank) as pkey,
-            null::bigint as cand
+            null::bigint as cand,
+            null::boolean as is_shared_instant
         from _fp
         union all
-        select unit_id, t_us, null, rowid
+        select unit_id, t_us, null, rowid, is_shared_instant
         from _fm
         where ((smask >> ($k - 1)) & 1) = 1 and mask_rank = 1
     )
+    window w as (partition by unit_id order by key_t range between {frame_start} and current row)
 )
-where cand is not null and best_key is not null
+where cand is not null
+    and best_key is not null
+    and not ($prune and not is_shared_instant and coalesce(best_key_t <= previous_cand_t, false))
 """
 
 # a later instant, strict mode: only from the unit's previous instant, whose events the attempt
@@ -724,10 +750,10 @@ def _ordered_chains(con: duckdb.DuckDBPyConnection, plan: FunnelPlan) -> None:
             eff_min = max(min_gap, 1)
             if max_gap is None:
                 parts.append(_LATER_ORDERED.replace("{frame_start}", "unbounded preceding"))
-                params["eff_min_us"] = eff_min
+                params |= {"eff_min_us": eff_min, "prune": plan.unbounded_after(k)}
             elif max_gap >= eff_min:
                 parts.append(_LATER_ORDERED.replace("{frame_start}", "$span_us preceding"))
-                params |= {"eff_min_us": eff_min, "span_us": max_gap - eff_min}
+                params |= {"eff_min_us": eff_min, "span_us": max_gap - eff_min, "prune": False}
         if min_gap == 0:
             parts.append(_SAME_INSTANT)
         if not parts:

@@ -427,6 +427,22 @@ def test_equal_timestamps_are_taken_in_step_order():
     assert attempts(con)[("f", "c1")][:2] == (2, "converted")
 
 
+def test_later_events_of_a_step_reached_from_the_same_start_change_nothing():
+    # B@20 and B@30 are reached from the same start as B@10, which comes first: the programme
+    # leaves them out; a step-1 event between them (A@25) starts an attempt that is kept
+    events, f = timeline("A@0 B@10 B@20 A@25 B@30 B@40 C@50"), funnel(window="1h")
+    assert attempts(run(events, f))[("f", "c1")] == (3, "converted", False, [25, 30, 50])
+    assert reference(events, f, as_of=50 * MIN_US)["c1"]["times"] == [25, 30, 50]
+
+
+def test_a_later_step_event_at_the_instant_of_the_next_step_is_kept():
+    # B@20 is reached from the same start as B@10, but C@20 shares its instant: the attempt that
+    # takes B and C at 20 comes first (events with equal timestamps are taken in step order)
+    events = timeline("A@0 B@10 B@20 C@20")
+    assert attempts(run(events, funnel()))[("f", "c1")] == (3, "converted", False, [0, 20, 20])
+    assert reference(events, funnel(), as_of=20 * MIN_US)["c1"]["times"] == [0, 20, 20]
+
+
 def test_strict_order_breaks_on_any_other_event():
     # Amplitude's "exact order" / PostHog's "strict": A, X, B does not convert; A, B does.
     f_strict = funnel("strict", ("A", "B"), mode="strict")
