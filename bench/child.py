@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import threading
 import time
 import warnings
 from datetime import date
@@ -43,25 +44,72 @@ def main() -> None:
     days = sorted({d for n, s in config.sources.items() for d in landed_days(landing, n, s)})
     start = date.fromisoformat(args.start) if args.start else days[0]
     end = date.fromisoformat(args.end) if args.end else days[-1]
+    instance = dg.DagsterInstance.ephemeral()
+    sampler = RssSampler()
+    sampler.start()
     t0 = time.time()
     result = defs.resolve_job_def("refresh").execute_in_process(
         run_config={**raw_op_config(config, only_changed=args.only_changed),
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance,
         tags=range_tags(start, end),
         raise_on_error=True,
     )
     wall = time.time() - t0
+    sampler.stop()
     timings = {
         e.step_key: round(e.event_specific_data.duration_ms / 1000, 3)
         for e in result.all_events
         if e.step_key and e.event_type_value == "STEP_SUCCESS"
     }
+    started: dict[str, float] = {}
+    step_rss: dict[str, float] = {}
+    for entry in instance.all_logs(result.run_id):
+        ev = entry.dagster_event
+        if ev is None or not ev.step_key:
+            continue
+        if ev.event_type_value == "STEP_START":
+            started[ev.step_key] = entry.timestamp
+        elif ev.event_type_value == "STEP_SUCCESS" and ev.step_key in started:
+            step_rss[ev.step_key] = sampler.peak_mb(started[ev.step_key], entry.timestamp)
     Path(args.out).write_text(json.dumps({
         "wall_seconds": round(wall, 3),
         "steps": timings,
+        "step_peak_rss_mb": step_rss,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }, indent=2))
+
+
+class RssSampler(threading.Thread):
+    """Reads this process's resident memory (/proc/self/status) four times a second, so each
+    step's peak can be told apart from the run's."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[tuple[float, float]] = []
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.25):
+            self.samples.append((time.time(), _rss_mb()))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def peak_mb(self, start: float, end: float) -> float:
+        inside = [mb for t, mb in self.samples if start <= t <= end + 0.25]
+        return round(max(inside), 1) if inside else 0.0
+
+
+def _rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 if __name__ == "__main__":

@@ -102,17 +102,22 @@ STAGES = {
 }
 
 
+def stage_of(key: str) -> str:
+    return next((name for name, match in STAGES.items() if match(key)), "other")
+
+
 def stage_times(steps: dict[str, float]) -> dict[str, float]:
-    out = {name: 0.0 for name in STAGES}
-    out["other"] = 0.0
+    out = {name: 0.0 for name in [*STAGES, "other"]}
     for key, sec in steps.items():
-        for name, match in STAGES.items():
-            if match(key):
-                out[name] += sec
-                break
-        else:
-            out["other"] += sec
+        out[stage_of(key)] += sec
     return {k: round(v, 3) for k, v in out.items() if v > 0}
+
+
+def stage_peaks(step_rss: dict[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, mb in step_rss.items():
+        out[stage_of(key)] = max(out.get(stage_of(key), 0.0), mb)
+    return out
 
 
 def main() -> None:
@@ -145,6 +150,7 @@ def main() -> None:
     scan = time_query(wh, SCAN_FLOOR)
     ref = time_query(wh, REFERENCE)
     stages = stage_times(full["steps"])
+    peaks = stage_peaks(full.get("step_peak_rss_mb", {}))
     derivation = sum(v for k, v in stages.items() if not k.startswith(("ingest", "staging", "publish", "checks")))
     ingest = stages.get("ingest (landing → raw → records)", 0) + stages.get("staging (dedupe, quarantine)", 0)
 
@@ -152,8 +158,9 @@ def main() -> None:
     t.add_column("stage")
     t.add_column("seconds", justify="right")
     t.add_column("events/s", justify="right")
+    t.add_column("peak RSS MB", justify="right")
     for k, v in stages.items():
-        t.add_row(k, f"{v:,.2f}", f"{n_events / v:,.0f}" if v > 0 else "")
+        t.add_row(k, f"{v:,.2f}", f"{n_events / v:,.0f}" if v > 0 else "", f"{peaks[k]:,.0f}" if k in peaks else "")
     t.add_row("[bold]full run (wall)[/]", f"{full['process_seconds']:,.2f}", f"{n_events / full['process_seconds']:,.0f}")
     t.add_row("nightly run adding one day (wall)", f"{nightly['process_seconds']:,.2f}", "")
     t.add_row("scan floor (columns the marts need)", f"{scan:,.2f}", "")
@@ -164,6 +171,7 @@ def main() -> None:
         "events": n_events,
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE.parent).stdout.strip(),
         "stages_seconds": stages,
+        "stages_peak_rss_mb": peaks,
         "full_run_seconds": full["process_seconds"],
         "nightly_run_seconds": nightly["process_seconds"],
         "nightly_share_of_full": round(nightly["process_seconds"] / full["process_seconds"], 3),
