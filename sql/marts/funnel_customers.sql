@@ -11,13 +11,14 @@ breakdown_values as (
     select * from intermediate.funnel_breakdown_values
 ),
 
+-- a unit has each breakdown once, so sorting its (breakdown, value) pairs sorts by breakdown:
+-- one list_sort instead of two ordered aggregates
 value_maps as (
     select
         funnel,
         unit_id,
-        map(
-            list(breakdown order by breakdown),
-            list(breakdown_value order by breakdown)
+        map_from_entries(
+            list_sort(list({'key': breakdown, 'value': breakdown_value}))
         ) as breakdown_values
     from breakdown_values
     group by funnel, unit_id
