@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -313,18 +314,34 @@ def _batches(landing_dir: Path, name: str, cfg: SourceConfig, days: list[date],
     return [b for b in batches if b], missing
 
 
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def batch_bytes_for(con: duckdb.DuckDBPyConnection) -> int:
+    """How many bytes of landed files to read in one batch: a fifth of DuckDB's memory limit
+    (a batch's lines, their parse and its records are in flight together), between 64 MB and
+    1 GB, so a smaller limit means smaller batches rather than spilling."""
+    setting = str(con.execute("select current_setting('memory_limit')").fetchall()[0][0])
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", setting)
+    limit = float(m.group(1)) * _UNITS.get(m.group(2).upper() or "B", 0) if m else 0
+    if limit <= 0:
+        return 1_000_000_000
+    return int(min(max(limit / 5, 64_000_000), 1_000_000_000))
+
+
 def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str, cfg: SourceConfig,
                     days: list[date], loaded_at: datetime, run_id: str | None = None,
                     started_at: datetime | None = None,
                     after_load: Callable[[list[date]], object] | None = None,
-                    max_batch_bytes: int = 1_000_000_000) -> list[PartitionLoad]:
+                    max_batch_bytes: int | None = None) -> list[PartitionLoad]:
     """Replace partitions `days` of raw.<name> with the files of their landing folders.
     Days are read in size-capped batches; each batch is read set-based into a temporary table
     (a failed read cannot abort the transaction), then swapped in with one transaction that
     also runs `after_load(batch_days)` (parsing the new rows). A missing folder leaves that
     partition's rows alone (landing files may have been archived)."""
     ensure_raw_tables(con, name)
-    batches, missing = _batches(landing_dir, name, cfg, days, max_batch_bytes)
+    batches, missing = _batches(landing_dir, name, cfg, days, max_batch_bytes or batch_bytes_for(con))
     results = [PartitionLoad(source=name, partition=d, skipped=True) for d in missing]
     for batch in batches:
         con.execute("create or replace temp table landing_rows (" + RAW_COLUMNS + ")")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from transforms.config import load_config
-from transforms.ingest import load_partition, pending_days
+from transforms.ingest import batch_bytes_for, load_partition, pending_days
 from transforms.staging import build_staging, count_discrepancies, parse_partitions
 from transforms.warehouse import connect, hmac_pads
 
@@ -251,3 +251,10 @@ def test_incremental_staging_equals_a_full_rebuild(tmp_path_factory, days, reloa
     assert build_staging(con, incremental=False)["mode"] == "full"
     assert incremental == staging_snapshot(con)
     assert count_discrepancies(con) == []
+
+
+@pytest.mark.parametrize(("limit", "expected"), [("2GB", 386_547_056), ("6GB", 1_000_000_000), ("100MB", 64_000_000)])
+def test_batches_follow_the_memory_limit(limit, expected):
+    con = duckdb.connect()
+    con.execute("set memory_limit = $v", {"v": limit})
+    assert batch_bytes_for(con) == expected
