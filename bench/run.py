@@ -127,6 +127,8 @@ def main() -> None:
     ap.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 10GB.")
     args = ap.parse_args()
 
+    # The commit is read before anything runs: code committed during a long run is not in it.
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE.parent).stdout.strip()
     landing, n_events = landing_for(args.scale, args.workers)
     # A run with its own memory limit keeps its own warehouse and results beside the default's.
     tag = f"{args.scale}" + (f"-mem{args.memory_limit}" if args.memory_limit else "")
@@ -169,7 +171,7 @@ def main() -> None:
     summary = {
         "scale": args.scale,
         "events": n_events,
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE.parent).stdout.strip(),
+        "commit": commit,
         "stages_seconds": stages,
         "stages_peak_rss_mb": peaks,
         "full_run_seconds": full["process_seconds"],
