@@ -34,14 +34,13 @@ first_values as (
         first_filled(v, $idx_id) as record_id,
         first_filled(v, $idx_ts) as ts_text,
         first_filled(v, $idx_name) as name_text,
+        -- zipped, not looked up by path: two identifier types may read the same field
         list_transform(
-            $idx_identifiers,
-            lambda i: case
-                when $pii_kinds[list_position($idx_identifiers, i)] = 'email'
-                    then nullif(lower(trim(v[i])), '')
-                when $pii_kinds[list_position($idx_identifiers, i)] = 'phone'
-                    then nullif(regexp_replace(v[i], '[^0-9+]', '', 'g'), '')
-                else nullif(trim(v[i]), '')
+            list_zip($idx_identifiers, $pii_kinds),
+            lambda x: case
+                when x[2] = 'email' then nullif(lower(trim(v[x[1]])), '')
+                when x[2] = 'phone' then nullif(regexp_replace(v[x[1]], '[^0-9+]', '', 'g'), '')
+                else nullif(trim(v[x[1]]), '')
             end
         ) as identifier_values,
         coalesce($const_url, first_nonempty(v, $idx_url)) as url,

@@ -1,6 +1,8 @@
 """Landing -> raw -> staging/quarantine on crafted files: every line is accounted for and
 every kind of bad record gets its own reason."""
 
+import hashlib
+import hmac
 import json
 from datetime import date, datetime
 from pathlib import Path
@@ -258,3 +260,21 @@ def test_batches_follow_the_memory_limit(limit, expected):
     con = duckdb.connect()
     con.execute("set memory_limit = $v", {"v": limit})
     assert batch_bytes_for(con) == expected
+
+
+def test_two_identifier_types_reading_one_field_are_each_treated_as_their_kind(tmp_path):
+    """A plain identifier listed before an email read from the same field must not make the
+    email skip its normalization (trim, lower case) before hashing."""
+    from transforms.config import SourceConfig
+    cfg = SourceConfig.model_validate({"format": "jsonl", "files": "*.jsonl", "id": "id",
+                                       "timestamp": {"field": "ts"}, "event_name": "name",
+                                       "identifiers": {"login": "mail", "email": "mail"}})
+    land(tmp_path, "app", "e.jsonl", json.dumps({"id": "1", "ts": "2025-03-03T10:00:00Z", "name": "x",
+                                                 "mail": " Jane@Example.com"}) + "\n")
+    con = connect(tmp_path / "w.duckdb")
+    load_partition(con, tmp_path / "landing", "app", cfg, DAY, NOW,
+                   after_load=lambda: parse_partitions(con, "app", cfg, [DAY], CONFIG.settings, "k", NOW))
+    build_staging(con)
+    (login, email), = con.execute("select identifiers['login'], identifiers['email'] from staging.events").fetchall()
+    assert login == "Jane@Example.com"
+    assert email == hmac.new(b"k", b"jane@example.com", hashlib.sha256).hexdigest()
