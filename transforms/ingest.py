@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -202,10 +203,13 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
 
 
 def _scratch_dir(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The connection's spill folder (beside the warehouse), else the system's."""
+    """The connection's spill folder (beside the warehouse), else the system's. Scratch
+    copies a killed run left there are removed: only one run writes a warehouse at a time."""
     folder = con.execute("select current_setting('temp_directory')").fetchall()[0][0]
     if folder and folder != ".tmp":
         Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("journeys-landing-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         return folder
     return None
 

@@ -278,3 +278,16 @@ def test_two_identifier_types_reading_one_field_are_each_treated_as_their_kind(t
     (login, email), = con.execute("select identifiers['login'], identifiers['email'] from staging.events").fetchall()
     assert login == "Jane@Example.com"
     assert email == hmac.new(b"k", b"jane@example.com", hashlib.sha256).hexdigest()
+
+
+def test_scratch_copies_of_a_killed_run_are_removed(tmp_path):
+    """A file with a bad byte is read through a scratch copy beside the warehouse; one left by
+    a killed run is cleaned up by the next load, and the load leaves none behind."""
+    land(tmp_path, "clickstream", "e.jsonl", (ev("m1") + "\n").encode() + b'{"bad":"\xff"}\n')
+    con = connect(tmp_path / "w.duckdb")
+    spill = Path(con.execute("select current_setting('temp_directory')").fetchall()[0][0])
+    (spill / "journeys-landing-old").mkdir(parents=True)
+    (spill / "journeys-landing-old" / "0.txt").write_text("left over")
+    load_partition(con, tmp_path / "landing", "clickstream", CONFIG.sources["clickstream"], DAY, NOW)
+    assert list(spill.glob("journeys-landing-*")) == []
+    assert con.execute("select count(*) from raw.clickstream").fetchall() == [(2,)]
