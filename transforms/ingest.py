@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.config import SourceConfig
-from transforms.warehouse import sql_with
+from transforms.warehouse import sql_with, transaction
 
 RAW_COLUMNS = """
     _partition date not null,
@@ -383,24 +383,20 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
                 res.files.append(FileLoad(path=rel, lines=per_file.get(rel, 0), bytes=p.stat().st_size, error=notes.get(rel)))
             batch_results.append(res)
         batch_days = [d for d, _ in batch]
-        con.execute("begin transaction")
         try:
-            con.execute(sql_with("delete from raw.{name} where _partition in (select unnest($days::date[]))", name=name),
-                        {"days": batch_days})
-            _insert_zstd(con, sql_with("insert into raw.{name} select * from landing_rows", name=name))
-            con.execute(
-                """insert or replace into raw._partitions
-                select $s, unnest($days::date[]), unnest($fps), unnest($nfs::integer[]), unnest($nls::bigint[]), $run, $started, $at""",
-                {"s": name, "days": batch_days, "fps": [r.fingerprint for r in batch_results],
-                 "nfs": [len(r.files) for r in batch_results], "nls": [r.lines for r in batch_results],
-                 "run": run_id, "started": started_at or loaded_at, "at": loaded_at},
-            )
-            if after_load is not None:
-                after_load(batch_days)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+            with transaction(con):
+                con.execute(sql_with("delete from raw.{name} where _partition in (select unnest($days::date[]))", name=name),
+                            {"days": batch_days})
+                _insert_zstd(con, sql_with("insert into raw.{name} select * from landing_rows", name=name))
+                con.execute(
+                    """insert or replace into raw._partitions
+                    select $s, unnest($days::date[]), unnest($fps), unnest($nfs::integer[]), unnest($nls::bigint[]), $run, $started, $at""",
+                    {"s": name, "days": batch_days, "fps": [r.fingerprint for r in batch_results],
+                     "nfs": [len(r.files) for r in batch_results], "nls": [r.lines for r in batch_results],
+                     "run": run_id, "started": started_at or loaded_at, "at": loaded_at},
+                )
+                if after_load is not None:
+                    after_load(batch_days)
         finally:
             con.execute("drop table if exists landing_rows")
             con.execute("drop table if exists landing_files")

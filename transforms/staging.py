@@ -31,6 +31,7 @@ from transforms.warehouse import (
     hmac_pads,
     read_model,
     sql_with,
+    transaction,
 )
 
 RECORDS_COLUMNS = """
@@ -234,16 +235,12 @@ def _update_staging(con: duckdb.DuckDBPyConnection, changed: list[tuple[str, dat
     )
     events_sql = deterministic(con, _retarget("staging.events", "from changed_records"), {})
     rejected_sql = _retarget("quarantine.rejected", "from intermediate.records semi join changed_partitions using (source, _partition)")
-    con.execute("begin transaction")
     try:
-        con.execute("delete from staging.events where event_id in (select event_id from changed_event_ids)")
-        con.execute("insert into staging.events by name " + events_sql)
-        con.execute("delete from quarantine.rejected where (source, _partition) in (select (source, _partition) from changed_partitions)")
-        con.execute("insert into quarantine.rejected by name " + rejected_sql)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        with transaction(con):
+            con.execute("delete from staging.events where event_id in (select event_id from changed_event_ids)")
+            con.execute("insert into staging.events by name " + events_sql)
+            con.execute("delete from quarantine.rejected where (source, _partition) in (select (source, _partition) from changed_partitions)")
+            con.execute("insert into quarantine.rejected by name " + rejected_sql)
     finally:
         con.execute("drop view if exists changed_records")
         con.execute("drop table if exists changed_event_ids")
@@ -275,8 +272,7 @@ PIPELINE_RUNS_COLUMNS = """
 def record_runs(con: duckdb.DuckDBPyConnection, run_id: str, finished_at: datetime) -> int:
     """Append one marts.pipeline_runs row per source and partition this run loaded."""
     con.execute("create table if not exists marts.pipeline_runs (" + PIPELINE_RUNS_COLUMNS + ")")
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute("delete from marts.pipeline_runs where run_id = $run", {"run": run_id})
         con.execute(
             """insert into marts.pipeline_runs
@@ -288,12 +284,7 @@ def record_runs(con: duckdb.DuckDBPyConnection, run_id: str, finished_at: dateti
             where p.run_id = $run""",
             {"run": run_id, "at": finished_at},
         )
-
         apply_comments(con, "marts.pipeline_runs")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return con.execute("select count(*) from marts.pipeline_runs where run_id = $run", {"run": run_id}).fetchall()[0][0]
 
 

@@ -161,6 +161,18 @@ def build_model(con: duckdb.DuckDBPyConnection, relation: str, params: Mapping[s
     return replace_table(con, relation, read_model(relation), params)
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One DuckDB transaction: committed when the block ends, rolled back if it raises."""
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
                   params: Mapping[str, Any] | None = None) -> int:
     """`create or replace table <relation> as <select>` plus its documentation, atomically."""
@@ -168,14 +180,9 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
         raise ValueError(f"not a relation name: {relation!r}")
     bound = bind(select, params or {})
     select = deterministic(con, select, bound)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(sql_with("create or replace table {relation} as\n", relation=relation) + select, bound)
         apply_comments(con, relation)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return count_rows(con, relation)
 
 
