@@ -7,8 +7,9 @@ is kept with a `_load_error` that staging turns into a quarantine reason.
 
 Reading is set-based in DuckDB: files are read whole (`read_text`) and split on newlines.
 A file that is not valid UTF-8 is read through a copy with its bad lines blanked, and those
-lines are put back as escaped text with a `_load_error`, so only they are flagged. CSV rows are split into fields with one regular
-expression per row, with the quoting checked by reassembling the row.
+lines are put back as escaped text with a `_load_error`, so only they are flagged. CSV rows
+are split into fields with one regular expression per row (a plain split when the row has
+no quote), with the quoting checked by reassembling the row.
 """
 
 from __future__ import annotations
@@ -151,21 +152,20 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
     through a copy whose bad lines are blanked (see `_split_out_bad_lines`); those lines are
     then put back as their escaped text with a `_load_error`, so only they are flagged."""
     files = [r[0] for r in con.execute("select f from landing_files order by f").fetchall()]
-    read_paths = {f: f for f in files}
+    if not files:
+        return
     bad_rows: list[tuple[str, int, str, int]] = []
-    scratch = tempfile.TemporaryDirectory(prefix="journeys-landing-", dir=_scratch_dir(con))
-    with scratch:
+    with tempfile.TemporaryDirectory(prefix="journeys-landing-", dir=_scratch_dir(con)) as scratch:
         for i, f in enumerate(files):
             split = _split_out_bad_lines(Path(f).read_bytes())
             if split is None:
                 continue
             clean, bad = split
-            copy = Path(scratch.name) / f"{i}.txt"
+            copy = Path(scratch) / f"{i}.txt"
             copy.write_bytes(clean)
-            read_paths[f] = str(copy)
+            con.execute("update landing_files set read_from = $c where f = $f", {"c": str(copy), "f": f})
             bad_rows += [(f, n, text, nbytes) for n, text, nbytes in bad]
-        if not files:
-            return
+        paths = [r[0] for r in con.execute("select read_from from landing_files order by f").fetchall()]
         con.execute(
             """insert into landing_rows
             with parts as (
@@ -173,15 +173,11 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
             ), numbered as (
                 select filename, unnest(lines) as line, generate_subscripts(lines, 1) as n, len(lines) as total
                 from parts
-            ), files as (
-                select unnest($paths) as read_from, unnest($files) as f
             )
             select lf.day, lf.rel, n, if(ends_with(line, chr(13)), line[:-2], line), strlen(line), null, $at
-            from numbered
-            join files on numbered.filename = files.read_from
-            join landing_files as lf on files.f = lf.f
+            from numbered join landing_files as lf on numbered.filename = lf.read_from
             where not (n = total and line = '')""",
-            {"paths": [read_paths[f] for f in files], "files": files, "at": loaded_at},
+            {"paths": paths, "at": loaded_at},
         )
     if bad_rows:
         con.execute(
@@ -349,12 +345,14 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
     results = [PartitionLoad(source=name, partition=d, skipped=True) for d in missing]
     for batch in batches:
         con.execute("create or replace temp table landing_rows (" + RAW_COLUMNS + ")")
-        con.execute("create or replace temp table landing_files (f varchar, rel varchar, day date, bytes bigint, note varchar)")
+        con.execute(
+            "create or replace temp table landing_files (f varchar, rel varchar, day date, bytes bigint, note varchar, read_from varchar)"
+        )
         rows = [(str(p), f"{cfg.folder or name}/{day.isoformat()}/{p.name}", day, p.stat().st_size)
                 for day, files in batch for p in files]
         if rows:
             con.execute(
-                "insert into landing_files select unnest($f), unnest($r), unnest($d::date[]), unnest($b::bigint[]), null",
+                "insert into landing_files select unnest($f), unnest($r), unnest($d::date[]), unnest($b::bigint[]), null, unnest($f)",
                 {"f": [r[0] for r in rows], "r": [r[1] for r in rows], "d": [r[2] for r in rows], "b": [r[3] for r in rows]},
             )
             if cfg.format == "parquet":
