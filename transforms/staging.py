@@ -161,7 +161,8 @@ def parse_partitions(con: duckdb.DuckDBPyConnection, name: str, cfg: SourceConfi
     con.execute(MASK_PII_MACRO)
     con.execute(PARSE_MACROS)
     sql = read_model("intermediate.records")
-    sql = sql.replace("raw.__source__", "landing_rows" if from_landing else sql_with("raw.{name}", name=name)).replace("__parse_timestamp__", _timestamp_sql(cfg.timestamp.format))
+    landed = "landing_rows" if from_landing else sql_with("raw.{name}", name=name)
+    sql = sql.replace("raw.__source__", landed).replace("__parse_timestamp__", _timestamp_sql(cfg.timestamp.format))
     params = parse_params(name, cfg, settings, secret, now, days)
     con.execute(
         "delete from intermediate.records where source = $s and _partition in (select unnest($days::date[]))",
@@ -177,7 +178,6 @@ def parse_partitions(con: duckdb.DuckDBPyConnection, name: str, cfg: SourceConfi
         "select count(*) from intermediate.records where source = $s and _partition in (select unnest($days::date[]))",
         {"s": name, "days": days},
     ).fetchall()[0][0]
-
 
 
 # Above this share of changed partitions a full rebuild is cheaper than the delete/insert.
