@@ -10,6 +10,11 @@ A file that is not valid UTF-8 is read through a copy with its bad lines blanked
 lines are put back as escaped text with a `_load_error`, so only they are flagged. CSV rows
 are split into fields with one regular expression per row (a plain split when the row has
 no quote), with the quoting checked by reassembling the row.
+
+Text files may land gzip-compressed (`<name>.gz`, matched by the source's `files` glob with
+or without the suffix). They are decompressed into the same scratch folder; a truncated or
+corrupt archive keeps the lines before the damage and gets one rejected row saying where the
+rest was lost.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import hashlib
 import re
 import shutil
 import tempfile
+import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -66,10 +73,51 @@ def source_folder(landing_dir: Path, name: str, cfg: SourceConfig) -> Path:
 
 
 def landed_files(landing_dir: Path, name: str, cfg: SourceConfig, day: date) -> list[Path]:
+    """The files of one day folder matching the source's glob; for text formats also their
+    gzip-compressed form (`<match>.gz`)."""
     folder = source_folder(landing_dir, name, cfg) / day.isoformat()
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob(cfg.files) if p.is_file() and not p.name.startswith("."))
+    found = set(folder.glob(cfg.files))
+    if cfg.format != "parquet":
+        found |= set(folder.glob(cfg.files + ".gz"))
+    return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
+
+
+def _is_gzip(path: Path | str) -> bool:
+    return str(path).endswith(".gz")
+
+
+def _text_bytes(path: Path) -> int:
+    """Roughly how many bytes of text a file holds: its size, or for gzip the uncompressed
+    size its trailer records (that of the last member only, so a concatenated archive
+    counts low; this sizes read batches, nothing else)."""
+    size = path.stat().st_size
+    if not _is_gzip(path) or size < 18:
+        return size
+    with open(path, "rb") as fh:
+        fh.seek(-4, 2)
+        return max(size, int.from_bytes(fh.read(4), "little"))
+
+
+def _gunzip(data: bytes) -> tuple[bytes, str | None]:
+    """The text of a gzip archive (all members), and a reason if it is damaged. A damaged
+    archive keeps the complete lines decoded before the damage."""
+    out: list[bytes] = []
+    rest = data
+    try:
+        while rest:
+            d = zlib.decompressobj(wbits=31)
+            out.append(d.decompress(rest))
+            if not d.eof:
+                raise EOFError
+            rest = d.unused_data.lstrip(b"\0")
+        return b"".join(out), None
+    except (zlib.error, EOFError):
+        text = b"".join(out)
+        text = text[: text.rfind(b"\n") + 1]
+        kept = text.count(b"\n")
+        return text, f"the gzip file is cut short or damaged, so the lines after line {kept} could not be read"
 
 
 def fingerprint(files: list[Path]) -> str:
@@ -146,25 +194,54 @@ def _split_out_bad_lines(data: bytes) -> tuple[bytes, list[tuple[int, str, int]]
     return b"".join(parts), bad
 
 
+def _prepare_text_file(f: str, copy: Path) -> tuple[bool, list[tuple[int, str, int]], tuple[int, str] | None]:
+    """Make `f` readable by `read_text`: decompress a gzip file and blank the lines that are
+    not valid UTF-8, writing the result to `copy` when it differs from the file. Returns
+    whether `copy` was written, the bad lines, and (line, reason) of a damaged archive."""
+    data = Path(f).read_bytes()
+    damage = None
+    changed = _is_gzip(f)
+    if changed:
+        data, reason = _gunzip(data)
+        if reason:
+            damage = (data.count(b"\n") + 1, reason)
+    split = _split_out_bad_lines(data)
+    bad: list[tuple[int, str, int]] = []
+    if split is not None:
+        data, bad = split
+        changed = True
+    if changed:
+        copy.write_bytes(data)
+    return changed, bad, damage
+
+
 def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> None:
     """Fill temp table `landing_rows` with the physical lines of the files in temp table
-    `landing_files`, in one set-based `read_text` pass. A file that is not valid UTF-8 is read
-    through a copy whose bad lines are blanked (see `_split_out_bad_lines`); those lines are
-    then put back as their escaped text with a `_load_error`, so only they are flagged."""
+    `landing_files`, in one set-based `read_text` pass. A gzip file, or one that is not valid
+    UTF-8, is read through a scratch copy (decompressed, with its bad lines blanked; see
+    `_split_out_bad_lines`); the bad lines are then put back as their escaped text with a
+    `_load_error`, so only they are flagged."""
     files = [r[0] for r in con.execute("select f from landing_files order by f").fetchall()]
     if not files:
         return
-    bad_rows: list[tuple[str, int, str, int]] = []
+    bad_rows: list[tuple[str, int, str | None, int, str]] = []
+    threads = int(con.execute("select current_setting('threads')").fetchall()[0][0])
     with tempfile.TemporaryDirectory(prefix="journeys-landing-", dir=_scratch_dir(con)) as scratch:
-        for i, f in enumerate(files):
-            split = _split_out_bad_lines(Path(f).read_bytes())
-            if split is None:
-                continue
-            clean, bad = split
-            copy = Path(scratch) / f"{i}.txt"
-            copy.write_bytes(clean)
-            con.execute("update landing_files set read_from = $c where f = $f", {"c": str(copy), "f": f})
-            bad_rows += [(f, n, text, nbytes) for n, text, nbytes in bad]
+        copies = [Path(scratch) / f"{i}.txt" for i in range(len(files))]
+        # reading, decompressing and writing release the GIL: files are prepared in parallel
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            prepared = list(pool.map(_prepare_text_file, files, copies))
+        moved = [(str(copy), f) for f, copy, (changed, _, _) in zip(files, copies, prepared, strict=True) if changed]
+        if moved:
+            con.execute(
+                """update landing_files set read_from = m.c
+                from (select unnest($c) as c, unnest($f) as f) as m where landing_files.f = m.f""",
+                {"c": [m[0] for m in moved], "f": [m[1] for m in moved]},
+            )
+        for f, (_, bad, damage) in zip(files, prepared, strict=True):
+            bad_rows += [(f, n, text, nbytes, "the line is not valid UTF-8 text") for n, text, nbytes in bad]
+            if damage:
+                bad_rows.append((f, damage[0], None, 0, damage[1]))
         paths = [r[0] for r in con.execute("select read_from from landing_files order by f").fetchall()]
         con.execute(
             """insert into landing_rows
@@ -180,22 +257,31 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
             {"paths": paths, "at": loaded_at},
         )
     if bad_rows:
+        # a damaged archive's row is new (its line was lost); a bad UTF-8 line replaces its blank
         con.execute(
-            """update landing_rows
-            set payload = b.payload, _bytes = b.nbytes, _load_error = 'the line is not valid UTF-8 text'
+            """create or replace temp table landing_bad as
+            select lf.day, lf.rel, b.n, b.payload, b.nbytes, b.reason
             from (
-                select lf.rel, b.* from (
-                    select unnest($f) as f, unnest($n::bigint[]) as n, unnest($p) as payload, unnest($b::bigint[]) as nbytes
-                ) as b join landing_files as lf on lf.f = b.f
-            ) as b
-            where landing_rows._source_file = b.rel and landing_rows._line = b.n""",
-            {"f": [r[0] for r in bad_rows], "n": [r[1] for r in bad_rows],
-             "p": [r[2] for r in bad_rows], "b": [r[3] for r in bad_rows]},
+                select unnest($f) as f, unnest($n::bigint[]) as n, unnest($p::varchar[]) as payload,
+                       unnest($b::bigint[]) as nbytes, unnest($r) as reason
+            ) as b join landing_files as lf on lf.f = b.f""",
+            {"f": [r[0] for r in bad_rows], "n": [r[1] for r in bad_rows], "p": [r[2] for r in bad_rows],
+             "b": [r[3] for r in bad_rows], "r": [r[4] for r in bad_rows]},
         )
         con.execute(
-            "update landing_files set note = 'some lines are not valid UTF-8' where f in (select unnest($b::varchar[]))",
-            {"b": sorted({r[0] for r in bad_rows})},
+            """delete from landing_rows using landing_bad as b
+            where landing_rows._source_file = b.rel and landing_rows._line = b.n"""
         )
+        con.execute("insert into landing_rows select day, rel, n, payload, nbytes, reason, $at from landing_bad",
+                    {"at": loaded_at})
+        con.execute(
+            """update landing_files set note = b.note
+            from (select rel, string_agg(distinct case when reason like 'the gzip file%' then reason
+                                                    else 'some lines are not valid UTF-8' end, '; ') as note
+                  from landing_bad group by rel) as b
+            where landing_files.rel = b.rel"""
+        )
+        con.execute("drop table landing_bad")
 
 
 def _scratch_dir(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -305,7 +391,7 @@ def _batches(landing_dir: Path, name: str, cfg: SourceConfig, days: list[date],
             missing.append(day)
             continue
         files = landed_files(landing_dir, name, cfg, day)
-        day_bytes = sum(p.stat().st_size for p in files)
+        day_bytes = sum(_text_bytes(p) for p in files)
         if batches[-1] and size + day_bytes > max_bytes:
             batches.append([])
             size = 0

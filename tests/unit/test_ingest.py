@@ -97,6 +97,51 @@ def test_invalid_utf8_flags_only_its_line(tmp_path):
     assert "\\xFF" in payload  # the bad bytes are kept, escaped
 
 
+def staged(con) -> list[tuple]:
+    return con.execute("select * exclude (_source_file, _loaded_at) from staging.events order by event_id").fetchall()
+
+
+def test_gzip_files_read_like_plain_ones(tmp_path):
+    import gzip
+
+    lines = (ev("m1") + "\n").encode() + b'{"messageId":"m2","anonymousId":"\xff"}\n' + (ev("m3") + "\n").encode()
+    csv = b"activity_id,contact_id,email,activity_type,occurred_at,channel,amount\nx1,c1,a@b.co,call,2025-03-03 10:00:00,phone,\n"
+    plain, packed = tmp_path / "plain", tmp_path / "packed"
+    land(plain, "clickstream", "e.jsonl", lines)
+    land(plain, "crm", "activities.csv", csv)
+    # two gzip members, as `cat a.gz b.gz` makes
+    land(packed, "clickstream", "e.jsonl.gz", gzip.compress(lines[:40]) + gzip.compress(lines[40:]))
+    land(packed, "crm", "activities.csv.gz", gzip.compress(csv))
+    land(packed, "crm", "notes.txt.gz", gzip.compress(b"not a landing file"))
+    a, b = load(plain, "clickstream", "crm"), load(packed, "clickstream", "crm")
+    assert staged(a) == staged(b) and len(staged(b)) == 3
+    assert rejected(b) == {2: "the line is not valid UTF-8 text"}
+    assert b.execute("select distinct _source_file from raw.crm").fetchall() == [("crm/2025-03-03/activities.csv.gz",)]
+    assert count_discrepancies(b) == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_damaged_gzip_keeps_lines_before_the_damage(tmp_path, damage):
+    import gzip
+
+    text = "".join(ev(f"m{i}") + "\n" for i in range(2000)).encode()
+    data = gzip.compress(text, compresslevel=1)
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data = data[: len(data) // 2] + bytes(b ^ 0x5A for b in data[len(data) // 2:])
+    land(tmp_path, "clickstream", "e.jsonl.gz", data)
+    con = load(tmp_path, "clickstream")
+    reasons = rejected(con)
+    line = max(reasons)  # the archive's row comes after every line read from it
+    kept = con.execute("select count(*) from staging.events").fetchall()[0][0]
+    assert 0 < kept < 2000 and kept <= line - 1
+    assert reasons[line] == f"the gzip file is cut short or damaged, so the lines after line {line - 1} could not be read"
+    if damage == "truncated":  # every line before the cut is intact
+        assert len(reasons) == 1 and kept == line - 1
+    assert count_discrepancies(con) == []
+
+
 def test_timestamps_normalised_to_utc(tmp_path):
     lines = [ev("a", timestamp="2025-03-03T10:00:00+02:00"), ev("b", timestamp="2025-03-03T10:00:00-05:00"),
              ev("c", timestamp="2025-03-03T10:00:00Z"), ev("d", timestamp="2025-03-03T10:00:00.250Z"),
