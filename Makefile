@@ -38,7 +38,9 @@ lint: install
 	$(BIN)/ruff check pipelines transforms tests bench
 
 bench: install
-	$(BIN)/python -m bench.run --scale $(SCALE) $(if $(MEMORY_LIMIT),--memory-limit $(MEMORY_LIMIT))
+	$(BIN)/python -m bench.run --scale $(SCALE) $(if $(MEMORY_LIMIT),--memory-limit $(MEMORY_LIMIT)) \
+		$(if $(filter 1,$(GZIP)),--gzip) $(if $(filter 0,$(GZIP)),--no-gzip) \
+		$(if $(filter 0,$(NIGHTLY)),--no-nightly)
 
 dev: install
 	$(BIN)/dagster dev

@@ -2,7 +2,9 @@
 and report per-stage wall time, events per second and peak RSS, beside the scan floor and a
 hand-written reference query measured on the same data in the same run.
 
-Results: a table on the terminal and bench/results/<scale>.json.
+Results: a table on the terminal and bench/results/<scale>[-gz][-mem<limit>].json. `--gzip`
+(on by default from 50M events) lands the files gzip-compressed; `--no-nightly` skips the
+nightly run.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ CACHE = HERE / ".cache"
 RESULTS = HERE / "results"
 DAYS = 100  # the nightly run adds the last day: 1% of the history
 START = date(2025, 1, 1)
+GZIP_FROM = 50_000_000  # uncompressed, the landing zone needs ~6.2 GB per 10M events
 console = Console()
 
 
@@ -52,8 +55,8 @@ def _total_events(summary) -> int:
     return int(summary.events)
 
 
-def landing_for(scale: int, workers: int) -> tuple[Path, int]:
-    landing = CACHE / f"landing-{scale}"
+def landing_for(scale: int, workers: int, gzip: bool = False) -> tuple[Path, int]:
+    landing = CACHE / (f"landing-{scale}" + ("-gz" if gzip else ""))
     marker = landing / ".complete.json"
     if marker.exists():
         return landing, json.loads(marker.read_text())["events"]
@@ -61,11 +64,15 @@ def landing_for(scale: int, workers: int) -> tuple[Path, int]:
 
     shutil.rmtree(landing, ignore_errors=True)
     customers = max(1, round(scale / events_per_customer()))
-    console.print(f"Generating ~{scale:,} events ({customers:,} customers, {DAYS} days) into {landing} …")
+    packed = ", gzip-compressed" if gzip else ""
+    console.print(f"Generating ~{scale:,} events ({customers:,} customers, {DAYS} days{packed}) into {landing} …")
     t0 = time.monotonic()
-    s = generate(landing, customers=customers, days=DAYS, seed=11, start=START, workers=workers)
+    s = generate(landing, customers=customers, days=DAYS, seed=11, start=START, workers=workers, compress=gzip)
     n = _total_events(s)
-    marker.write_text(json.dumps({"events": n, "customers": customers, "seconds": round(time.monotonic() - t0, 1)}))
+    size = sum(p.stat().st_size for p in landing.rglob("*") if p.is_file())
+    marker.write_text(json.dumps({"events": n, "customers": customers, "seconds": round(time.monotonic() - t0, 1),
+                                  "gzip": gzip, "bytes": size}))
+    console.print(f"Landed {n:,} events, {size / 1e6:,.1f} MB on disk.")
     return landing, n
 
 
@@ -125,13 +132,23 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=1_000_000, help="Number of events to generate.")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 10GB.")
+    ap.add_argument("--gzip", action=argparse.BooleanOptionalAction, default=None,
+                    help=f"Land the files gzip-compressed (landing-<scale>-gz); on by default from {GZIP_FROM:,} events.")
+    ap.add_argument("--no-nightly", dest="nightly", action="store_false", help="Skip the nightly run.")
     args = ap.parse_args()
+    if args.gzip is None:
+        args.gzip = args.scale >= GZIP_FROM
+        if args.gzip:
+            console.print(f"Landing files gzip-compressed (the default from {GZIP_FROM:,} events): uncompressed, "
+                          f"the landing zone would need ~6.2 GB per 10M events, ~{args.scale / 1e7 * 6.2:,.0f} GB here. "
+                          "--no-gzip writes them plain.")
 
     # The commit is read before anything runs: code committed during a long run is not in it.
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE.parent).stdout.strip()
-    landing, n_events = landing_for(args.scale, args.workers)
-    # A run with its own memory limit keeps its own warehouse and results beside the default's.
-    tag = f"{args.scale}" + (f"-mem{args.memory_limit}" if args.memory_limit else "")
+    landing, n_events = landing_for(args.scale, args.workers, gzip=args.gzip)
+    # A run over gzipped landing files or with its own memory limit keeps its own warehouse
+    # and results beside the default's.
+    tag = f"{args.scale}" + ("-gz" if args.gzip else "") + (f"-mem{args.memory_limit}" if args.memory_limit else "")
     work = CACHE / f"wh-{tag}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -146,8 +163,10 @@ def main() -> None:
     history_end = all_days[-2]
     console.print(f"Full run over {all_days[0]} … {history_end} ({n_events:,} events landed in all) …")
     full = run_child(landing, wh, work / "full.json", end=history_end, memory_limit=args.memory_limit)
-    console.print(f"Nightly run adding {last} …")
-    nightly = run_child(landing, wh, work / "nightly.json", start=last, end=last, only_changed=True, memory_limit=args.memory_limit)
+    nightly = None
+    if args.nightly:
+        console.print(f"Nightly run adding {last} …")
+        nightly = run_child(landing, wh, work / "nightly.json", start=last, end=last, only_changed=True, memory_limit=args.memory_limit)
 
     scan = time_query(wh, SCAN_FLOOR)
     ref = time_query(wh, REFERENCE)
@@ -164,7 +183,7 @@ def main() -> None:
     for k, v in stages.items():
         t.add_row(k, f"{v:,.2f}", f"{n_events / v:,.0f}" if v > 0 else "", f"{peaks[k]:,.0f}" if k in peaks else "")
     t.add_row("[bold]full run (wall)[/]", f"{full['process_seconds']:,.2f}", f"{n_events / full['process_seconds']:,.0f}")
-    t.add_row("nightly run adding one day (wall)", f"{nightly['process_seconds']:,.2f}", "")
+    t.add_row("nightly run adding one day (wall)", f"{nightly['process_seconds']:,.2f}" if nightly else "not measured", "")
     t.add_row("scan floor (columns the marts need)", f"{scan:,.2f}", "")
     t.add_row("reference query (paths + phase funnel)", f"{ref:,.2f}", "")
     console.print(t)
@@ -175,22 +194,24 @@ def main() -> None:
         "stages_seconds": stages,
         "stages_peak_rss_mb": peaks,
         "full_run_seconds": full["process_seconds"],
-        "nightly_run_seconds": nightly["process_seconds"],
-        "nightly_share_of_full": round(nightly["process_seconds"] / full["process_seconds"], 3),
+        "nightly_run_seconds": nightly["process_seconds"] if nightly else None,
+        "nightly_share_of_full": round(nightly["process_seconds"] / full["process_seconds"], 3) if nightly else None,
         "ingest_events_per_second": round(n_events / ingest) if ingest else None,
         "derivation_seconds": round(derivation, 3),
         "scan_floor_seconds": round(scan, 3),
         "reference_seconds": round(ref, 3),
         "derivation_vs_reference": round(derivation / ref, 2) if ref else None,
         "derivation_vs_scan_floor": round(derivation / scan, 2) if scan else None,
-        "peak_rss_mb": max(full["peak_rss_mb"], nightly["peak_rss_mb"]),
+        "peak_rss_mb": max(full["peak_rss_mb"], nightly["peak_rss_mb"] if nightly else 0),
         "memory_limit": args.memory_limit,
+        "landing_gzip": args.gzip,
         "cpu_count": os.cpu_count(),
     }
     console.print(
         f"Derivation (staging.events → marts): {derivation:.2f}s = {summary['derivation_vs_reference']}× the reference query, "
         f"{summary['derivation_vs_scan_floor']}× the scan floor. Ingestion: {summary['ingest_events_per_second']:,} events/s. "
-        f"Nightly: {summary['nightly_share_of_full']:.1%} of a full run. Peak RSS: {summary['peak_rss_mb']:,.0f} MB."
+        + (f"Nightly: {summary['nightly_share_of_full']:.1%} of a full run. " if nightly else "Nightly: not measured. ")
+        + f"Peak RSS: {summary['peak_rss_mb']:,.0f} MB."
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{tag}.json").write_text(json.dumps(summary, indent=2))

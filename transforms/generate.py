@@ -7,6 +7,9 @@
 * ``crm/<day>/activities.csv`` and ``crm/<day>/contacts.csv``  HubSpot-like exports
 * ``support/<day>/tickets.jsonl``  Zendesk-like ticket events
 
+With ``compress=True`` every file is written gzip-compressed instead, under its name plus
+``.gz``; it decompresses to the very bytes the uncompressed run writes.
+
 The day folder is the UTC day a record *landed*: normally the day of its timestamp, later
 for the ~1 % late records; ~1 % of records are resent byte-identically, and with
 probability `broken_share` a record is broken in one of `BROKEN_KINDS`. Three stories are
@@ -20,9 +23,11 @@ index and every customer draws from its own RNGs seeded from ``(seed, customer_i
 so the bytes written depend on the arguments only, never on `workers` or scheduling. A
 shard holds one customer's records in memory at a time and appends them to open
 per-(file, day) handles; CRM and support shards write part files that are concatenated in
-shard order at the end. Unlike the pipeline's transforms this is a simulation, so it loops
-per event; the hot path builds the Segment JSON from pre-encoded text to stay above 100k
-records a second per worker.
+shard order at the end. When compressing, a shard gzips its clickstream files as soon as it
+finishes, so at most `workers` shards' clickstream lies uncompressed on disk at once, and the
+merge writes the CRM and support files through gzip. Unlike the pipeline's transforms this
+is a simulation, so it loops per event; the hot path builds the Segment JSON from
+pre-encoded text to stay above 100k records a second per worker.
 
 This module is pure Python and never imports dagster.
 """
@@ -31,6 +36,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gzip
+import io
 import json
 import multiprocessing
 import queue
@@ -1939,12 +1946,18 @@ class _ShardWriter:
         }
         self.summary.files_written = sum(1 for key in self.created if key // _KEY == _EVENTS)
 
+    def gzip_clickstream(self) -> None:
+        """Replaces each clickstream file of this shard by `<file>.gz` (after `close`)."""
+        for key in sorted(self.created):
+            if key // _KEY == _EVENTS:
+                _gzip_in_place(self._path(key))
+
 
 _KEY = 1 << 20  # file key = kind * _KEY + landing day
 
 
 def _run_shard(args: tuple) -> GenerateSummary:
-    out, parts, shard, lo, hi, seed, start, days, broken_share = args
+    out, parts, shard, lo, hi, seed, start, days, broken_share, compress = args
     g = _Shared(seed, start, days, broken_share)
     writer = _ShardWriter(out, parts, shard, g)
     report = _REPORT
@@ -1961,6 +1974,8 @@ def _run_shard(args: tuple) -> GenerateSummary:
                 done = 0
     finally:
         writer.close()
+    if compress:
+        writer.gzip_clickstream()
     if done and report is not None:
         report(done)
     writer.summary.customers = hi - lo
@@ -1975,13 +1990,29 @@ def _init_worker(q) -> None:
     _REPORT = q.put
 
 
+def _create(path: Path, compress: bool) -> io.BufferedIOBase:
+    """`path` opened for writing; or, if `compress`, `<path>.gz` through gzip at level 1
+    (speed over ratio) with mtime 0 (the same bytes every run)."""
+    if compress:
+        return gzip.GzipFile(path.with_name(path.name + ".gz"), "wb", compresslevel=1, mtime=0)
+    return open(path, "wb")  # noqa: SIM115 - the caller closes it
+
+
+def _gzip_in_place(path: Path) -> None:
+    """Replaces `path` by its gzip-compressed copy `<path>.gz`."""
+    with open(path, "rb") as src, _create(path, compress=True) as dest:
+        shutil.copyfileobj(src, dest, 1 << 20)
+    path.unlink()
+
+
 def _merge(args: tuple) -> int:
-    """Concatenates one (kind, day)'s shard part files, in shard order, into the final file."""
-    out, parts, kind, day_name = args
+    """Concatenates one (kind, day)'s shard part files, in shard order, into the final file
+    (through gzip, as `<file>.gz`, when `compress`)."""
+    out, parts, kind, day_name, compress = args
     src_dir = parts / str(kind) / day_name
     dest = out / _KIND_SOURCE[kind] / day_name / _KIND_FILE[kind]
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest, "wb") as fh:
+    with _create(dest, compress) as fh:
         header = _CSV_HEADERS.get(kind)
         if header:
             fh.write(header)
@@ -1992,12 +2023,12 @@ def _merge(args: tuple) -> int:
     return 1
 
 
-def _merge_tasks(out: Path, parts: Path) -> list[tuple]:
+def _merge_tasks(out: Path, parts: Path, compress: bool) -> list[tuple]:
     tasks = []
     for kind in (_ACTIVITIES, _CONTACTS, _TICKETS):
         kind_dir = parts / str(kind)
         if kind_dir.is_dir():
-            tasks.extend((out, parts, kind, d.name) for d in sorted(kind_dir.iterdir()))
+            tasks.extend((out, parts, kind, d.name, compress) for d in sorted(kind_dir.iterdir()))
     return tasks
 
 
@@ -2010,9 +2041,10 @@ _GENERATED = (
 
 
 def _clean(out: Path) -> None:
-    """Removes the files an earlier run generated; hand-written files beside them stay."""
+    """Removes the files an earlier run generated, plain or gzipped; hand-written files beside
+    them stay."""
     for pattern in _GENERATED:
-        for path in out.glob(pattern):
+        for path in [*out.glob(pattern), *out.glob(pattern + ".gz")]:
             path.unlink()
     shutil.rmtree(out / _PARTS, ignore_errors=True)
 
@@ -2031,6 +2063,7 @@ def generate(
     progress: Callable[[int], None] | None = None,
     *,
     customers_per_shard: int = CUSTOMERS_PER_SHARD,
+    compress: bool = False,
 ) -> GenerateSummary:
     """Writes a landing zone for `customers` simulated customers over `days` days from `start`.
 
@@ -2039,9 +2072,10 @@ def generate(
     generated in `out_dir` are replaced; other files there (hand-written ones) stay.
     `progress(n)` is called now and then with the number of customers done so far.
     `customers_per_shard` fixes how customers are cut into shard files (`events-sNN.jsonl`);
-    the output depends on it, never on `workers`. With `workers > 1` the shards run in
-    spawned processes, so a calling script needs the usual `if __name__ == "__main__":`
-    guard. Prints nothing.
+    the output depends on it, never on `workers`. `compress=True` writes every file
+    gzip-compressed as `<file>.gz`: the same bytes every run, and decompressed the same bytes
+    as without. With `workers > 1` the shards run in spawned processes, so a calling script
+    needs the usual `if __name__ == "__main__":` guard. Prints nothing.
     """
     if customers < 0 or days < 1:
         raise ValueError("customers must be >= 0 and days >= 1")
@@ -2065,6 +2099,7 @@ def generate(
             start,
             days,
             broken_share,
+            compress,
         )
         for s in range(n_shards)
     ]
@@ -2087,7 +2122,7 @@ def generate(
             results = [_run_shard(task) for task in tasks]
         finally:
             _REPORT = None
-        total.files_written += sum(_merge(task) for task in _merge_tasks(out, parts))
+        total.files_written += sum(_merge(task) for task in _merge_tasks(out, parts, compress))
     else:
         ctx = multiprocessing.get_context("spawn")
         q = ctx.Queue()
@@ -2097,7 +2132,8 @@ def generate(
                 with contextlib.suppress(queue.Empty):
                     report(q.get(timeout=0.1))
             results = pending.get()
-            total.files_written += sum(pool.map(_merge, _merge_tasks(out, parts), chunksize=4))
+            merged = pool.map(_merge, _merge_tasks(out, parts, compress), chunksize=4)
+            total.files_written += sum(merged)
     for result in results:
         total.add(result)
     shutil.rmtree(parts, ignore_errors=True)

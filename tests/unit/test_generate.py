@@ -7,6 +7,7 @@ them, on one shared generation of 1,000 customers.
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -138,6 +139,23 @@ def test_other_seed_other_data_and_rerun_replaces_generated_files(tmp_path):
     assert after.pop("clickstream/2025-03-03/broken.jsonl")
     assert after == before
     assert not (tmp_path / "a" / ".generate-parts").exists()
+
+
+def test_compress_gzips_every_file_to_the_same_bytes(tmp_path):
+    kwargs = dict(customers=60, days=10, seed=3, broken_share=0.01, customers_per_shard=30)
+    plain_summary = generate(tmp_path / "plain", **kwargs)
+    gz_summary = generate(tmp_path / "gz", compress=True, **kwargs)
+    plain, packed = _digest(tmp_path / "plain"), _digest(tmp_path / "gz")
+    assert any(name.endswith("events-s01.jsonl") for name in plain)  # two shards
+    assert sorted(packed) == sorted(f"{name}.gz" for name in plain)  # nothing left unpacked
+    for name in plain:
+        unpacked = gzip.decompress((tmp_path / "gz" / f"{name}.gz").read_bytes())
+        assert unpacked == (tmp_path / "plain" / name).read_bytes(), name
+    assert gz_summary == plain_summary
+    generate(tmp_path / "again", compress=True, **kwargs)
+    assert _digest(tmp_path / "again") == packed  # the .gz bytes are deterministic too
+    generate(tmp_path / "gz", **kwargs)  # a plain run over a compressed one
+    assert _digest(tmp_path / "gz") == plain
 
 
 def test_committed_fixtures_are_this_generator_output(tmp_path):
