@@ -3,9 +3,10 @@ table documentation (COMMENT ON) and atomic publishing of the analyst file.
 
 The pipeline writes only to a private working database beside the published file
 (``journeys.duckdb`` -> ``.journeys.work.duckdb``). Analysts open the published file; a run
-publishes by copying the checkpointed working file to a temporary file in the same folder and
-renaming it over the published one, so a reader never sees a half-written table and is never
-locked out (DuckDB lets no other process open a file a writer holds).
+publishes by copying every table but the private `raw` and `intermediate` ones into a fresh
+temporary file in the same folder and renaming it over the published one, so a reader never
+sees a half-written table and is never locked out (DuckDB lets no other process open a file a
+writer holds).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import functools
 import hashlib
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -78,8 +78,10 @@ def sql_with(template: str, **names: str) -> str:
 
 
 def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | None = None,
-            threads: int | None = None, temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file with UTC as the session time zone and spilling to `temp_dir`."""
+            threads: int | None = None, temp_dir: Path | None = None,
+            schemas: tuple[str, ...] = SCHEMAS) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file with UTC as the session time zone and spilling to `temp_dir`;
+    read-write, make sure `schemas` and the `mask_pii` macro exist."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,7 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
         temp_dir.mkdir(parents=True, exist_ok=True)
         con.execute("set temp_directory = $v", {"v": str(temp_dir)})
     if not read_only:
-        for schema in SCHEMAS:
+        for schema in schemas:
             con.execute(sql_with("create schema if not exists {schema}", schema=schema))
         con.execute(MASK_PII_MACRO)
     return con
@@ -266,17 +268,62 @@ def _sql_literal(text: str) -> str:
 # --------------------------------------------------------------------------- publishing
 
 
-def publish(paths: WarehousePaths) -> dict[str, Any]:
-    """Atomically replace the published file with a copy of the (closed, checkpointed)
-    working file. Readers holding the old file keep their view; new connections see the new one."""
+PRIVATE_SCHEMAS = ("raw", "intermediate")
+"""Kept only in the working database: landed payloads (clear-text identifiers) and the
+pipeline's intermediate steps. `raw._partitions`, the load ledger, is published."""
+
+
+def _published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str | None]]:
+    """(schema, table, create statement, comment) of each working table analysts get."""
+    return con.execute(
+        """select schema_name, table_name, sql, comment from duckdb_tables()
+        where database_name = 'work'
+          and (schema_name not in (select unnest($private::varchar[]))
+               or (schema_name = 'raw' and table_name = '_partitions'))
+        order by schema_name, table_name""",
+        {"private": list(PRIVATE_SCHEMAS)},
+    ).fetchall()
+
+
+def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: int | None = None) -> dict[str, Any]:
+    """Build a fresh analyst file from the (checkpointed, closed) working database, without
+    its private schemas, then rename it over the published file in one step. Readers holding
+    the old file keep their view; new connections see the new one. Being written fresh, the
+    file holds no bytes of deleted rows."""
     t0 = time.monotonic()
     src = paths.work
     if not src.exists():
         raise FileNotFoundError(f"No working warehouse at {src}: run the pipeline first.")
     paths.published.parent.mkdir(parents=True, exist_ok=True)
     tmp = paths.published.with_name(f".{paths.published.name}.publishing-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    n_tables = 0
     try:
-        shutil.copyfile(src, tmp)
+        con = connect(tmp, memory_limit=memory_limit, threads=threads, temp_dir=paths.temp_dir, schemas=())
+        try:
+            con.execute("attach $p as work (read_only)", {"p": str(src)})
+            tables = _published_tables(con)
+            columns = con.execute(
+                """select schema_name, table_name, column_name, comment from duckdb_columns()
+                where database_name = 'work' and comment is not null and comment <> ''"""
+            ).fetchall()
+            published = {(s, t) for s, t, _, _ in tables}
+            for schema in sorted({s for s, _ in published}):
+                con.execute(sql_with("create schema if not exists {schema}", schema=schema))
+            for schema, table, create, comment in tables:
+                con.execute(create)  # duckdb_tables().sql: the table's own DDL, constraints included
+                con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t}", s=schema, t=table))
+                if comment:
+                    con.execute(sql_with("comment on table {s}.{t} is ", s=schema, t=table) + _sql_literal(comment))
+                n_tables += 1
+            for schema, table, column, comment in columns:
+                if (schema, table) in published:
+                    con.execute(sql_with('comment on column {s}.{t}."{c}" is ', s=schema, t=table, c=column)
+                                + _sql_literal(comment))
+            con.execute("detach work")
+            con.execute("checkpoint")
+        finally:
+            con.close()
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, paths.published)
@@ -286,9 +333,10 @@ def publish(paths: WarehousePaths) -> dict[str, Any]:
         finally:
             os.close(dir_fd)
     finally:
-        if tmp.exists():
-            tmp.unlink()
-    return {"bytes": paths.published.stat().st_size, "seconds": round(time.monotonic() - t0, 3)}
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+    return {"bytes": paths.published.stat().st_size, "tables": n_tables,
+            "seconds": round(time.monotonic() - t0, 3)}
 
 
 def clean_stale_publish_files(paths: WarehousePaths) -> list[Path]:

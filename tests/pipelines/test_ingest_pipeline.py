@@ -108,5 +108,22 @@ def test_published_file_is_readable_while_the_working_file_is_private(landing, t
     run = run_pipeline(landing, tmp_path / "journeys.duckdb")
     assert run.published.exists() and run.work.exists() and run.published != run.work
     with run.connect() as con:
-        schemas = {s for (s,) in con.execute("select distinct schema_name from duckdb_tables()").fetchall()}
-    assert {"raw", "staging", "quarantine", "marts"} <= schemas
+        tables = {f"{s}.{t}" for s, t in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
+        comment = con.execute("select comment from duckdb_tables() where table_name = 'journeys'").fetchall()[0][0]
+        column_comments = con.execute(
+            "select count(*) from duckdb_columns() where table_name = 'events' and comment <> ''").fetchall()[0][0]
+        assert con.execute("select mask_pii('mail me at a@b.co')").fetchall() == [("mail me at [email]",)]
+    work = duckdb.connect(str(run.work), read_only=True)
+    try:
+        private = {f"{s}.{t}" for s, t in work.execute(
+            "select schema_name, table_name from duckdb_tables() where schema_name in ('raw', 'intermediate')").fetchall()}
+        n_events = work.execute("select count(*) from staging.events").fetchall()[0][0]
+    finally:
+        work.close()
+    # landed payloads (clear-text emails) and intermediate steps stay in the working file
+    assert {"raw.clickstream", "raw.crm", "intermediate.records"} <= private
+    assert tables & private == {"raw._partitions"}
+    assert {"staging.events", "quarantine.rejected", "identity.customer_ids", "marts.journeys"} <= tables
+    assert comment and column_comments > 5  # the table documentation is published too
+    with run.connect() as con:
+        assert con.execute("select count(*) from staging.events").fetchall()[0][0] == n_events

@@ -18,16 +18,21 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         group_name="publish",
         kinds={"duckdb"},
         description=(
-            "The file analysts open (JOURNEYS_WAREHOUSE): a copy of the working database, "
-            "checkpointed and renamed over the previous file in one step, so readers never see a "
-            "half-written table and are never locked out."
+            "The file analysts open (JOURNEYS_WAREHOUSE): every table of the working database "
+            "except the private raw payloads and intermediate steps (raw._partitions, the load "
+            "ledger, is kept), written to a fresh file and renamed over the previous one in one "
+            "step, so readers never see a half-written table and are never locked out."
         ),
     )
     def published(context: dg.AssetExecutionContext, journeys: JourneysResource) -> dg.MaterializeResult:
         with journeys.connect() as con:
             con.execute("checkpoint")
-        info = publish(journeys.paths)
-        context.log.info(f"Published {journeys.paths.published} ({info['bytes'] / 1e6:.1f} MB in {info['seconds']}s)")
+        s = journeys.config.settings
+        info = publish(journeys.paths, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads)
+        context.log.info(
+            f"Published {journeys.paths.published}: {info['tables']} tables, "
+            f"{info['bytes'] / 1e6:.1f} MB in {info['seconds']}s"
+        )
         return dg.MaterializeResult(metadata={"path": str(journeys.paths.published), **info})
 
     return published
