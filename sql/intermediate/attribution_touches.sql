@@ -70,14 +70,10 @@ candidates as (
         and journey_events.occurred_at <= anchors.anchor_at
 ),
 
-journey_candidates as (
-    -- one ordered list per journey: a single sort instead of several window passes
+journey_flags as (
     select
         journey_id,
-        list(
-            {'touchpoint': touchpoint, 'occurred_at': occurred_at, 'is_excluded': is_excluded}
-            order by step_index
-        ) as events
+        bool_or(not is_excluded) as has_kept
     from candidates
     group by journey_id
 ),
@@ -85,47 +81,63 @@ journey_candidates as (
 kept as (
     -- excluded touchpoints stay only in journeys where nothing else is left
     select
-        journey_id,
-        case
-            when list_bool_or(list_transform(events, lambda e: not e.is_excluded))
-                then list_filter(events, lambda e: not e.is_excluded)
-            else events
-        end as events
-    from journey_candidates
+        candidates.journey_id,
+        candidates.step_index,
+        candidates.occurred_at,
+        candidates.touchpoint
+    from candidates
+    inner join journey_flags on candidates.journey_id = journey_flags.journey_id
+    where not candidates.is_excluded or not journey_flags.has_kept
 ),
 
-runs as (
-    -- where each run of one touchpoint starts (1-based positions in events)
+run_starts as (
+    -- windows, not per-journey lists: a sort spills to disk where a list aggregate cannot
     select
         journey_id,
-        events,
-        list_filter(
-            range(1, len(events) + 1),
-            lambda i: i = 1 or events[i].touchpoint <> events[i - 1].touchpoint
-        ) as starts
+        step_index,
+        occurred_at,
+        touchpoint,
+        coalesce(
+            lag(touchpoint) over (partition by journey_id order by step_index) <> touchpoint, true
+        ) as is_run_start
     from kept
 ),
 
-run_rows as (
+numbered as (
     select
         journey_id,
-        events,
-        starts,
-        unnest(starts) as run_start,
-        generate_subscripts(starts, 1) as touch_index
-    from runs
+        step_index,
+        occurred_at,
+        touchpoint,
+        sum(is_run_start::integer) over (
+            partition by journey_id order by step_index rows between unbounded preceding and current row
+        ) as touch_index
+    from run_starts
+),
+
+touch_runs as (
+    -- one row per run of one touchpoint: its first and last event
+    select
+        journey_id,
+        touch_index,
+        any_value(touchpoint) as touchpoint,
+        arg_min(occurred_at, step_index) as first_touched_at,
+        arg_max(occurred_at, step_index) as touched_at,
+        count(*) as n_events
+    from numbered
+    group by journey_id, touch_index
 ),
 
 touches as (
     select
         journey_id,
         touch_index,
-        len(starts) as n_touches,
-        events[run_start].touchpoint as touchpoint,
-        events[run_start].occurred_at as first_touched_at,
-        events[coalesce(starts[touch_index + 1] - 1, len(events))].occurred_at as touched_at,
-        coalesce(starts[touch_index + 1], len(events) + 1) - run_start as n_events
-    from run_rows
+        max(touch_index) over (partition by journey_id) as n_touches,
+        touchpoint,
+        first_touched_at,
+        touched_at,
+        n_events
+    from touch_runs
 ),
 
 no_touch as (
@@ -138,7 +150,7 @@ no_touch as (
         anchors.anchor_at as touched_at,
         0 as n_events
     from anchors
-    anti join kept on anchors.journey_id = kept.journey_id
+    anti join journey_flags on anchors.journey_id = journey_flags.journey_id
 ),
 
 all_touches as (
