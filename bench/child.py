@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
+import sys
 import threading
 import time
 import warnings
@@ -32,13 +34,21 @@ def main() -> None:
     from pipelines.definitions import build_definitions
     from pipelines.defs.ops.jobs import range_tags, raw_op_config
     from pipelines.defs.ops.resources import JourneysResource
-    from transforms.config import load_config
+    from transforms.config import DEFAULTS_DIR, load_config
     from transforms.ingest import landed_days
 
-    config = load_config()
+    config_dir = None
     if args.memory_limit:
-        config = config.model_copy(update={"settings": config.settings.model_copy(update={"duckdb_memory_limit": args.memory_limit})})
-    res = JourneysResource(landing_dir=args.landing, warehouse=args.warehouse, hash_secret="bench")
+        # the resource reads its own settings from a config folder: the limit goes there, so
+        # every connection of the run gets it (not just this process's copy of the config)
+        config_dir = Path(args.out).parent / "config"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        settings = DEFAULTS_DIR / "settings.yaml"
+        text = re.sub(r"(?m)^duckdb_memory_limit:.*$", f"duckdb_memory_limit: {args.memory_limit}", settings.read_text())
+        (config_dir / "settings.yaml").write_text(text)
+    config = load_config(config_dir)
+    res = JourneysResource(landing_dir=args.landing, warehouse=args.warehouse, hash_secret="bench",
+                           config_dir=str(config_dir) if config_dir else None)
     defs = build_definitions(config, res)
     landing = Path(args.landing)
     days = sorted({d for n, s in config.sources.items() for d in landed_days(landing, n, s)})
@@ -53,7 +63,7 @@ def main() -> None:
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         instance=instance,
         tags=range_tags(start, end),
-        raise_on_error=True,
+        raise_on_error=False,
     )
     wall = time.time() - t0
     sampler.stop()
@@ -72,12 +82,17 @@ def main() -> None:
             started[ev.step_key] = entry.timestamp
         elif ev.event_type_value == "STEP_SUCCESS" and ev.step_key in started:
             step_rss[ev.step_key] = sampler.peak_mb(started[ev.step_key], entry.timestamp)
+    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     Path(args.out).write_text(json.dumps({
+        "success": result.success,
+        "failed_steps": failed,
         "wall_seconds": round(wall, 3),
         "steps": timings,
         "step_peak_rss_mb": step_rss,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }, indent=2))
+    if not result.success:
+        sys.exit(1)  # Dagster has printed the step's error above; the timings so far are kept
 
 
 class RssSampler(threading.Thread):

@@ -89,9 +89,14 @@ def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = N
         cmd += ["--memory-limit", memory_limit]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.monotonic()
-    subprocess.run(cmd, check=True, cwd=HERE.parent)
+    done = subprocess.run(cmd, check=False, cwd=HERE.parent)
     wall = time.monotonic() - t0
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text()) if out.exists() else {}
+    if done.returncode != 0:
+        failed = ", ".join(data.get("failed_steps", [])) or "before its first step"
+        kept = f" The steps that finished, with their times, are in {out}." if data else ""
+        console.print(f"[red]The pipeline run failed at {failed} after {wall:.0f} s.[/red]{kept}")
+        sys.exit(1)
     data["process_seconds"] = round(wall, 2)
     data["peak_rss_mb_children"] = round(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1)
     return data
