@@ -3,14 +3,23 @@
 -- First-order transitions between consecutive touchpoints of each journey, after leaving out
 -- 'unclassified' events and collapsing consecutive repeats (the path of marts.journeys), with
 -- '(start)' before the first touchpoint and '(conversion)' or '(exit)' after the last.
-with journey_events as (
-    select journey_id, step_index, occurred_at, touchpoint
-    from marts.journey_events
-    where touchpoint <> 'unclassified' and journey_id is not null
+-- journeys are keyed by a row number here: the windows below sort every event, and an
+-- integer key keeps those sorts (and what they spill to disk at 100M events) small
+with journeys as materialized (
+    select
+        journey_id,
+        row_number() over () as journey_key,
+        converted,
+        converted_at,
+        n_touchpoint_steps
+    from marts.journeys
 ),
 
-journeys as (
-    select journey_id, converted, converted_at, n_touchpoint_steps from marts.journeys
+journey_events as (
+    select journeys.journey_key as journey_id, events.step_index, events.occurred_at, events.touchpoint
+    from marts.journey_events as events
+    inner join journeys on events.journey_id = journeys.journey_id
+    where events.touchpoint <> 'unclassified'
 ),
 
 -- the first event of each run of one touchpoint: when the journey arrived there
@@ -55,7 +64,7 @@ edges as (
         case when journeys.converted then '(conversion)' else '(exit)' end as to_touchpoint,
         case when journeys.converted then epoch(journeys.converted_at - runs.arrived_at) end as seconds
     from runs
-    inner join journeys on runs.journey_id = journeys.journey_id
+    inner join journeys on runs.journey_id = journeys.journey_key
     where runs.is_last
     union all
     select '(start)' as from_touchpoint, touchpoint as to_touchpoint, null::double as seconds
