@@ -224,7 +224,7 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
     files = [r[0] for r in con.execute("select f from landing_files order by f").fetchall()]
     if not files:
         return
-    bad_rows: list[tuple[str, int, str | None, int, str]] = []
+    bad_rows: list[tuple[str, int, str | None, int, str, str]] = []  # file, line, text, bytes, reason, note
     threads = int(con.execute("select current_setting('threads')").fetchall()[0][0])
     with tempfile.TemporaryDirectory(prefix="journeys-landing-", dir=_scratch_dir(con)) as scratch:
         copies = [Path(scratch) / f"{i}.txt" for i in range(len(files))]
@@ -239,9 +239,10 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
                 {"c": [m[0] for m in moved], "f": [m[1] for m in moved]},
             )
         for f, (_, bad, damage) in zip(files, prepared, strict=True):
-            bad_rows += [(f, n, text, nbytes, "the line is not valid UTF-8 text") for n, text, nbytes in bad]
+            bad_rows += [(f, n, text, nbytes, "the line is not valid UTF-8 text", "some lines are not valid UTF-8")
+                         for n, text, nbytes in bad]
             if damage:
-                bad_rows.append((f, damage[0], None, 0, damage[1]))
+                bad_rows.append((f, damage[0], None, 0, damage[1], damage[1]))
         paths = [r[0] for r in con.execute("select read_from from landing_files order by f").fetchall()]
         con.execute(
             """insert into landing_rows
@@ -260,13 +261,13 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
         # a damaged archive's row is new (its line was lost); a bad UTF-8 line replaces its blank
         con.execute(
             """create or replace temp table landing_bad as
-            select lf.day, lf.rel, b.n, b.payload, b.nbytes, b.reason
+            select lf.day, lf.rel, b.n, b.payload, b.nbytes, b.reason, b.note
             from (
                 select unnest($f) as f, unnest($n::bigint[]) as n, unnest($p::varchar[]) as payload,
-                       unnest($b::bigint[]) as nbytes, unnest($r) as reason
+                       unnest($b::bigint[]) as nbytes, unnest($r) as reason, unnest($o) as note
             ) as b join landing_files as lf on lf.f = b.f""",
             {"f": [r[0] for r in bad_rows], "n": [r[1] for r in bad_rows], "p": [r[2] for r in bad_rows],
-             "b": [r[3] for r in bad_rows], "r": [r[4] for r in bad_rows]},
+             "b": [r[3] for r in bad_rows], "r": [r[4] for r in bad_rows], "o": [r[5] for r in bad_rows]},
         )
         con.execute(
             """delete from landing_rows using landing_bad as b
@@ -276,9 +277,7 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
                     {"at": loaded_at})
         con.execute(
             """update landing_files set note = b.note
-            from (select rel, string_agg(distinct case when reason like 'the gzip file%' then reason
-                                                    else 'some lines are not valid UTF-8' end, '; ') as note
-                  from landing_bad group by rel) as b
+            from (select rel, string_agg(distinct note, '; ') as note from landing_bad group by rel) as b
             where landing_files.rel = b.rel"""
         )
         con.execute("drop table landing_bad")
