@@ -273,10 +273,10 @@ PRIVATE_SCHEMAS = ("raw", "intermediate")
 pipeline's intermediate steps. `raw._partitions`, the load ledger, is published."""
 
 
-def _published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str | None]]:
-    """(schema, table, create statement, comment) of each working table analysts get."""
+def _published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(schema, table, create statement) of each working table analysts get."""
     return con.execute(
-        """select schema_name, table_name, sql, comment from duckdb_tables()
+        """select schema_name, table_name, sql from duckdb_tables()
         where database_name = 'work'
           and (schema_name not in (select unnest($private::varchar[]))
                or (schema_name = 'raw' and table_name = '_partitions'))
@@ -303,23 +303,13 @@ def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: 
         try:
             con.execute("attach $p as work (read_only)", {"p": str(src)})
             tables = _published_tables(con)
-            columns = con.execute(
-                """select schema_name, table_name, column_name, comment from duckdb_columns()
-                where database_name = 'work' and comment is not null and comment <> ''"""
-            ).fetchall()
-            published = {(s, t) for s, t, _, _ in tables}
-            for schema in sorted({s for s, _ in published}):
+            for schema in sorted({s for s, _, _ in tables}):
                 con.execute(sql_with("create schema if not exists {schema}", schema=schema))
-            for schema, table, create, comment in tables:
+            for schema, table, create in tables:
                 con.execute(create)  # duckdb_tables().sql: the table's own DDL, constraints included
                 con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t}", s=schema, t=table))
-                if comment:
-                    con.execute(sql_with("comment on table {s}.{t} is ", s=schema, t=table) + _sql_literal(comment))
+                apply_comments(con, f"{schema}.{table}")  # from the same YAML as the working table's
                 n_tables += 1
-            for schema, table, column, comment in columns:
-                if (schema, table) in published:
-                    con.execute(sql_with('comment on column {s}.{t}."{c}" is ', s=schema, t=table, c=column)
-                                + _sql_literal(comment))
             con.execute("detach work")
             con.execute("checkpoint")
         finally:
