@@ -128,7 +128,8 @@ def stage_times(steps: dict[str, float]) -> dict[str, float]:
 def stage_peaks(step_rss: dict[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, mb in step_rss.items():
-        out[stage_of(key)] = max(out.get(stage_of(key), 0.0), mb)
+        stage = stage_of(key)
+        out[stage] = max(out.get(stage, 0.0), mb)
     return out
 
 
