@@ -21,7 +21,8 @@ from pathlib import Path
 import duckdb
 
 # Columns whose values depend on when or by which run a table was built, not on the data.
-RUN_COLUMNS = {"run_id", "_loaded_at", "loaded_at", "started_at", "finished_at", "published_at",
+# File fingerprints include modification times, which differ between two checkouts of the same files.
+RUN_COLUMNS = {"run_id", "_loaded_at", "loaded_at", "started_at", "finished_at", "published_at", "fingerprint",
                "seconds", "erased_at"}
 DEFAULT_IGNORE = ("marts.pipeline_runs",)
 
