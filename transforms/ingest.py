@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.config import SourceConfig
+from transforms.landing import landed_days, landed_files, real_dir, source_folder
 from transforms.warehouse import sql_with, transaction
 
 RAW_COLUMNS = """
@@ -68,24 +69,8 @@ class PartitionLoad:
         return sum(f.lines for f in self.files)
 
 
-def source_folder(landing_dir: Path, name: str, cfg: SourceConfig) -> Path:
-    return landing_dir / (cfg.folder or name)
-
-
-def landed_files(landing_dir: Path, name: str, cfg: SourceConfig, day: date) -> list[Path]:
-    """The files of one day folder matching the source's glob; for text formats also their
-    gzip-compressed form (`<match>.gz`)."""
-    folder = source_folder(landing_dir, name, cfg) / day.isoformat()
-    if not folder.is_dir():
-        return []
-    found = set(folder.glob(cfg.files))
-    if cfg.format != "parquet":
-        found |= set(folder.glob(cfg.files + ".gz"))
-    return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
-
-
 def _is_gzip(path: Path | str) -> bool:
-    return str(path).endswith(".gz")
+    return str(path).lower().endswith(".gz")
 
 
 def _text_bytes(path: Path) -> int:
@@ -127,20 +112,6 @@ def fingerprint(files: list[Path]) -> str:
         st = p.stat()
         h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
-
-
-def landed_days(landing_dir: Path, name: str, cfg: SourceConfig) -> list[date]:
-    """Day folders (YYYY-MM-DD) present for a source."""
-    folder = source_folder(landing_dir, name, cfg)
-    out = []
-    if folder.is_dir():
-        for p in folder.iterdir():
-            if p.is_dir():
-                try:
-                    out.append(date.fromisoformat(p.name))
-                except ValueError:
-                    continue
-    return sorted(out)
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -386,7 +357,7 @@ def _batches(landing_dir: Path, name: str, cfg: SourceConfig, days: list[date],
     batches: list[list[tuple[date, list[Path]]]] = [[]]
     size, missing = 0, []
     for day in sorted(days):
-        if not (source_folder(landing_dir, name, cfg) / day.isoformat()).is_dir():
+        if not real_dir(source_folder(landing_dir, name, cfg) / day.isoformat()):
             missing.append(day)
             continue
         files = landed_files(landing_dir, name, cfg, day)
