@@ -218,7 +218,9 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
         con.execute(
             """insert into landing_rows
             with parts as (
-                select filename, string_split(content, chr(10)) as lines from read_text($paths)
+                -- a UTF-8 byte order mark starts the first line of some exports: it is not text
+                select filename, string_split(if(starts_with(content, chr(65279)), content[2:], content), chr(10)) as lines
+                from read_text($paths)
             ), numbered as (
                 select filename, unnest(lines) as line, generate_subscripts(lines, 1) as n, len(lines) as total
                 from parts
@@ -270,6 +272,7 @@ def _csv_to_records(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> None:
     """Turn the physical lines of CSV files (payload = line) into JSON records keyed by each
     file's header. Rows with a wrong field count or broken quoting keep their text and get a
     `_load_error`; a file whose header lacks a required column is rejected whole."""
+    _join_quoted_newlines(con)
     delim = cfg.delimiter
     fields_re = f'("(?:[^"]|"")*"|[^{_re_class(delim)}"]*){_re_escape(delim)}'
     whole_re = f'(?:"(?:[^"]|"")*"|[^{_re_class(delim)}"]*){_re_escape(delim)}'
@@ -326,6 +329,58 @@ def _csv_to_records(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> None:
     con.execute("delete from landing_rows")
     con.execute("insert into landing_rows select * from landing_csv")
     con.execute("drop table landing_csv")
+
+
+def _join_quoted_newlines(con: duckdb.DuckDBPyConnection) -> None:
+    """Join the physical lines of a CSV record whose quoted field holds a line break (RFC 4180)
+    into one row of `landing_rows`, numbered by its first line. A line with an odd number of
+    quotes opens a quoted field that the next such line closes; the lines between belong to
+    the same record. A field still open at the end of the file is not joined (its lines keep
+    their own rows and are rejected for their unbalanced quotes), nor is a group holding a
+    line that already failed to load. Files without an odd line, the usual case, cost one scan."""
+    odd = "(strlen(payload) - strlen(replace(payload, '\"', ''))) % 2"
+    con.execute(
+        "create or replace temp table csv_odd_files as select distinct _source_file from landing_rows "
+        "where contains(payload, '\"') and " + odd + " = 1"
+    )
+    if not con.execute("select count(*) from csv_odd_files").fetchall()[0][0]:
+        con.execute("drop table csv_odd_files")
+        return
+    con.execute(
+        """create or replace temp table csv_joined as
+        with marked as (
+            select r.*, """ + odd + """ as odd
+            from landing_rows as r semi join csv_odd_files using (_source_file)
+        ),
+        opened as (
+            select *, coalesce(sum(odd) over (partition by _source_file order by _line
+                                              rows between unbounded preceding and 1 preceding), 0) % 2 = 1 as continues
+            from marked
+        ),
+        grouped as (
+            select *, sum(if(continues, 0, 1)) over (partition by _source_file order by _line) as record
+            from opened
+        ),
+        records as (
+            select _source_file, record, min(_line) as first_line
+            from grouped
+            group by all
+            having count(*) > 1 and sum(odd) % 2 = 0 and count(_load_error) = 0
+        )
+        select g._partition, g._source_file, r.first_line as _line,
+               string_agg(g.payload, chr(10) order by g._line) as payload,
+               sum(g._bytes) + count(*) - 1 as _bytes, null::varchar as _load_error, any_value(g._loaded_at) as _loaded_at,
+               list(g._line) as lines
+        from grouped as g join records as r using (_source_file, record)
+        group by all"""
+    )
+    con.execute(
+        """delete from landing_rows using (select _source_file, unnest(lines) as _line from csv_joined) as j
+        where landing_rows._source_file = j._source_file and landing_rows._line = j._line"""
+    )
+    con.execute("insert into landing_rows select * exclude (lines) from csv_joined")
+    con.execute("drop table csv_joined")
+    con.execute("drop table csv_odd_files")
 
 
 def _insert_zstd(con: duckdb.DuckDBPyConnection, insert: str) -> None:
