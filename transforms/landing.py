@@ -13,9 +13,11 @@ reason) apply the same rules, so every entry under the landing root is one or th
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import stat
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -181,7 +183,21 @@ def _file_problem(entry: os.DirEntry) -> str | None:
         return "the file is empty (0 bytes)" + (", not a gzip archive" if entry.name.lower().endswith(".gz") else "")
     if not os.access(entry.path, os.R_OK, follow_symlinks=False):
         return "the file cannot be read (permission denied): give the pipeline's user read access"
+    if entry.name.lower().endswith(".gz") and _empty_gzip(entry):
+        return "the gzip archive holds no data (0 bytes once decompressed)"
     return None
+
+
+def _empty_gzip(entry: os.DirEntry) -> bool:
+    """A well-formed gzip archive with nothing in it (an empty one is about 20 bytes; only
+    small files are opened). A damaged archive is left to the reader, which rejects it."""
+    if entry.stat(follow_symlinks=False).st_size > 256:
+        return False
+    try:
+        with open(entry.path, "rb", opener=lambda path, flags: os.open(path, flags | os.O_NOFOLLOW)) as fh:
+            return gzip.decompress(fh.read()) == b""
+    except (OSError, EOFError, zlib.error):
+        return False
 
 
 def matches(cfg: SourceConfig, file_name: str) -> bool:

@@ -64,6 +64,7 @@ def messy(tmp_path) -> Path:
     put(root, "clickstream/2025-03-03/.events.jsonl.swp")              # hidden
     put(root, "clickstream/2025-03-03/empty.jsonl", b"")               # zero bytes
     put(root, "clickstream/2025-03-03/empty.jsonl.gz", b"")            # zero-byte archive
+    put(root, "clickstream/2025-03-03/nothing.jsonl.gz", gzip.compress(b""))  # a valid archive of nothing
     put(root, "clickstream/2025-03-03/old/events.jsonl")               # a folder in a day folder
     put(root, "clickstream/20250415/events.jsonl")                     # compact date
     put(root, "clickstream/2025-02-30/events.jsonl")                   # impossible date
@@ -90,6 +91,7 @@ def test_every_entry_is_read_or_listed_with_its_reason(messy):
             "file", "hidden (the name starts with '.'): hidden files and folders are left alone"),
         "clickstream/2025-03-03/empty.jsonl": ("file", "the file is empty (0 bytes)"),
         "clickstream/2025-03-03/empty.jsonl.gz": ("file", "the file is empty (0 bytes), not a gzip archive"),
+        "clickstream/2025-03-03/nothing.jsonl.gz": ("file", "the gzip archive holds no data (0 bytes once decompressed)"),
         "clickstream/2025-03-03/leak.jsonl": ("symlink", reasons["clickstream/2025-03-03/leak.jsonl"][1]),
         "clickstream/2025-03-03/notes.txt": (
             "file", "the name matches no source's files pattern (clickstream reads '*.jsonl', ignoring case)"),
@@ -109,7 +111,7 @@ def test_every_entry_is_read_or_listed_with_its_reason(messy):
     assert unread["clickstream/2025-03-03/notes.txt"].day == date(2025, 3, 3)
     assert read_files(messy, CONFIG) == {"clickstream/2025-03-03/events.jsonl", "clickstream/2025-03-03/EVENTS-2.JSONL"}
     total, n_read, n_unread = accounted(messy, CONFIG)
-    assert (total, n_read, n_unread) == (17, 2, 15)
+    assert (total, n_read, n_unread) == (18, 2, 16)
     assert total == n_read + n_unread
 
 
