@@ -10,8 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
+from pipelines import cli as cli_module
 from pipelines.cli import app
 from tests.conftest import FIXTURE_LANDING, TEST_SECRET, run_pipeline
 from transforms.config import DEFAULTS_DIR
@@ -40,7 +42,9 @@ def cli(monkeypatch, *args: str):
         monkeypatch.setenv(name, "")
     monkeypatch.setenv("JOURNEYS_HASH_SECRET", TEST_SECRET)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    monkeypatch.setenv("COLUMNS", "1000")  # rich would fold long paths at 80 columns
+    # wide consoles: rich would fold long tmp_path paths at 80 columns
+    monkeypatch.setattr(cli_module, "out", Console(width=1000))
+    monkeypatch.setattr(cli_module, "err", Console(stderr=True, width=1000))
     result = CliRunner().invoke(app, list(args))
     result.text = " ".join(result.output.split())
     return result

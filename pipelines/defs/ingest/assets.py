@@ -50,7 +50,7 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
         lo, hi = first_day(cfg.settings, source), last_day()
         days = [d for d in (date.fromisoformat(k) for k in context.partition_keys) if lo <= d <= hi]
         if not days:
-            context.log.info(f"raw.{name}: no day in range is on or after its first day, {lo}")
+            context.log.info(f"raw.{name}: no day of this run lies in its days {lo} … {hi}; nothing loaded")
             return dg.MaterializeResult(metadata={"days_loaded": 0, "records": 0})
         started = utcnow()
         t0 = time.monotonic()
