@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a path in a message stays on one line
 
 EXIT_CONFIG = 2  # bad configuration or arguments
 EXIT_FAILED = 1  # a run failed
@@ -30,6 +30,7 @@ EXIT_BUSY = 3  # another run holds the warehouse
 
 LandingOpt = Annotated[Path | None, typer.Option("--landing", help="Landing folder (env JOURNEYS_LANDING_DIR; default fixtures/landing).")]
 WarehouseOpt = Annotated[Path | None, typer.Option("--warehouse", help="Published DuckDB file (env JOURNEYS_WAREHOUSE; default warehouse/journeys.duckdb).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="On failure, show Dagster's detail: every failed step and its stack.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Folder of YAML files replacing the defaults (env JOURNEYS_CONFIG_DIR).")]
 
 
@@ -77,40 +78,57 @@ def _instance():
 
 
 def execute(selection_names: list[str] | None, start: date, end: date, only_changed: bool,
-            raw_sources: list[str] | None = None) -> bool:
-    """Materialize the assets through Dagster in this process, showing progress."""
+            raw_sources: list[str] | None = None, verbose: bool = False) -> bool:
+    """Materialize the assets through Dagster in this process, showing progress. On failure,
+    print the cause in a line or two (all of Dagster's detail with `verbose`)."""
     _quiet_dagster()
-    import dagster as dg
-
     from pipelines.definitions import build_definitions
     from pipelines.defs.ops.jobs import range_tags, raw_op_config
 
     resource, config = _load()
+    _preflight(resource.paths)
     defs = build_definitions(config, resource)
     job_name = "refresh" if selection_names is None else selection_names[0]
     job = defs.resolve_job_def(job_name)
     sources = raw_sources if raw_sources is not None else list(config.sources)
     run_config = raw_op_config(config, sources, only_changed=only_changed)
-    run_config["loggers"] = {"progress": {"config": {}}}
+    run_config["loggers"] = {"progress": {"config": {"verbose": verbose}}}
     t0 = time.monotonic()
-    with out.status(f"Running {job_name} over {start} … {end}", spinner="dots"):
-        result = job.execute_in_process(
-            run_config=run_config,
-            instance=_instance(),
-            tags=range_tags(start, end),
-            raise_on_error=False,
-        )
+    try:
+        with out.status(f"Running {job_name} over {start} … {end}", spinner="dots"):
+            result = job.execute_in_process(
+                run_config=run_config,
+                instance=_instance(),
+                tags=range_tags(start, end),
+                raise_on_error=False,
+            )
+    except OSError as e:  # the Dagster home or the warehouse folder cannot be written at all
+        cause = _diagnose([f"{type(e).__name__}: {e}"], resource.paths, e.filename)
+        raise _fail(cause or f"{type(e).__name__}: {e}", EXIT_BUSY if cause and cause.startswith("Another") else EXIT_FAILED) from None
     seconds = time.monotonic() - t0
-    failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE" or (
-        e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed)]  # type: ignore[union-attr]
     if not result.success:
-        err.print(f"[bold red]The run failed[/] after {seconds:.1f}s (run id {result.run_id}).")
-        for e in failed:
-            err.print(f"  • {e.step_key or ''}: {_failure_reason(e)}".rstrip())
-        err.print("The published warehouse was left as it was. See `dagster dev` for the full log.")
+        failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                  and not e.event_specific_data.passed]  # type: ignore[union-attr]
+        cause = None
+        for e in failures:
+            cause = cause or _diagnose(_error_texts(e), resource.paths)
+        err.print(f"[bold red]The run failed[/] after {seconds:.1f}s; the published warehouse was left as it was.")
+        if cause:
+            err.print(cause)
+        if verbose or not cause:
+            shown = failures + checks if verbose else (failures or checks)[:1]
+            for e in shown:
+                err.print(f"  • {e.step_key or ''}: {_failure_reason(e)}".rstrip())
+                if verbose:
+                    for text in _error_texts(e, with_stack=True):
+                        err.print(text, markup=False, highlight=False)
+        if not verbose:
+            n = len(failures) + len(checks)
+            err.print(f"Run again with --verbose for Dagster's detail ({n} failed step(s) and check(s))"
+                      + ("; the run's log is in `make dev` (Dagster UI)." if os.environ.get("DAGSTER_HOME") else "."))
         return False
     out.print(f"[green]Done[/] in {seconds:.1f}s (run id {result.run_id}).")
-    _ = dg
     return True
 
 
@@ -127,6 +145,104 @@ def _failure_reason(event) -> str:
     return f"{error.cls_name}: {error.message.strip().splitlines()[0]}"
 
 
+def _error_texts(event, with_stack: bool = False) -> list[str]:
+    """Every error in a failed step's chain (causes and the errors they interrupted), innermost last."""
+    data = getattr(event, "event_specific_data", None)
+    todo, texts, seen = [getattr(data, "error", None)], [], set()
+    while todo:
+        error = todo.pop(0)
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        texts.append(f"{error.cls_name}: {error.message.strip()}")
+        if with_stack:
+            texts.append("".join(error.stack).rstrip())
+        todo += [error.cause, error.context]
+    return texts
+
+
+def _free(folder: Path) -> str:
+    import shutil
+
+    try:
+        usage = shutil.disk_usage(folder)
+    except OSError:
+        return "unknown"
+    return f"{_size(usage.free)} free of {_size(usage.total)}"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def _lock_holder(paths) -> str:
+    try:
+        pid = paths.lock.read_text().strip()
+    except OSError:
+        return ""
+    return f" (pid {pid})" if pid.isdigit() else ""
+
+
+def _diagnose(texts: list[str], paths, filename: str | None = None) -> str | None:
+    """The cause of a failure in one or two lines (what, which path, what to do), when it is
+    one a person can fix: a full disk, a folder that cannot be written, the writer lock."""
+    import re
+
+    blob = "\n".join(texts)
+    named = filename or next(iter(re.findall(r'["\'](/[^"\']+)["\']', blob)), None)
+    where = Path(named) if named else paths.published
+    folder = where if where.is_dir() else where.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    elsewhere = "point --warehouse (or JOURNEYS_WAREHOUSE) at a folder on another disk"
+    if "WarehouseBusy" in blob or "Another Journeys run" in blob:
+        return (f"Another Journeys run{_lock_holder(paths)} is writing {paths.published}. "
+                "Wait for it to finish, then run again.")
+    if "No space left on device" in blob or "Errno 28" in blob or "ENOSPC" in blob:
+        return (f"The disk is full: no space left to write {where} ({_free(folder)} in {folder}).\n"
+                f"Free some space there, or {elsewhere}.")
+    what = f"Cannot write in {folder}" if where == folder else f"Cannot write {where}"
+    if "Read-only file system" in blob or "Errno 30" in blob:
+        return (f"{what}: {'it' if where == folder else folder} is on a read-only file system.\n"
+                "Make it writable, or point --warehouse (or JOURNEYS_WAREHOUSE) at a writable folder.")
+    if "Permission denied" in blob or "Errno 13" in blob:
+        return (f"{what}: permission denied.\n"
+                f"Give this user write access to {folder}, or point --warehouse (or JOURNEYS_WAREHOUSE) at a writable folder.")
+    return None
+
+
+def _preflight(paths) -> None:
+    """Before any work: the warehouse folder must be writable and no other run may be writing."""
+    import errno
+    import fcntl
+    import tempfile
+
+    folder = paths.published.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".journeys-probe-"):
+            pass
+        fh = open(paths.lock, "a+")  # noqa: SIM115 - closed below
+    except OSError as e:
+        code = EXIT_FAILED
+        named = str(folder) if not e.filename or Path(e.filename).name.startswith(".journeys-probe-") else str(e.filename)
+        cause = _diagnose([f"[Errno {e.errno}] {e.strerror}"], paths, named)
+        raise _fail(cause or f"cannot write {folder}: {e.strerror}.", code) from None
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _fail(_diagnose(["WarehouseBusy"], paths) or "", EXIT_BUSY) from None
+    except OSError as e:
+        if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP):
+            raise
+    finally:
+        fh.close()
+
+
 @app.command()
 def run(
     landing: LandingOpt = None,
@@ -136,6 +252,7 @@ def run(
     start: Annotated[str | None, typer.Option("--start", help="First landing day to process (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Last landing day to process (YYYY-MM-DD).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Reload every landing day in range, even unchanged ones.")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Load every new or changed landing day, rebuild every table and publish the warehouse."""
     _apply_settings(landing, warehouse, config)
@@ -158,7 +275,7 @@ def run(
     if not days:
         raise _fail(f"no landing day folders (YYYY-MM-DD) found under {resource.landing} in that range.", EXIT_CONFIG)
     out.print(f"Landing:   {resource.landing}\nWarehouse: {resource.paths.published}")
-    ok = execute(None, days[0], days[-1], only_changed=not force)
+    ok = execute(None, days[0], days[-1], only_changed=not force, verbose=verbose)
     if not ok:
         raise typer.Exit(EXIT_FAILED)
     _summary(resource.paths.published)
@@ -172,6 +289,7 @@ def backfill(
     landing: LandingOpt = None,
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Reprocess one source over a date range in a single run, then refresh the marts once."""
     _apply_settings(landing, warehouse, config)
@@ -187,7 +305,7 @@ def backfill(
     if lo < cfg.settings.partitions_start:
         raise _fail(f"--start is before partitions_start ({cfg.settings.partitions_start}) in {cfg.files['settings']}.", EXIT_CONFIG)
     out.print(f"Backfilling {source} from {lo} to {hi} into {resource.paths.published}")
-    if not execute([f"backfill_{source}"], lo, hi, only_changed=False, raw_sources=[source]):
+    if not execute([f"backfill_{source}"], lo, hi, only_changed=False, raw_sources=[source], verbose=verbose):
         raise typer.Exit(EXIT_FAILED)
     _summary(resource.paths.published)
 
