@@ -361,34 +361,155 @@ def sql(
         raise _fail('give a query (journeys sql "select …") or a file (journeys sql --file query.sql).', EXIT_CONFIG)
     if not path.exists():
         raise _fail(f"no published warehouse at {path}. Run `journeys run` (or `make demo`) first.", EXIT_CONFIG)
-    con = duckdb.connect(str(path), read_only=True)
+    con = _read_only_connection(path)
+    results: list[tuple[str, list[str], list[tuple]]] = []
+    failure = None
     try:
-        cur = con.execute(query)
-        cols = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchall() if cols else []
-    except duckdb.Error as e:
-        raise _fail(f"the query failed: {str(e).splitlines()[0]}", EXIT_FAILED) from None
+        try:
+            statements = con.extract_statements(query)
+        except duckdb.Error as e:
+            raise _fail(f"the SQL cannot be read: {_first_line(e)}", EXIT_FAILED) from None
+        for i, statement in enumerate(statements, 1):
+            text = statement.query.strip().rstrip(";").strip()
+            try:
+                cur = con.execute(statement)
+                cols = [d[0] for d in cur.description] if cur.description else []
+                rows = cur.fetchall() if cols else []
+            except duckdb.Error as e:
+                which = f"statement {i} of {len(statements)} ({_shorten(text, 40)})" if len(statements) > 1 else "the query"
+                failure = _refusal(e, which)
+                break
+            if cols:
+                results.append((text, cols, rows))
     finally:
         con.close()
-    if fmt == "csv":
-        import csv
+    several = len(results) > 1
+    for n, (text, cols, rows) in enumerate(results):
+        if fmt == "csv":
+            import csv
 
-        w = csv.writer(sys.stdout)
-        w.writerow(cols)
-        w.writerows(rows)
-    elif fmt == "json":
+            if n:
+                sys.stdout.write("\n")
+            w = csv.writer(sys.stdout, lineterminator="\n")
+            w.writerow(cols)
+            w.writerows([[_cell(c, v, plain=True) for c, v in zip(cols, r, strict=True)] for r in rows])
+        elif fmt == "table":
+            if several:
+                out.print(f"[bold]-- {_shorten(text, out.width - 4)}[/]", highlight=False)
+            _print_table(cols, rows, limit)
+    if fmt == "json" and results:
         import json
 
-        sys.stdout.write(json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2) + "\n")
-    else:
-        t = Table(show_header=True, header_style="bold")
-        for c in cols:
-            t.add_column(c)
-        for r in rows[:limit]:
-            t.add_row(*["" if v is None else (f"{v:,.4g}" if isinstance(v, float) else str(v)) for v in r])
-        out.print(t)
-        if len(rows) > limit:
-            out.print(f"{len(rows) - limit:,} more rows (use --limit or --format csv).")
+        docs = [[{c: _json_value(c, v) for c, v in zip(cols, r, strict=True)} for r in rows] for _, cols, rows in results]
+        doc = [{"statement": text, "rows": d} for (text, _, _), d in zip(results, docs, strict=True)] if several else docs[0]
+        sys.stdout.write(json.dumps(doc, default=str, indent=2) + "\n")
+    sys.stdout.flush()
+    if failure:
+        raise _fail(failure, EXIT_FAILED)
+
+
+def _read_only_connection(path: Path):
+    """The published warehouse, read-only in effect: no file outside it can be read or
+    written (COPY … TO, read_csv, ATTACH of the working file), no extension loaded, and no
+    setting changed (the configuration is locked after the session time zone is set)."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set lock_configuration = true")
+    return con
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
+def _refusal(e: Exception, which: str) -> str:
+    """One line for a failed or refused statement."""
+    import re
+
+    import duckdb
+
+    msg = _first_line(e)
+    if isinstance(e, duckdb.PermissionException):
+        if "extension" in msg.lower():
+            return f"refused: {which} loads an extension; journeys sql runs with the extensions it ships."
+        file = re.search(r'"([^"]+)"', msg)
+        target = f" ({file.group(1)})" if file else ""
+        return (f"refused: {which} reaches a file outside the warehouse{target}; journeys sql reads only the "
+                "published warehouse's tables.")
+    if "configuration has been locked" in msg:
+        return f"refused: {which} changes a setting; journeys sql runs with fixed settings."
+    if "read-only mode" in msg:
+        return f"refused: {which} writes; the warehouse is read-only (journeys run writes it)."
+    return f"{which} failed: {msg.removeprefix('Error: ')}"
+
+
+_MONEY = ("revenue", "amount", "price", "cost", "spend")
+
+
+def _is_money(column: str) -> bool:
+    return any(m in column.lower() for m in _MONEY)
+
+
+def _number(v: float, money: bool, plain: bool) -> str:
+    """A float without scientific notation: money with two decimals, others with up to six."""
+    sep = "" if plain else ","
+    if money:
+        return f"{v:{sep}.2f}"
+    if v != v or v in (float("inf"), float("-inf")):
+        return str(v)
+    text = f"{v:{sep}.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _cell(column: str, v, plain: bool = False) -> str:
+    from decimal import Decimal
+
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return _number(v, _is_money(column), plain)
+    if isinstance(v, Decimal) and _is_money(column):
+        return _number(float(v), True, plain)
+    return str(v)
+
+
+def _json_value(column: str, v):
+    if isinstance(v, float) and v == v and v not in (float("inf"), float("-inf")):
+        return round(v, 2) if _is_money(column) else v
+    return v
+
+
+def _print_table(cols: list[str], rows: list[tuple], limit: int) -> None:
+    """The rows as a table that fits the terminal: the columns that fit, and how to see the rest."""
+    cap = 40
+    shown = rows[:limit]
+    cells = [[_cell(c, v) for c, v in zip(cols, r, strict=True)] for r in shown]
+    widths = [min(max([len(c)] + [len(row[i]) for row in cells]), cap) for i, c in enumerate(cols)]
+    total, keep = 1, 0
+    for w in widths:
+        if keep and total + w + 3 > out.width:
+            break
+        total += w + 3
+        keep += 1
+    t = Table(show_header=True, header_style="bold")
+    for i, c in enumerate(cols[:keep]):
+        numeric = any(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in shown)
+        t.add_column(c, no_wrap=True, overflow="ellipsis", max_width=cap, justify="right" if numeric else "left")
+    for row in cells:
+        t.add_row(*row[:keep])
+    out.print(t, highlight=False)
+    if keep < len(cols):
+        out.print(f"Showing {keep} of {len(cols)} columns, those that fit in {out.width} characters. "
+                  "See all with --format csv, or select fewer columns.", highlight=False)
+    if len(rows) > limit:
+        out.print(f"{len(rows) - limit:,} more rows (use --limit or --format csv).")
 
 
 @app.command()
@@ -458,6 +579,8 @@ def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: Co
     resource, cfg = _load()
     overrides = sorted({Path(f).name for f in cfg.files.values() if not f.startswith(str(Path(__file__).parents[1] / "transforms"))})
     out.print("[green]✓[/] Configuration is valid" + (f" (your files: {', '.join(overrides)})" if overrides else " (shipped defaults)") + ".")
+    for line in _unseen_event_names(resource.paths.published, cfg):
+        err.print(f"[yellow]Warning:[/] {line}", markup=True, highlight=False)
     if not resource.paths.work.exists():
         out.print("No warehouse yet: run `journeys run` to build it, then check again.")
         return
@@ -479,6 +602,31 @@ def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: Co
     out.print(f"{len(result.get_asset_check_evaluations())} checks, {failed} failed.")
     if failed or not result.success:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _unseen_event_names(published: Path, cfg) -> list[str]:
+    """Warnings for funnel steps and rules whose event names never occur in the published
+    staging.events; none when there is no warehouse yet."""
+    import duckdb
+
+    from transforms.config import unseen_event_names
+
+    if not published.exists():
+        return []
+    try:
+        con = duckdb.connect(str(published), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        rows = con.execute("select source, event_name from staging.events where event_name is not null group by all").fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+    seen: dict[str, set[str]] = {}
+    for source, name in rows:
+        seen.setdefault(source, set()).add(name)
+    return unseen_event_names(cfg, seen)
 
 
 @app.command()
