@@ -50,6 +50,21 @@ def _quiet_dagster() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def _me() -> str:
+    """The `journeys` command as this shell can run it: `journeys` when it is on the PATH,
+    otherwise the path it was started by (e.g. .venv/bin/journeys after `make demo`)."""
+    import shutil
+
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "journeys":
+        return f"{os.path.relpath(sys.executable)} -m pipelines.cli"
+    on_path = shutil.which("journeys")
+    if on_path and Path(on_path).resolve() == argv0.resolve():
+        return "journeys"
+    relative = os.path.relpath(argv0)
+    return relative if not relative.startswith("..") else str(argv0.absolute())
+
+
 def _fail(message: str, code: int) -> typer.Exit:
     err.print(f"[bold red]Error:[/] {message}")
     return typer.Exit(code)
@@ -358,9 +373,9 @@ def sql(
             raise _fail(f"no SQL file at {file}.", EXIT_CONFIG)
         query = file.read_text(encoding="utf-8")
     if not query:
-        raise _fail('give a query (journeys sql "select …") or a file (journeys sql --file query.sql).', EXIT_CONFIG)
+        raise _fail(f'give a query ({_me()} sql "select …") or a file ({_me()} sql --file query.sql).', EXIT_CONFIG)
     if not path.exists():
-        raise _fail(f"no published warehouse at {path}. Run `journeys run` (or `make demo`) first.", EXIT_CONFIG)
+        raise _fail(f"no published warehouse at {path}. Run `{_me()} run` (or `make demo`) first.", EXIT_CONFIG)
     con = _read_only_connection(path)
     results: list[tuple[str, list[str], list[tuple]]] = []
     failure = None
@@ -547,7 +562,7 @@ def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: C
         total_pending += pending
         t.add_row(name, str(len(days)), str(len(done)), str(pending), str(days[0]) if days else "", str(days[-1]) if days else "")
     out.print(t)
-    failed = _failed_runs()
+    failed = _failed_runs(path)
     if last:
         run_id, finished, n_read, n_acc, n_rej, n_dup = last[0]
         out.print(f"Last run: {run_id} finished {finished} UTC: read {n_read:,}, accepted {n_acc:,}, rejected {n_rej:,}, duplicates {n_dup:,}.")
@@ -555,10 +570,11 @@ def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: C
         out.print("No run has been published yet.")
     if failed:
         out.print(f"[red]{len(failed)} failed run(s)[/] in the Dagster history; latest: {failed[0]}")
-    out.print(f"{total_pending} landing day(s) pending: " + ("run `journeys run`." if total_pending else "everything is loaded."))
+    out.print(f"{total_pending} landing day(s) pending: " + (f"run `{_me()} run`." if total_pending else "everything is loaded."))
 
 
-def _failed_runs() -> list[str]:
+def _failed_runs(warehouse: Path) -> list[str]:
+    """Failed runs of this warehouse in the Dagster history (runs carry the warehouse they write)."""
     if not os.environ.get("DAGSTER_HOME") or not Path(os.environ["DAGSTER_HOME"], "dagster.yaml").exists():
         return []
     _quiet_dagster()
@@ -566,7 +582,10 @@ def _failed_runs() -> list[str]:
 
     try:
         inst = dg.DagsterInstance.get()
-        runs = inst.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=20)
+        from pipelines.defs.ops.jobs import WAREHOUSE_TAG
+
+        runs = inst.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE],
+                                                   tags={WAREHOUSE_TAG: str(warehouse)}), limit=20)
         return [f"{r.run_id} ({r.job_name})" for r in runs]
     except Exception:  # noqa: BLE001 - history is optional here
         return []
@@ -582,7 +601,7 @@ def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: Co
     for line in _unseen_event_names(resource.paths.published, cfg):
         err.print(f"[yellow]Warning:[/] {line}", markup=True, highlight=False)
     if not resource.paths.work.exists():
-        out.print("No warehouse yet: run `journeys run` to build it, then check again.")
+        out.print(f"No warehouse yet: run `{_me()} run` to build it, then check again.")
         return
     _quiet_dagster()
     import dagster as dg
@@ -648,7 +667,7 @@ def report(
 
     path = Path(setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE)))
     if not path.exists():
-        raise _fail(f"no published warehouse at {path}. Run `journeys run` (or `make demo`) first.", EXIT_CONFIG)
+        raise _fail(f"no published warehouse at {path}. Run `{_me()} run` (or `make demo`) first.", EXIT_CONFIG)
     from transforms.report import build_report
 
     with out.status("Writing the journey-map report"):
@@ -684,7 +703,18 @@ def _summary(path: Path) -> None:
                 out.print(f"  {n:>6,}  {reason}")
     finally:
         con.close()
-    out.print(f"\nWarehouse: [bold]{path}[/]\nQuery it: journeys sql \"select * from marts.journeys limit 5\" (or any DuckDB client, read-only)")
+    from pipelines.defs.ops.resources import DEFAULT_WAREHOUSE
+
+    query = "select * from marts.journeys limit 5"
+    where = "" if path.resolve() == DEFAULT_WAREHOUSE.resolve() else f" --warehouse {_shell_quote(str(path))}"
+    out.print(f"\nWarehouse: [bold]{path}[/]", soft_wrap=True)
+    out.print(f"Query it:  {_me()} sql{where} {_shell_quote(query)}", soft_wrap=True, highlight=False, markup=False)
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def main() -> None:

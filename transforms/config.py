@@ -764,10 +764,11 @@ def unseen_event_names(config: Config, seen: Mapping[str, Collection[str]]) -> l
 
     def check(match: EventMatch) -> tuple[bool, list[tuple[str, list[str]]]]:
         """(any name occurs, [(name that never occurs, closest names seen)])."""
-        if match.event_name is None:
+        sources = [src for src, ns in seen.items() if ns and (
+            match.source is None or any(_glob_match(p, src) for p in _as_list(match.source)))]
+        if match.event_name is None or not sources:  # no events of its sources loaded yet: nothing to judge by
             return True, []
-        names = sorted({n for src, ns in seen.items()
-                        if match.source is None or any(_glob_match(p, src) for p in _as_list(match.source)) for n in ns})
+        names = sorted({n for src in sources for n in seen[src]})
         missing = []
         for pattern in _as_list(match.event_name):
             if not any(_glob_match(pattern, n) for n in names):
