@@ -598,6 +598,9 @@ def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: Co
     resource, cfg = _load()
     overrides = sorted({Path(f).name for f in cfg.files.values() if not f.startswith(str(Path(__file__).parents[1] / "transforms"))})
     out.print("[green]✓[/] Configuration is valid" + (f" (your files: {', '.join(overrides)})" if overrides else " (shipped defaults)") + ".")
+    problems = _landing_problems(resource.landing, cfg)
+    if problems:
+        raise _fail("\n".join(problems), EXIT_CONFIG)
     for line in _unseen_event_names(resource.paths.published, cfg):
         err.print(f"[yellow]Warning:[/] {line}", markup=True, highlight=False)
     if not resource.paths.work.exists():
@@ -621,6 +624,15 @@ def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: Co
     out.print(f"{len(result.get_asset_check_evaluations())} checks, {failed} failed.")
     if failed or not result.success:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _landing_problems(landing: Path, cfg) -> list[str]:
+    """Sources whose `files` glob matches none of the files landed in their day folders."""
+    try:
+        from transforms.landing import glob_problems  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    return glob_problems(landing, cfg) if landing.is_dir() else []
 
 
 def _unseen_event_names(published: Path, cfg) -> list[str]:

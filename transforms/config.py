@@ -119,14 +119,6 @@ class SourceConfig(Model):
                 raise ValueError(f"unknown canonical field {k!r}; use one of: {', '.join(CANONICAL_FIELDS)}")
         return v
 
-    @field_validator("files")
-    @classmethod
-    def _files(cls, v: str) -> str:
-        problem = glob_problem(v)
-        if problem:
-            raise ValueError(f"{v!r} is not a usable file glob: {problem}")
-        return v
-
     @field_validator("delimiter")
     @classmethod
     def _delim(cls, v: str) -> str:
@@ -173,34 +165,6 @@ class SourceConfig(Model):
 
 def _as_list(v: str | list[str]) -> list[str]:
     return [v] if isinstance(v, str) else list(v)
-
-
-def glob_problem(pattern: str) -> str | None:
-    """What is wrong with a `files` glob, for a person, or None. Python's glob reads an unclosed
-    '[' as a literal character, so '[*.jsonl' would silently match nothing."""
-    if not pattern.strip():
-        return "it is empty; use '*' for every file"
-    if "/" in pattern or "\\" in pattern:
-        return "it names a sub-folder; a glob matches file names inside each day folder, e.g. 'events*.jsonl'"
-    if "**" in pattern:
-        return "'**' (recursive) is not supported; use '*', e.g. 'events*.jsonl'"
-    i = 0
-    while i < len(pattern):
-        if pattern[i] == "[":
-            # '[' opens a character class: '[!' and a leading ']' belong to the class
-            j = i + 1
-            if j < len(pattern) and pattern[j] == "!":
-                j += 1
-            if j < len(pattern) and pattern[j] == "]":
-                j += 1
-            close = pattern.find("]", j)
-            if close < 0:
-                return "'[' opens a character class that is never closed; close it (e.g. '[0-9]') or remove the '['"
-            i = close
-        elif pattern[i] == "]":
-            return "']' closes no character class; remove it or open one with '['"
-        i += 1
-    return None
 
 
 class SourcesFile(Model):

@@ -3,7 +3,7 @@ refused when the configuration loads: file, key and fix."""
 
 import pytest
 
-from transforms.config import ConfigError, glob_problem, load_config, unseen_event_names
+from transforms.config import ConfigError, load_config, unseen_event_names
 
 FUNNEL = "funnels:\n  - name: buy\n    steps: [{phase: awareness}, {phase: purchase}]\n    breakdowns: [%s]\n"
 
@@ -22,28 +22,6 @@ def test_breakdown_typo_names_the_file_the_key_and_the_closest_column(tmp_path):
 def test_known_breakdowns_load(tmp_path, breakdown):
     (tmp_path / "funnels.yaml").write_text(FUNNEL % breakdown)
     assert load_config(tmp_path).funnels[0].breakdowns == [breakdown]
-
-
-@pytest.mark.parametrize(
-    ("glob", "problem"),
-    [("[*.jsonl", "never closed"), ("events]*.jsonl", "closes no character class"), ("day/*.jsonl", "sub-folder"),
-     ("**.jsonl", "recursive"), ("  ", "empty")],
-)
-def test_a_glob_that_can_never_match_is_refused(tmp_path, glob, problem):
-    (tmp_path / "sources.yaml").write_text(
-        "extends: defaults\nsources:\n  sms:\n    format: csv\n"
-        f"    files: '{glob}'\n    id: message_id\n    timestamp: {{field: sent_at}}\n"
-        "    event_name: direction\n    identifiers: {phone: phone}\n"
-    )
-    with pytest.raises(ConfigError) as e:
-        load_config(tmp_path)
-    assert f"{tmp_path / 'sources.yaml'}: sources.sms.files:" in str(e.value)
-    assert problem in str(e.value)
-
-
-@pytest.mark.parametrize("glob", ["*", "*.jsonl", "events-[0-9]*.jsonl", "[!.]*.csv", "[]]x", "a?b.csv"])
-def test_usable_globs_pass(glob):
-    assert glob_problem(glob) is None
 
 
 def test_sources_without_extends_says_extends(tmp_path):
