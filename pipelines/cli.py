@@ -67,6 +67,15 @@ def _load():
     return resource, config
 
 
+def _require_usable_secret(resource) -> None:
+    """Before a run: the public demo secret hashes only the shipped fixtures (exit 2)."""
+    from pipelines.defs.ops.resources import secret_problem
+
+    problem = secret_problem(resource.hash_secret, resource.landing)
+    if problem:
+        raise _fail(problem, EXIT_CONFIG)
+
+
 def _instance():
     import dagster as dg
 
@@ -86,6 +95,7 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
     from pipelines.defs.ops.jobs import range_tags, raw_op_config
 
     resource, config = _load()
+    _require_usable_secret(resource)
     defs = build_definitions(config, resource)
     job_name = "refresh" if selection_names is None else selection_names[0]
     job = defs.resolve_job_def(job_name)
