@@ -14,7 +14,13 @@ import duckdb
 from pydantic import PrivateAttr
 
 from transforms.config import Config, load_config
-from transforms.warehouse import WarehousePaths, clean_stale_publish_files, connect, private_files, writer_lock
+from transforms.warehouse import (
+    WarehousePaths,
+    clean_stale_publish_files,
+    connect,
+    private_files,
+    writer_lock,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 DEFAULT_LANDING = PROJECT_DIR / "fixtures" / "landing"
