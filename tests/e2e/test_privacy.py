@@ -127,7 +127,16 @@ def pat_hash() -> str:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pii")
+    return seed(tmp_path_factory.mktemp("pii"))
+
+
+@pytest.fixture
+def own_seeded(tmp_path):
+    """A warehouse of its own, for a test that erases (tests may run in any order)."""
+    return seed(tmp_path)
+
+
+def seed(root: Path) -> dict:
     landing = write_landing(root)
     home = root / "dagster_home"
     home.mkdir()
@@ -210,7 +219,8 @@ def env_for(seeded: dict, warehouse: Path, home: Path, secret: str | None = TEST
     return env
 
 
-def test_forget_leaves_no_byte_of_the_person_and_later_runs_keep_them_out(seeded):
+def test_forget_leaves_no_byte_of_the_person_and_later_runs_keep_them_out(own_seeded):
+    seeded = own_seeded
     landing, run = seeded["landing"], seeded["run"]
     pat = ["pat.jones@example.org", PAT_EMAIL, "pat.jones%40example.org", PAT_PHONE, "4155550142", pat_hash()]
     with duckdb.connect(str(run.work), read_only=True) as con:  # before: the hash is in the working file
@@ -245,6 +255,17 @@ def test_forget_leaves_no_byte_of_the_person_and_later_runs_keep_them_out(seeded
     with again.connect() as con:
         assert con.execute("select count(*) from staging.events").fetchall()[0][0] == n_after
         assert con.execute("select count(*) from quarantine.rejected where reason like 'erased%'").fetchall()[0][0] == log[2]
+        zoe = con.execute("select customer_id from marts.journey_events where event_id = 'clickstream:m3'").fetchall()[0][0]
+
+    # by customer_id: Zoe signed in with a phone number as userId, then as u-zoe
+    zoe_phone = hmac.new(TEST_SECRET.encode(), b"+15558675309", hashlib.sha256).hexdigest()
+    assert hits([run.work], [zoe_phone]) != []
+    r = journeys(["forget", "--customer", zoe], env_for(seeded, run.published, seeded["home"]))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert hits([run.work, run.published], [zoe_phone, "anon-zoe", "u-zoe", zoe]) == []
+    with run.connect() as con:
+        assert con.execute("select requested_by, n_customers, n_identifiers, n_records from marts.erasures "
+                           "order by erased_at").fetchall()[1] == ("customer_id", 1, 3, 2)
 
 
 def test_forget_names_what_it_needs(seeded, tmp_path):
