@@ -63,6 +63,11 @@ typed as (
         __parse_timestamp__ as occurred_at,
         try_cast(amount_text as double) as amount,
         try_cast(csat_text as double) as csat,
+        -- a record id that is an email or phone (a CRM keyed by email) is kept as its keyed hash
+        case
+            when pii_kind(record_id, 'none') = 'none' then record_id
+            else keyed_hash(normalize_identifier(record_id, pii_kind(record_id, 'none'), $phone_cc), $ipad, $opad)
+        end as stored_record_id,
         -- one normalisation for every identifier (sql/macros/pii.sql)
         list_transform(
             identifier_raw,
@@ -133,8 +138,8 @@ final as (
         _source_file,
         _line,
         _loaded_at,
-        record_id,
-        $source || ':' || record_id as event_id,
+        stored_record_id as record_id,
+        $source || ':' || stored_record_id as event_id,
         -- what happened, when (names, URLs and free text: emails and phones masked)
         mask_pii(name_text) as event_name,
         occurred_at,

@@ -39,7 +39,7 @@ SEEDED = [
     "ana@example.com", "bob&#64;example.com", "bob@example.com", "dana@example.com", "eve@example.com",
     "555-867-5309", "(555) 867-5309", "555.867.5309", "5558675309", "07700 900123", "7700900123",
     "+44 7700 900123", "447700900123", "+1 555 867 5309", "+44 7700 900456", "7700900456",
-    "zoe@example.com", "020 7946 0958", "2079460958",
+    "zoe@example.com", "020 7946 0958", "2079460958", "ruth@example.com",
 ]
 
 
@@ -82,6 +82,7 @@ def write_landing(root: Path) -> Path:
         "activity_id,contact_id,email,activity_type,occurred_at,channel,amount\n"
         "a1,701,pat.jones@example.org,deal_won,2025-03-01 12:00:00,phone,12000\n"
         "a2,702,eve@example.com,lead_created,2025-03-01 12:30:00,web,\n"
+        "ruth@example.com,703,ruth@example.com,lead_created,2025-03-01 12:40:00,web,\n"  # an email as the id
     )
     (landing / "crm" / DAY / "contacts.csv").write_text(
         "contact_id,email,company,industry,company_size,segment,lifecycle_stage,created_at\n"
