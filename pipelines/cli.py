@@ -83,6 +83,15 @@ def _load():
     return resource, config
 
 
+def _require_usable_secret(resource) -> None:
+    """Before a run: the public demo secret hashes only the shipped fixtures (exit 2)."""
+    from pipelines.defs.ops.resources import secret_problem
+
+    problem = secret_problem(resource.hash_secret, resource.landing)
+    if problem:
+        raise _fail(problem, EXIT_CONFIG)
+
+
 def _instance():
     import dagster as dg
 
@@ -101,6 +110,7 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
     from pipelines.defs.ops.jobs import range_tags, raw_op_config
 
     resource, config = _load()
+    _require_usable_secret(resource)
     _preflight(resource.paths)
     defs = build_definitions(config, resource)
     job_name = "refresh" if selection_names is None else selection_names[0]
@@ -601,6 +611,7 @@ def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: Co
     problems = _landing_problems(resource.landing, cfg)
     if problems:
         raise _fail("\n".join(problems), EXIT_CONFIG)
+    _require_usable_secret(resource)
     for line in _unseen_event_names(resource.paths.published, cfg):
         err.print(f"[yellow]Warning:[/] {line}", markup=True, highlight=False)
     if not resource.paths.work.exists():
@@ -658,6 +669,55 @@ def _unseen_event_names(published: Path, cfg) -> list[str]:
     for source, name in rows:
         seen.setdefault(source, set()).add(name)
     return unseen_event_names(cfg, seen)
+
+
+@app.command()
+def forget(
+    email: Annotated[str | None, typer.Option("--email", help="The person's email address, as written anywhere.")] = None,
+    customer: Annotated[str | None, typer.Option("--customer", help="The person's customer_id (c_…), as in marts.customers.")] = None,
+    landing: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Erase a person from every table and file, and keep their landed lines out of later runs."""
+    _apply_settings(landing, warehouse, config)
+    resource, cfg = _load()
+    if (email is None) == (customer is None):
+        raise _fail("name the person with --email ADDRESS or --customer ID (one of them).", EXIT_CONFIG)
+    _require_usable_secret(resource)
+    paths = resource.paths
+    if not paths.work.exists():
+        raise _fail(f"no warehouse at {paths.published} to erase from. Set --warehouse or JOURNEYS_WAREHOUSE.", EXIT_CONFIG)
+    from pipelines.defs.ops.resources import utcnow
+    from transforms.privacy import PersonNotFound, forget_person, rewrite_working_file
+    from transforms.warehouse import WarehouseBusy, writer_lock
+
+    try:
+        with writer_lock(paths, wait_seconds=resource.lock_wait_seconds), resource.connect() as con:
+            erasure = forget_person(con, cfg, resource.hash_secret, email=email, customer_id=customer, now=utcnow())
+            lo, hi = con.execute("select min(_partition), max(_partition) from raw._partitions").fetchall()[0]
+    except PersonNotFound as e:
+        raise _fail(str(e), EXIT_CONFIG) from None
+    except WarehouseBusy as e:
+        raise _fail(str(e), EXIT_BUSY) from None
+    out.print(f"Erasure {erasure.erasure_id}: {erasure.n_customers} customer(s), {erasure.n_identifiers} identifier(s), "
+              f"{erasure.n_records:,} landed record(s) blanked; their later landed lines will be blanked on load.")
+    if lo is not None and not execute(None, lo, hi, only_changed=True):  # rebuild every table through Dagster
+        err.print("The erasure is recorded but the tables were not rebuilt: fix the cause and run `journeys run`.")
+        raise typer.Exit(EXIT_FAILED)
+    try:
+        with writer_lock(paths, wait_seconds=resource.lock_wait_seconds):
+            rewrite_working_file(paths, memory_limit=cfg.settings.duckdb_memory_limit, threads=cfg.settings.duckdb_threads)
+    except WarehouseBusy as e:
+        raise _fail(f"{e} Then run `journeys forget` again to rewrite the working file.", EXIT_BUSY) from None
+    report_dir = paths.published.parent / "report"
+    if (report_dir / "journey-map.html").exists():
+        from transforms.report import build_report
+
+        build_report(paths.published, report_dir)
+        out.print(f"Rewrote the report {report_dir / 'journey-map.html'}.")
+    out.print(f"Rewrote {paths.published} and its working file fresh: no bytes of the person remain. "
+              "Reports written elsewhere (journeys report --out) must be written again.")
 
 
 @app.command()

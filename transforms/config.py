@@ -426,6 +426,11 @@ class IdentitySettings(Model):
         "may use many of them, so they are not counted against a person-level identifier's limit; and an event's customer "
         "comes from its person-level identifiers first.",
     )
+    phone_country_code: str = Field(
+        "1", pattern=r"^[1-9][0-9]{0,2}$",
+        description="Calling code (without '+') given to phone numbers written without one, e.g. '1' (US, Canada) or '44' "
+        "(UK): '555-867-5309' becomes +15558675309 before it is hashed, so it matches the same number written with '+1'.",
+    )
     hash_secret_default_note: str = Field(
         "The default JOURNEYS_HASH_SECRET is for demos only; set your own secret in production.",
         description="Shown when the default secret is in use.",
@@ -468,6 +473,10 @@ class SettingsFile(Model):
     partitions_start: date = Field(date(2025, 1, 1), description="First day of the daily partitions.")
     schedule_timezone: str = Field("UTC", description="Time zone of the nightly 02:00 schedule.")
     max_record_bytes: int = Field(1_000_000, ge=1024, description="Records larger than this are rejected as oversized.")
+    quarantine_payload_chars: int = Field(
+        1000, ge=0, le=100_000,
+        description="quarantine.rejected keeps this many characters of a rejected record (after masking), with its length and a keyed hash.",
+    )
     max_future: str = Field("1d", description="Events dated more than this after the run are rejected.")
     min_timestamp: date = Field(date(2000, 1, 1), description="Events dated before this are rejected.")
     coverage_threshold: float = Field(0.98, ge=0, le=1, description="Asset check: share of each source's events that some rule classifies.")
