@@ -445,11 +445,14 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
                     days: list[date], loaded_at: datetime, run_id: str | None = None,
                     started_at: datetime | None = None,
                     after_load: Callable[[list[date]], object] | None = None,
-                    max_batch_bytes: int | None = None) -> list[PartitionLoad]:
+                    max_batch_bytes: int | None = None,
+                    before_insert: Callable[[list[date]], object] | None = None) -> list[PartitionLoad]:
     """Replace partitions `days` of raw.<name> with the files of their landing folders.
     Days are read in size-capped batches; each batch is read set-based into a temporary table
     (a failed read cannot abort the transaction), then swapped in with one transaction that
-    also runs `after_load(batch_days)` (parsing the new rows). A missing folder leaves that
+    also runs `after_load(batch_days)` (parsing the new rows). `before_insert(batch_days)` may
+    change the batch's temp table `landing_rows` first (erasure blanks lines there, so they
+    never reach raw.<name>). A missing folder leaves that
     partition's rows alone (landing files may have been archived)."""
     ensure_raw_tables(con, name)
     batches, missing = _batches(landing_dir, name, cfg, days, max_batch_bytes or batch_bytes_for(con))
@@ -492,6 +495,8 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
                 res.files.append(FileLoad(path=rel, lines=per_file.get(rel, 0), bytes=p.stat().st_size, error=notes.get(rel)))
             batch_results.append(res)
         batch_days = [d for d, _ in batch]
+        if before_insert is not None:
+            before_insert(batch_days)
         try:
             with transaction(con):
                 con.execute(sql_with("delete from raw.{name} where _partition in (select unnest($days::date[]))", name=name),

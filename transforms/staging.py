@@ -22,13 +22,13 @@ from transforms.config import (
     parse_duration,
 )
 from transforms.warehouse import (
-    MASK_PII_MACRO,
     apply_comments,
     bind,
     build_model,
     count_rows,
     deterministic,
     hmac_pads,
+    load_pii_macros,
     read_model,
     sql_with,
     transaction,
@@ -40,7 +40,8 @@ RECORDS_COLUMNS = """
     occurred_at timestamp, identifiers map(varchar, varchar), url varchar, referrer varchar,
     utm_source varchar, utm_medium varchar, utm_campaign varchar, device varchar, channel varchar,
     amount double, csat double, satisfaction varchar, text varchar, properties json,
-    attributes map(varchar, varchar), reason varchar, payload varchar
+    attributes map(varchar, varchar), reason varchar, payload varchar, payload_bytes bigint,
+    payload_hash varchar
 """
 
 # Helpers for sql/intermediate/records.sql: the first of a field's configured paths that holds
@@ -136,13 +137,26 @@ def parse_params(name: str, cfg: SourceConfig, settings: SettingsFile, secret: s
     params["attribute_names"] = list(cfg.attributes)
     params["idx_attributes"] = [idx([p])[0] for p in cfg.attributes.values()]
     params["paths"] = paths
-    ipad, opad = hmac_pads(secret)
-    params["ipad"], params["opad"] = ipad, opad
+    params.update(identifier_hash_params(settings, secret))
+    params["payload_prefix_chars"] = settings.quarantine_payload_chars
+    # rejected payloads are hashed under a key of their own: a line holding just an email
+    # must not give that email's identifier hash
+    params["payload_ipad"], params["payload_opad"] = hmac_pads(secret, purpose="quarantine-payload")
     return params
+
+
+def identifier_hash_params(settings: SettingsFile, secret: str) -> dict[str, Any]:
+    """Bound parameters of the identifier path of sql/macros/pii.sql (normalize_identifier,
+    keyed_hash): the default phone country code and the HMAC pads of the secret."""
+    ipad, opad = hmac_pads(secret)
+    return {"phone_cc": settings.identity.phone_country_code, "ipad": ipad, "opad": opad}
 
 
 def ensure_records_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create table if not exists intermediate.records (" + RECORDS_COLUMNS + ")")
+    # working files made before rejected payloads were capped
+    con.execute("alter table intermediate.records add column if not exists payload_bytes bigint")
+    con.execute("alter table intermediate.records add column if not exists payload_hash varchar")
     con.execute(
         """create table if not exists intermediate.unstaged_partitions (
             source varchar not null, _partition date not null, primary key (source, _partition))"""
@@ -158,7 +172,7 @@ def parse_partitions(con: duckdb.DuckDBPyConnection, name: str, cfg: SourceConfi
     if not days:
         return 0
     ensure_records_table(con)
-    con.execute(MASK_PII_MACRO)
+    load_pii_macros(con)
     con.execute(PARSE_MACROS)
     sql = read_model("intermediate.records")
     landed = "landing_rows" if from_landing else sql_with("raw.{name}", name=name)
@@ -194,7 +208,12 @@ def build_staging(con: duckdb.DuckDBPyConnection, *, incremental: bool = True) -
     ensure_records_table(con)
     changed = con.execute("select source, _partition from intermediate.unstaged_partitions order by all").fetchall()
     n_all = con.execute("select count(*) from raw._partitions").fetchall()[0][0] if _has_table(con, "raw", "_partitions") else 0
-    exists = _has_table(con, "staging", "events") and _has_table(con, "quarantine", "rejected")
+    exists = _has_table(con, "staging", "events") and _has_table(con, "quarantine", "rejected") and bool(
+        con.execute(  # a quarantine from before payloads were capped is rebuilt in full
+            """select count(*) from duckdb_columns() where database_name = current_database()
+            and schema_name = 'quarantine' and table_name = 'rejected' and column_name = 'payload_hash'"""
+        ).fetchall()[0][0]
+    )
     mode = "incremental" if (
         incremental and exists and n_all and len(changed) <= INCREMENTAL_MAX_SHARE * n_all
     ) else "full"

@@ -13,6 +13,7 @@ from pipelines.defs.ops.resources import JourneysResource, utcnow
 from transforms.config import Config, SourceConfig
 from transforms.ingest import load_partitions, pending_days
 from transforms.landing import first_day, glob_problem, last_day, record_unread, survey_landing
+from transforms.privacy import erase_lines
 from transforms.staging import parse_partitions
 
 
@@ -55,6 +56,7 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
         started = utcnow()
         t0 = time.monotonic()
         loaded, skipped, unchanged, lines, rejected_files = [], 0, 0, 0, []
+        erased: list[int] = []  # lines of people erased with `journeys forget`, blanked on load
         with journeys.connect() as con:
             if config.only_changed:
                 todo = set(pending_days(con, journeys.landing, name, source, min(days), max(days)))
@@ -66,6 +68,9 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
                 started_at=started,
                 after_load=lambda batch: parse_partitions(
                     con, name, source, batch, cfg.settings, journeys.hash_secret, started, from_landing=True
+                ),
+                before_insert=lambda batch: erased.append(
+                    erase_lines(con, "landing_rows", source, cfg.settings, journeys.hash_secret, batch)
                 ),
             )
             for res in results:
@@ -94,6 +99,7 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
                 "records": lines,
                 "seconds": round(seconds, 3),
                 "records_per_second": round(lines / seconds) if seconds > 0 else 0,
+                "records_erased": sum(erased),
                 "file_problems": dg.MetadataValue.md("\n".join(f"- {n}" for n in rejected_files) or "none"),
             }
         )

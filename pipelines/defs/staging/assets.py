@@ -8,6 +8,7 @@ import dagster as dg
 from pipelines.defs.ops.models import describe
 from pipelines.defs.ops.resources import JourneysResource, utcnow
 from transforms.config import Config
+from transforms.privacy import ensure_privacy_tables
 from transforms.staging import build_staging, count_discrepancies, record_runs
 from transforms.warehouse import preview
 
@@ -32,6 +33,7 @@ def build_staging_assets(config: Config) -> list:
     def staging(context: dg.AssetExecutionContext, journeys: JourneysResource):
         t0 = time.monotonic()
         with journeys.connect() as con:
+            ensure_privacy_tables(con)  # marts.erasures exists (empty) before any erasure
             counts = build_staging(con)
             n_runs = record_runs(con, context.run_id, utcnow())
             seconds = round(time.monotonic() - t0, 3)
