@@ -282,7 +282,7 @@ def run(
     """Load every new or changed landing day, rebuild every table and publish the warehouse."""
     _apply_settings(landing, warehouse, config)
     resource, cfg = _load()
-    from transforms.ingest import landed_days
+    from transforms.landing import LandingError, days_to_load, glob_problems, unread_warning
 
     if not resource.landing.is_dir():
         raise _fail(f"the landing folder {resource.landing} does not exist. Set --landing or JOURNEYS_LANDING_DIR.", EXIT_CONFIG)
@@ -291,19 +291,19 @@ def run(
         hi = date.fromisoformat(day or end) if (day or end) else None
     except ValueError:
         raise _fail("dates are written YYYY-MM-DD, e.g. --date 2025-03-01.", EXIT_CONFIG) from None
-    days = sorted({d for n, s in cfg.sources.items() for d in landed_days(resource.landing, n, s)
-                   if d >= cfg.settings.partitions_start})
-    if lo:
-        days = [d for d in days if d >= lo]
-    if hi:
-        days = [d for d in days if d <= hi]
-    if not days:
-        raise _fail(f"no landing day folders (YYYY-MM-DD) found under {resource.landing} in that range.", EXIT_CONFIG)
+    if problems := glob_problems(resource.landing, cfg):
+        raise _fail("\n".join(problems), EXIT_CONFIG)
+    try:
+        days = days_to_load(resource.landing, cfg, lo, hi)
+    except LandingError as e:
+        raise _fail(str(e), EXIT_CONFIG) from None
     out.print(f"Landing:   {resource.landing}\nWarehouse: {resource.paths.published}")
     ok = execute(None, days[0], days[-1], only_changed=not force, verbose=verbose)
     if not ok:
         raise typer.Exit(EXIT_FAILED)
     _summary(resource.paths.published)
+    if warning := unread_warning(resource.landing, cfg):
+        err.print(f"[yellow]Warning:[/] {warning}")
 
 
 @app.command()
@@ -327,8 +327,11 @@ def backfill(
         raise _fail("dates are written YYYY-MM-DD, e.g. --start 2025-03-01.", EXIT_CONFIG) from None
     if hi < lo:
         raise _fail("--end is before --start.", EXIT_CONFIG)
-    if lo < cfg.settings.partitions_start:
-        raise _fail(f"--start is before partitions_start ({cfg.settings.partitions_start}) in {cfg.files['settings']}.", EXIT_CONFIG)
+    from transforms.landing import first_day
+
+    if lo < first_day(cfg.settings, cfg.sources[source]):
+        raise _fail(f"--start is before {source}'s first day, {first_day(cfg.settings, cfg.sources[source])} "
+                    f"(partitions_start in {cfg.files['settings']}, start_date in {cfg.files['sources']}).", EXIT_CONFIG)
     out.print(f"Backfilling {source} from {lo} to {hi} into {resource.paths.published}")
     if not execute([f"backfill_{source}"], lo, hi, only_changed=False, raw_sources=[source], verbose=verbose):
         raise typer.Exit(EXIT_FAILED)
@@ -566,7 +569,7 @@ def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: C
         t.add_column(col)
     total_pending = 0
     for name, src in cfg.sources.items():
-        days = landed_days(resource.landing, name, src)
+        days = landed_days(resource.landing, name, src, cfg.settings)
         done = [d for d in days if loaded.get((name, str(d))) == fingerprint(landed_files(resource.landing, name, src, d))]
         pending = len(days) - len(done)
         total_pending += pending
@@ -581,6 +584,10 @@ def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: C
     if failed:
         out.print(f"[red]{len(failed)} failed run(s)[/] in the Dagster history; latest: {failed[0]}")
     out.print(f"{total_pending} landing day(s) pending: " + (f"run `{_me()} run`." if total_pending else "everything is loaded."))
+    from transforms.landing import unread_warning
+
+    if warning := unread_warning(resource.landing, cfg):
+        err.print(f"[yellow]Warning:[/] {warning}")
 
 
 def _failed_runs(warehouse: Path) -> list[str]:

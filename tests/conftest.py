@@ -57,7 +57,7 @@ def run_pipeline(landing: Path, warehouse: Path, *, config_dir: Path | None = No
     config = load_config(config_dir)
     defs = build_definitions(config, resource)
     if start is None or end is None:
-        days = sorted({d for n, s in config.sources.items() for d in landed_days(landing, n, s)})
+        days = sorted({d for n, s in config.sources.items() for d in landed_days(landing, n, s, config.settings)})
         start, end = start or days[0], end or days[-1]
     result = defs.resolve_job_def(job).execute_in_process(
         run_config=raw_op_config(config, sources, only_changed=only_changed),

@@ -80,7 +80,11 @@ class SourceConfig(Model):
     )
     format: Literal["jsonl", "csv", "parquet"] = Field(description="File format of the landed files.")
     folder: str | None = Field(None, description="Landing sub-folder; defaults to the source name.")
-    files: str = Field("*", description="Glob of the files to read inside each day folder, e.g. 'activities*.csv'.")
+    files: str = Field(
+        "*",
+        description="Glob of the file names to read inside each day folder, e.g. 'activities*.csv' ('*', '?' and "
+        "'[abc]'; case-insensitive, so '*.jsonl' also reads 'events.JSONL').",
+    )
     delimiter: str = Field(",", description="CSV only: the field delimiter (one character).")
     id: FieldPath | list[FieldPath] = Field(description="Field holding the record's own id; event_id becomes '<source>:<id>'. A list means the first non-empty field.")
     timestamp: TimestampSpec = Field(description="Where and how the event (or profile update) time is read.")
@@ -100,7 +104,9 @@ class SourceConfig(Model):
     attributes: dict[str, FieldPath] = Field(
         default_factory=dict, description="Profiles only: attribute name -> field (industry, segment, ...), used by persona rules."
     )
-    start_date: date | None = Field(None, description="First day folder to consider; defaults to settings.partitions_start.")
+    start_date: date | None = Field(
+        None, description="First day folder this source loads; earlier day folders are listed as not read. Unset: settings.partitions_start."
+    )
 
     @field_validator("identifiers")
     @classmethod
@@ -117,6 +123,20 @@ class SourceConfig(Model):
         for k in v:
             if k not in CANONICAL_FIELDS:
                 raise ValueError(f"unknown canonical field {k!r}; use one of: {', '.join(CANONICAL_FIELDS)}")
+        return v
+
+    @field_validator("files")
+    @classmethod
+    def _files_glob(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the files pattern is empty; write a glob of file names, e.g. '*.jsonl'")
+        if "/" in v or "\\" in v:
+            raise ValueError(
+                f"{v!r} holds a folder separator; the pattern matches file names directly inside each day folder, e.g. '*.jsonl'"
+            )
+        problem = glob_syntax_problem(v)
+        if problem:
+            raise ValueError(f"{v!r} is not a valid glob: {problem}")
         return v
 
     @field_validator("delimiter")
@@ -470,7 +490,11 @@ class PainPointSettings(Model):
 
 
 class SettingsFile(Model):
-    partitions_start: date = Field(date(2025, 1, 1), description="First day of the daily partitions.")
+    partitions_start: date | None = Field(
+        None,
+        description="Optional first landing day to load; earlier day folders are listed as not read. "
+        "Unset (the default): every day folder the landing zone holds is loaded, back to 1970-01-01.",
+    )
     schedule_timezone: str = Field("UTC", description="Time zone of the nightly 02:00 schedule.")
     max_record_bytes: int = Field(1_000_000, ge=1024, description="Records larger than this are rejected as oversized.")
     quarantine_payload_chars: int = Field(
@@ -799,6 +823,32 @@ def glob_to_like(pattern: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def glob_syntax_problem(pattern: str) -> str | None:
+    """Why `pattern` is not a well-formed glob (a '[' without its ']'), or None. fnmatch would
+    silently read such a '[' as a literal character and match nothing."""
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "[":
+            j = i + 1
+            if j < len(pattern) and pattern[j] == "!":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            close = pattern.find("]", j)
+            if close < 0:
+                return f"the '[' at position {i + 1} has no closing ']' (for a literal '[' write '[[]')"
+            i = close
+        i += 1
+    return None
+
+
+def glob_matches(pattern: str, name: str) -> bool:
+    """Whether file `name` matches glob `pattern`, ignoring case (events.JSONL matches *.jsonl)."""
+    import fnmatch
+
+    return fnmatch.fnmatchcase(name.lower(), pattern.lower())
 
 
 def _glob_match(pattern: str, value: str) -> bool:

@@ -101,9 +101,7 @@ def landing_fingerprints(config: Config, landing: Path) -> dict[str, str]:
     only the landing zone (never the warehouse), so it never waits for a running job."""
     out = {}
     for name, src in config.sources.items():
-        for day in landed_days(landing, name, src):
-            if day < config.settings.partitions_start:
-                continue
+        for day in landed_days(landing, name, src, config.settings):
             out[f"{name}/{day.isoformat()}"] = fingerprint(landed_files(landing, name, src, day))
     return out
 
