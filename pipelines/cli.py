@@ -646,10 +646,8 @@ def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: Co
 
 def _landing_problems(landing: Path, cfg) -> list[str]:
     """Sources whose `files` glob matches none of the files landed in their day folders."""
-    try:
-        from transforms.landing import glob_problems  # type: ignore[import-not-found]
-    except ImportError:
-        return []
+    from transforms.landing import glob_problems
+
     return glob_problems(landing, cfg) if landing.is_dir() else []
 
 
