@@ -84,6 +84,7 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
 
     from pipelines.definitions import build_definitions
     from pipelines.defs.ops.jobs import range_tags, raw_op_config
+    from pipelines.defs.ops.run_history import run_tags
 
     resource, config = _load()
     defs = build_definitions(config, resource)
@@ -92,12 +93,14 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
     sources = raw_sources if raw_sources is not None else list(config.sources)
     run_config = raw_op_config(config, sources, only_changed=only_changed)
     run_config["loggers"] = {"progress": {"config": {}}}
+    instance = _instance()
+    _mark_interrupted_runs(instance, resource.paths)
     t0 = time.monotonic()
     with out.status(f"Running {job_name} over {start} … {end}", spinner="dots"):
         result = job.execute_in_process(
             run_config=run_config,
-            instance=_instance(),
-            tags=range_tags(start, end),
+            instance=instance,
+            tags=range_tags(start, end) | run_tags(resource.paths),
             raise_on_error=False,
         )
     seconds = time.monotonic() - t0
@@ -112,6 +115,15 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
     out.print(f"[green]Done[/] in {seconds:.1f}s (run id {result.run_id}).")
     _ = dg
     return True
+
+
+def _mark_interrupted_runs(instance, paths) -> None:
+    """Runs of this warehouse left STARTED by a killed `journeys` process are marked failed."""
+    from pipelines.defs.ops.run_history import mark_interrupted_runs
+
+    marked = mark_interrupted_runs(instance, paths)
+    if marked:
+        out.print(f"Marked {len(marked)} interrupted run(s) failed in the Dagster history: {', '.join(marked)}.")
 
 
 def _failure_reason(event) -> str:

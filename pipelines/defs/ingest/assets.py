@@ -9,6 +9,7 @@ import dagster as dg
 from pipelines.defs.ops.resources import JourneysResource, utcnow
 from transforms.config import Config, SourceConfig
 from transforms.ingest import load_partitions, pending_days
+from transforms.runlog import record_loads
 from transforms.staging import parse_partitions
 
 
@@ -48,12 +49,15 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
             else:
                 todo = set(days)
             unchanged = len([d for d in days if d not in todo])
+
+            def after_load(batch: list[date]) -> None:
+                # inside the load's transaction: the partitions, their records and their run log rows commit together
+                parse_partitions(con, name, source, batch, cfg.settings, journeys.hash_secret, started, from_landing=True)
+                record_loads(con, name, batch, context.run_id, started)
+
             results = load_partitions(
                 con, journeys.landing, name, source, sorted(todo), loaded_at=utcnow(), run_id=context.run_id,
-                started_at=started,
-                after_load=lambda batch: parse_partitions(
-                    con, name, source, batch, cfg.settings, journeys.hash_secret, started, from_landing=True
-                ),
+                started_at=started, after_load=after_load,
             )
             for res in results:
                 if res.skipped:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.defs.ops.run_history import record_run_failure
 from transforms.config import Config
 from transforms.ingest import fingerprint, landed_days, landed_files
 
@@ -31,6 +32,7 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: P
         "refresh",
         selection=dg.AssetSelection.all(),
         description="Load the landing days asked for, then rebuild staging, identity, journeys and marts, and publish.",
+        hooks={record_run_failure},
     )
     backfills = [
         dg.define_asset_job(
@@ -38,6 +40,7 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: P
             selection=dg.AssetSelection.assets(dg.AssetKey(["raw", name])).downstream()
             - dg.AssetSelection.assets(*[k for k in raw_keys if k.path[1] != name]),
             description=f"Reprocess source '{name}' over a date range in one run, then refresh the marts once.",
+            hooks={record_run_failure},
         )
         for name in config.sources
     ]
