@@ -77,15 +77,18 @@ def mark_interrupted_runs(instance: dg.DagsterInstance, paths: WarehousePaths) -
 def stopped_run_outcomes(instance: dg.DagsterInstance, run_ids: list[str],
                          published: Mapping[str, object], recorded_by: str) -> dict[str, Outcome]:
     """How to record each run of `run_ids` (runs that stopped before settling their rows):
-    succeeded if the analyst file shows it published, failed if the Dagster history says it
-    failed on an error, else interrupted."""
+    succeeded if the analyst file shows it published, or if the Dagster history says it ended
+    well (a selection of assets without the publish step: this run publishes its tables);
+    failed if the Dagster history says it failed on an error; else interrupted."""
     out: dict[str, Outcome] = {}
     for run_id in run_ids:
         if run_id in published:
             out[run_id] = Outcome(SUCCEEDED, None, published[run_id])  # type: ignore[arg-type]
             continue
         run = instance.get_run_by_id(run_id) if run_id else None
-        if run is not None and run.status == dg.DagsterRunStatus.FAILURE and INTERRUPTED_TAG not in run.tags:
+        if run is not None and run.status == dg.DagsterRunStatus.SUCCESS:  # a selection without the publish step
+            out[run_id] = Outcome(SUCCEEDED, f"The run finished without publishing; run {recorded_by} published its tables.")
+        elif run is not None and run.status == dg.DagsterRunStatus.FAILURE and INTERRUPTED_TAG not in run.tags:
             out[run_id] = Outcome(FAILED, f"The run failed before it published (see run {run_id} in Dagster); "
                                           f"recorded by run {recorded_by}.")
         else:
