@@ -158,6 +158,8 @@ def stage_runs(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: Mapping[st
             {"run": run_id},
         )
         if runs:
+            # a run whose failure hook marked some rows failed (those loaded before the error) is
+            # failed as a whole, with that error
             con.execute(
                 """update marts.pipeline_runs as r
                 set status = o.status, finished_at = o.finished_at,
@@ -167,13 +169,22 @@ def stage_runs(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: Mapping[st
                         else o.message
                     end
                 from (
-                    select unnest($runs::varchar[]) as run_id, unnest($statuses::varchar[]) as status,
-                           unnest($messages::varchar[]) as message, unnest($finished::timestamp[]) as finished_at
+                    select o.run_id, coalesce(f.status, o.status) as status, coalesce(f.message, o.message) as message,
+                           coalesce(f.finished_at, o.finished_at) as finished_at
+                    from (
+                        select unnest($runs::varchar[]) as run_id, unnest($statuses::varchar[]) as status,
+                               unnest($messages::varchar[]) as message, unnest($finished::timestamp[]) as finished_at
+                    ) as o
+                    left join (
+                        select run_id, any_value(status) as status, min(message) as message, max(finished_at) as finished_at
+                        from marts.pipeline_runs where status = $failed group by all
+                    ) as f using (run_id)
                 ) as o
                 where r.run_id = o.run_id and r.status = $running""",
                 {"runs": runs, "statuses": [outcomes[r].status for r in runs],
                  "messages": [outcomes[r].message for r in runs],
-                 "finished": [outcomes[r].finished_at for r in runs], "ok": SUCCEEDED, "running": RUNNING},
+                 "finished": [outcomes[r].finished_at for r in runs], "ok": SUCCEEDED, "running": RUNNING,
+                 "failed": FAILED},
             )
         apply_comments(con, "marts.pipeline_runs")
     return con.execute("select count(*) from marts.pipeline_runs where run_id = $run", {"run": run_id}).fetchall()[0][0]

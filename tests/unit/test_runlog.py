@@ -139,8 +139,13 @@ def test_failed_runs_keep_their_error_and_a_success_overrides_a_retried_failure(
     fail_run(con, "a", "The run failed in step raw__crm: OSError: disk full", NOW)
     assert rows(con)[0][2] == FAILED and rows(con)[0][7].endswith("disk full")
     assert unsettled_runs(con, "b") == []  # settled: the next run leaves it as it is
-    finish_run(con, "a", NOW)  # a step that failed and was retried, then the run published
-    assert rows(con)[0][2] == SUCCEEDED and rows(con)[0][7] is None
+    load(con, root, [D2], "a")  # another step of run a loads after the error, then a stops
+    build_staging(con)
+    assert unsettled_runs(con, "b") == ["a"]
+    stage_runs(con, "b", {"a": Outcome(INTERRUPTED, "stopped")})
+    assert {(r[2], r[7]) for r in rows(con)} == {(FAILED, "The run failed in step raw__crm: OSError: disk full")}
+    finish_run(con, "a", NOW)  # had the failed step been retried and the run published
+    assert {(r[2], r[7]) for r in rows(con)} == {(SUCCEEDED, None)}
 
 
 def test_rows_staged_from_no_landed_record_do_not_add_up(tmp_path, con):
