@@ -57,6 +57,14 @@ def ensure_runs_table(con: duckdb.DuckDBPyConnection) -> None:
         apply_comments(con, "marts.pipeline_runs")
 
 
+def _has_partitions(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether raw._partitions exists (any raw asset creates it, even when it loads nothing)."""
+    return bool(con.execute(
+        """select count(*) from duckdb_tables()
+        where database_name = current_database() and schema_name = 'raw' and table_name = '_partitions'"""
+    ).fetchall()[0][0])
+
+
 def record_loads(con: duckdb.DuckDBPyConnection, source: str, days: list[date], run_id: str,
                  started_at: datetime) -> None:
     """Write a `running` row for each of `days` of `source` that run `run_id` has just loaded,
@@ -88,6 +96,10 @@ def unsettled_runs(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     or partitions in raw._partitions loaded by a run that has no row for them (a warehouse
     written before loads were logged)."""
     ensure_runs_table(con)
+    if not _has_partitions(con):
+        return [r[0] for r in con.execute(
+            "select distinct run_id from marts.pipeline_runs where status = $running and run_id <> $run order by 1",
+            {"running": RUNNING, "run": run_id}).fetchall()]
     return [r[0] for r in con.execute(
         """select run_id from marts.pipeline_runs where status = $running and run_id <> $run
         union
@@ -132,31 +144,33 @@ def stage_runs(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: Mapping[st
     Returns the number of rows of this run."""
     ensure_runs_table(con)
     runs = sorted(outcomes)
+    loaded = _has_partitions(con)
     with transaction(con):
-        con.execute(
-            """insert into marts.pipeline_runs
-            select coalesce(p.run_id, ''), p.source, p._partition, p.n_lines, null, null, null,
-                   p.started_at, null, $running, null
-            from raw._partitions as p
-            anti join marts.pipeline_runs as r
-                on r.run_id = coalesce(p.run_id, '') and r.source = p.source and r._partition = p._partition""",
-            {"running": RUNNING},
-        )
-        con.execute(
-            """update marts.pipeline_runs as r
-            set n_read = c.n_read, n_accepted = c.n_accepted, n_rejected = c.n_rejected,
-                n_duplicates = c.n_duplicates
-            from (
-                select p.source, p._partition, coalesce(p.run_id, '') as run_id,
-                       coalesce(c.n_read, 0) as n_read, coalesce(c.n_accepted, 0) as n_accepted,
-                       coalesce(c.n_rejected, 0) as n_rejected, coalesce(c.n_duplicates, 0) as n_duplicates
+        if loaded:
+            con.execute(
+                """insert into marts.pipeline_runs
+                select coalesce(p.run_id, ''), p.source, p._partition, p.n_lines, null, null, null,
+                       p.started_at, null, $running, null
                 from raw._partitions as p
-                left join intermediate.partition_counts as c using (source, _partition)
-            ) as c
-            where r.source = c.source and r._partition = c._partition and r.run_id = c.run_id
-              and (r.run_id = $run or r.n_accepted is null)""",
-            {"run": run_id},
-        )
+                anti join marts.pipeline_runs as r
+                    on r.run_id = coalesce(p.run_id, '') and r.source = p.source and r._partition = p._partition""",
+                {"running": RUNNING},
+            )
+            con.execute(
+                """update marts.pipeline_runs as r
+                set n_read = c.n_read, n_accepted = c.n_accepted, n_rejected = c.n_rejected,
+                    n_duplicates = c.n_duplicates
+                from (
+                    select p.source, p._partition, coalesce(p.run_id, '') as run_id,
+                           coalesce(c.n_read, 0) as n_read, coalesce(c.n_accepted, 0) as n_accepted,
+                           coalesce(c.n_rejected, 0) as n_rejected, coalesce(c.n_duplicates, 0) as n_duplicates
+                    from raw._partitions as p
+                    left join intermediate.partition_counts as c using (source, _partition)
+                ) as c
+                where r.source = c.source and r._partition = c._partition and r.run_id = c.run_id
+                  and (r.run_id = $run or r.n_accepted is null)""",
+                {"run": run_id},
+            )
         if runs:
             # a run whose failure hook marked some rows failed (those loaded before the error) is
             # failed as a whole, with that error
@@ -214,6 +228,8 @@ def run_log_gaps(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     """(source, partition, run_id, problem) for each partition in raw._partitions whose run log
     row is missing, lacks its counts, disagrees with the records loaded, or does not add up."""
     ensure_runs_table(con)
+    if not _has_partitions(con):
+        return []
     return con.execute(
         """with raw_counts as (
             select source, _partition, count(*) as n from intermediate.records group by all
