@@ -108,6 +108,7 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
     _quiet_dagster()
     from pipelines.definitions import build_definitions
     from pipelines.defs.ops.jobs import range_tags, raw_op_config
+    from pipelines.defs.ops.run_history import run_tags
 
     resource, config = _load()
     _require_usable_secret(resource)
@@ -120,11 +121,13 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
     run_config["loggers"] = {"progress": {"config": {"verbose": verbose}}}
     t0 = time.monotonic()
     try:
+        instance = _instance()
+        _mark_interrupted_runs(instance, resource.paths)
         with out.status(f"Running {job_name} over {start} … {end}", spinner="dots"):
             result = job.execute_in_process(
                 run_config=run_config,
-                instance=_instance(),
-                tags=range_tags(start, end),
+                instance=instance,
+                tags=range_tags(start, end) | run_tags(resource.paths),
                 raise_on_error=False,
             )
     except OSError as e:  # the Dagster home or the warehouse folder cannot be written at all
@@ -155,6 +158,15 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
         return False
     out.print(f"[green]Done[/] in {seconds:.1f}s (run id {result.run_id}).")
     return True
+
+
+def _mark_interrupted_runs(instance, paths) -> None:
+    """Runs of this warehouse left STARTED by a killed `journeys` process are marked failed."""
+    from pipelines.defs.ops.run_history import mark_interrupted_runs
+
+    marked = mark_interrupted_runs(instance, paths)
+    if marked:
+        out.print(f"Marked {len(marked)} interrupted run(s) failed in the Dagster history: {', '.join(marked)}.")
 
 
 def _failure_reason(event) -> str:
@@ -599,7 +611,7 @@ def _failed_runs(warehouse: Path) -> list[str]:
 
     try:
         inst = dg.DagsterInstance.get()
-        from pipelines.defs.ops.jobs import WAREHOUSE_TAG
+        from pipelines.defs.ops.run_history import WAREHOUSE_TAG
 
         runs = inst.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE],
                                                    tags={WAREHOUSE_TAG: str(warehouse)}), limit=20)

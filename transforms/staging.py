@@ -22,7 +22,6 @@ from transforms.config import (
     parse_duration,
 )
 from transforms.warehouse import (
-    apply_comments,
     bind,
     build_model,
     count_rows,
@@ -281,36 +280,12 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     ).fetchall()[0][0])
 
 
-PIPELINE_RUNS_COLUMNS = """
-    run_id varchar not null, source varchar not null, _partition date not null,
-    n_read bigint, n_accepted bigint, n_rejected bigint, n_duplicates bigint,
-    started_at timestamp, finished_at timestamp, status varchar not null, message varchar
-"""
-
-
-def record_runs(con: duckdb.DuckDBPyConnection, run_id: str, finished_at: datetime) -> int:
-    """Append one marts.pipeline_runs row per source and partition this run loaded."""
-    con.execute("create table if not exists marts.pipeline_runs (" + PIPELINE_RUNS_COLUMNS + ")")
-    with transaction(con):
-        con.execute("delete from marts.pipeline_runs where run_id = $run", {"run": run_id})
-        con.execute(
-            """insert into marts.pipeline_runs
-            select p.run_id, p.source, p._partition, coalesce(c.n_read, 0), coalesce(c.n_accepted, 0),
-                   coalesce(c.n_rejected, 0), coalesce(c.n_duplicates, 0), p.started_at, $at,
-                   'succeeded', null
-            from raw._partitions as p
-            left join intermediate.partition_counts as c using (source, _partition)
-            where p.run_id = $run""",
-            {"run": run_id, "at": finished_at},
-        )
-        apply_comments(con, "marts.pipeline_runs")
-    return con.execute("select count(*) from marts.pipeline_runs where run_id = $run", {"run": run_id}).fetchall()[0][0]
-
-
-def count_discrepancies(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
-    """Partitions where read != accepted + rejected + duplicates, each counted independently:
-    read from raw.<source>, accepted from staging, rejected from quarantine, duplicates as
-    accepted-looking records that staging did not keep."""
+def count_partitions(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """(source, partition, read, accepted, rejected, duplicates) for every partition found in
+    any of the tables, each count taken independently: read from raw.<source>, accepted from
+    staging (events) or the parsed records (profiles), rejected from quarantine, duplicates as
+    accepted-looking records that staging did not keep. A partition missing from one table
+    counts 0 there, so rows staged or quarantined from no landed record show up too."""
     sources = [r[0] for r in con.execute("select distinct source from raw._partitions").fetchall()]
     if not sources:
         return []
@@ -335,12 +310,16 @@ def count_discrepancies(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]
             where r.kind = 'events' and r.reason is null
             group by all
         )
-        select rc.source, rc._partition, rc.n as n_read, coalesce(a.n, 0) as n_accepted,
+        select source, _partition, coalesce(rc.n, 0) as n_read, coalesce(a.n, 0) as n_accepted,
                coalesce(q.n, 0) as n_rejected, coalesce(d.n, 0) as n_duplicates
         from raw_counts as rc
-        left join accepted as a using (source, _partition)
-        left join rejected as q using (source, _partition)
-        left join duplicates as d using (source, _partition)
-        where rc.n <> coalesce(a.n, 0) + coalesce(q.n, 0) + coalesce(d.n, 0)
+        full join accepted as a using (source, _partition)
+        full join rejected as q using (source, _partition)
+        full join duplicates as d using (source, _partition)
         order by all"""
     ).fetchall()
+
+
+def count_discrepancies(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """The partitions of `count_partitions` where read != accepted + rejected + duplicates."""
+    return [r for r in count_partitions(con) if r[2] != r[3] + r[4] + r[5]]

@@ -19,7 +19,7 @@ import hmac
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -325,11 +325,13 @@ def _published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, st
     ).fetchall()
 
 
-def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: int | None = None) -> dict[str, Any]:
+def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: int | None = None,
+            finalize: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> dict[str, Any]:
     """Build a fresh analyst file from the (checkpointed, closed) working database, without
     its private schemas, then rename it over the published file in one step. Readers holding
     the old file keep their view; new connections see the new one. Being written fresh, the
-    file holds no bytes of deleted rows."""
+    file holds no bytes of deleted rows. `finalize` runs on the fresh file once its tables are
+    copied, before it is renamed into place (the run log marks the run succeeded there)."""
     t0 = time.monotonic()
     src = paths.work
     if not src.exists():
@@ -359,6 +361,8 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
                 apply_comments(con, f"{schema}.{table}")  # from the same YAML as the working table's
                 n_tables += 1
             con.execute("detach work")
+            if finalize is not None:
+                finalize(con)
             con.execute("checkpoint")
         finally:
             con.close()

@@ -14,6 +14,7 @@ from transforms.config import Config, SourceConfig
 from transforms.ingest import load_partitions, pending_days
 from transforms.landing import first_day, glob_problem, last_day, record_unread, survey_landing
 from transforms.privacy import erase_lines
+from transforms.runlog import record_loads
 from transforms.staging import parse_partitions
 
 
@@ -63,12 +64,15 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
             else:
                 todo = set(days)
             unchanged = len([d for d in days if d not in todo])
+
+            def after_load(batch: list[date]) -> None:
+                # inside the load's transaction: the partitions, their records and their run log rows commit together
+                parse_partitions(con, name, source, batch, cfg.settings, journeys.hash_secret, started, from_landing=True)
+                record_loads(con, name, batch, context.run_id, started)
+
             results = load_partitions(
                 con, journeys.landing, name, source, sorted(todo), loaded_at=utcnow(), run_id=context.run_id,
-                started_at=started,
-                after_load=lambda batch: parse_partitions(
-                    con, name, source, batch, cfg.settings, journeys.hash_secret, started, from_landing=True
-                ),
+                started_at=started, after_load=after_load,
                 before_insert=lambda batch: erased.append(
                     erase_lines(con, "landing_rows", source, cfg.settings, journeys.hash_secret, batch)
                 ),

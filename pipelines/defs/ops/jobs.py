@@ -9,12 +9,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.defs.ops.run_history import WAREHOUSE_TAG, record_run_failure
 from transforms.config import Config
 from transforms.ingest import fingerprint, landed_days, landed_files
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
-WAREHOUSE_TAG = "journeys/warehouse"  # every run carries the published file it writes: `status` counts its own
 
 
 def raw_op_config(config: Config, names: Sequence[str] | None = None, only_changed: bool = True) -> dict:
@@ -42,6 +42,7 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: P
         tags=tags,
         selection=dg.AssetSelection.all(),
         description="Load the landing days asked for, then rebuild staging, identity, journeys and marts, and publish.",
+        hooks={record_run_failure},
     )
     backfills = [
         dg.define_asset_job(
@@ -50,6 +51,7 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: P
             - dg.AssetSelection.assets(*[k for k in raw_keys if k.path[1] != name]),
             tags=tags,
             description=f"Reprocess source '{name}' over a date range in one run, then refresh the marts once.",
+            hooks={record_run_failure},
         )
         for name in config.sources
     ]
