@@ -340,13 +340,14 @@ def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: 
     tmp = paths.published.with_name(f".{paths.published.name}.publishing-{os.getpid()}")
     tmp.unlink(missing_ok=True)
     with private_files():  # the temp file (and its spill) stay private until it is complete
-        n_tables = _write_published(paths, src, tmp, memory_limit, threads)
+        n_tables = _write_published(paths, src, tmp, memory_limit, threads, finalize)
     return {"bytes": paths.published.stat().st_size, "tables": n_tables,
             "seconds": round(time.monotonic() - t0, 3)}
 
 
 def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: str | None,
-                     threads: int | None) -> int:
+                     threads: int | None,
+                     finalize: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> int:
     n_tables = 0
     try:
         con = connect(tmp, memory_limit=memory_limit, threads=threads, temp_dir=paths.temp_dir, schemas=())
