@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a path in a message stays on one line
 
 EXIT_CONFIG = 2  # bad configuration or arguments
 EXIT_FAILED = 1  # a run failed
@@ -30,6 +30,7 @@ EXIT_BUSY = 3  # another run holds the warehouse
 
 LandingOpt = Annotated[Path | None, typer.Option("--landing", help="Landing folder (env JOURNEYS_LANDING_DIR; default fixtures/landing).")]
 WarehouseOpt = Annotated[Path | None, typer.Option("--warehouse", help="Published DuckDB file (env JOURNEYS_WAREHOUSE; default warehouse/journeys.duckdb).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="On failure, show Dagster's detail: every failed step and its stack.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Folder of YAML files replacing the defaults (env JOURNEYS_CONFIG_DIR).")]
 
 
@@ -47,6 +48,21 @@ def _quiet_dagster() -> None:
     warnings.filterwarnings("ignore")
     logging.getLogger("dagster").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _me() -> str:
+    """The `journeys` command as this shell can run it: `journeys` when it is on the PATH,
+    otherwise the path it was started by (e.g. .venv/bin/journeys after `make demo`)."""
+    import shutil
+
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "journeys":
+        return f"{os.path.relpath(sys.executable)} -m pipelines.cli"
+    on_path = shutil.which("journeys")
+    if on_path and Path(on_path).resolve() == argv0.resolve():
+        return "journeys"
+    relative = os.path.relpath(argv0)
+    return relative if not relative.startswith("..") else str(argv0.absolute())
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -67,6 +83,15 @@ def _load():
     return resource, config
 
 
+def _require_usable_secret(resource) -> None:
+    """Before a run: the public demo secret hashes only the shipped fixtures (exit 2)."""
+    from pipelines.defs.ops.resources import secret_problem
+
+    problem = secret_problem(resource.hash_secret, resource.landing)
+    if problem:
+        raise _fail(problem, EXIT_CONFIG)
+
+
 def _instance():
     import dagster as dg
 
@@ -77,41 +102,71 @@ def _instance():
 
 
 def execute(selection_names: list[str] | None, start: date, end: date, only_changed: bool,
-            raw_sources: list[str] | None = None) -> bool:
-    """Materialize the assets through Dagster in this process, showing progress."""
+            raw_sources: list[str] | None = None, verbose: bool = False) -> bool:
+    """Materialize the assets through Dagster in this process, showing progress. On failure,
+    print the cause in a line or two (all of Dagster's detail with `verbose`)."""
     _quiet_dagster()
-    import dagster as dg
-
     from pipelines.definitions import build_definitions
     from pipelines.defs.ops.jobs import range_tags, raw_op_config
+    from pipelines.defs.ops.run_history import run_tags
 
     resource, config = _load()
+    _require_usable_secret(resource)
+    _preflight(resource.paths)
     defs = build_definitions(config, resource)
     job_name = "refresh" if selection_names is None else selection_names[0]
     job = defs.resolve_job_def(job_name)
     sources = raw_sources if raw_sources is not None else list(config.sources)
     run_config = raw_op_config(config, sources, only_changed=only_changed)
-    run_config["loggers"] = {"progress": {"config": {}}}
+    run_config["loggers"] = {"progress": {"config": {"verbose": verbose}}}
     t0 = time.monotonic()
-    with out.status(f"Running {job_name} over {start} … {end}", spinner="dots"):
-        result = job.execute_in_process(
-            run_config=run_config,
-            instance=_instance(),
-            tags=range_tags(start, end),
-            raise_on_error=False,
-        )
+    try:
+        instance = _instance()
+        _mark_interrupted_runs(instance, resource.paths)
+        with out.status(f"Running {job_name} over {start} … {end}", spinner="dots"):
+            result = job.execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                tags=range_tags(start, end) | run_tags(resource.paths),
+                raise_on_error=False,
+            )
+    except OSError as e:  # the Dagster home or the warehouse folder cannot be written at all
+        cause = _diagnose([f"{type(e).__name__}: {e}"], resource.paths, e.filename)
+        raise _fail(cause or f"{type(e).__name__}: {e}", EXIT_BUSY if cause and cause.startswith("Another") else EXIT_FAILED) from None
     seconds = time.monotonic() - t0
-    failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE" or (
-        e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed)]  # type: ignore[union-attr]
     if not result.success:
-        err.print(f"[bold red]The run failed[/] after {seconds:.1f}s (run id {result.run_id}).")
-        for e in failed:
-            err.print(f"  • {e.step_key or ''}: {_failure_reason(e)}".rstrip())
-        err.print("The published warehouse was left as it was. See `dagster dev` for the full log.")
+        failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                  and not e.event_specific_data.passed]  # type: ignore[union-attr]
+        cause = None
+        for e in failures:
+            cause = cause or _diagnose(_error_texts(e), resource.paths)
+        err.print(f"[bold red]The run failed[/] after {seconds:.1f}s; the published warehouse was left as it was.")
+        if cause:
+            err.print(cause)
+        if verbose or not cause:
+            shown = failures + checks if verbose else (failures or checks)[:1]
+            for e in shown:
+                err.print(f"  • {e.step_key or ''}: {_failure_reason(e)}".rstrip())
+                if verbose:
+                    for text in _error_texts(e, with_stack=True):
+                        err.print(text, markup=False, highlight=False)
+        if not verbose:
+            n = len(failures) + len(checks)
+            err.print(f"Run again with --verbose for Dagster's detail ({n} failed step(s) and check(s))"
+                      + ("; the run's log is in `make dev` (Dagster UI)." if os.environ.get("DAGSTER_HOME") else "."))
         return False
     out.print(f"[green]Done[/] in {seconds:.1f}s (run id {result.run_id}).")
-    _ = dg
     return True
+
+
+def _mark_interrupted_runs(instance, paths) -> None:
+    """Runs of this warehouse left STARTED by a killed `journeys` process are marked failed."""
+    from pipelines.defs.ops.run_history import mark_interrupted_runs
+
+    marked = mark_interrupted_runs(instance, paths)
+    if marked:
+        out.print(f"Marked {len(marked)} interrupted run(s) failed in the Dagster history: {', '.join(marked)}.")
 
 
 def _failure_reason(event) -> str:
@@ -127,6 +182,104 @@ def _failure_reason(event) -> str:
     return f"{error.cls_name}: {error.message.strip().splitlines()[0]}"
 
 
+def _error_texts(event, with_stack: bool = False) -> list[str]:
+    """Every error in a failed step's chain (causes and the errors they interrupted), innermost last."""
+    data = getattr(event, "event_specific_data", None)
+    todo, texts, seen = [getattr(data, "error", None)], [], set()
+    while todo:
+        error = todo.pop(0)
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        texts.append(f"{error.cls_name}: {error.message.strip()}")
+        if with_stack:
+            texts.append("".join(error.stack).rstrip())
+        todo += [error.cause, error.context]
+    return texts
+
+
+def _free(folder: Path) -> str:
+    import shutil
+
+    try:
+        usage = shutil.disk_usage(folder)
+    except OSError:
+        return "unknown"
+    return f"{_size(usage.free)} free of {_size(usage.total)}"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def _lock_holder(paths) -> str:
+    try:
+        pid = paths.lock.read_text().strip()
+    except OSError:
+        return ""
+    return f" (pid {pid})" if pid.isdigit() else ""
+
+
+def _diagnose(texts: list[str], paths, filename: str | None = None) -> str | None:
+    """The cause of a failure in one or two lines (what, which path, what to do), when it is
+    one a person can fix: a full disk, a folder that cannot be written, the writer lock."""
+    import re
+
+    blob = "\n".join(texts)
+    named = filename or next(iter(re.findall(r'["\'](/[^"\']+)["\']', blob)), None)
+    where = Path(named) if named else paths.published
+    folder = where if where.is_dir() else where.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    elsewhere = "point --warehouse (or JOURNEYS_WAREHOUSE) at a folder on another disk"
+    if "WarehouseBusy" in blob or "Another Journeys run" in blob:
+        return (f"Another Journeys run{_lock_holder(paths)} is writing {paths.published}. "
+                "Wait for it to finish, then run again.")
+    if "No space left on device" in blob or "Errno 28" in blob or "ENOSPC" in blob:
+        return (f"The disk is full: no space left to write {where} ({_free(folder)} in {folder}).\n"
+                f"Free some space there, or {elsewhere}.")
+    what = f"Cannot write in {folder}" if where == folder else f"Cannot write {where}"
+    if "Read-only file system" in blob or "Errno 30" in blob:
+        return (f"{what}: {'it' if where == folder else folder} is on a read-only file system.\n"
+                "Make it writable, or point --warehouse (or JOURNEYS_WAREHOUSE) at a writable folder.")
+    if "Permission denied" in blob or "Errno 13" in blob:
+        return (f"{what}: permission denied.\n"
+                f"Give this user write access to {folder}, or point --warehouse (or JOURNEYS_WAREHOUSE) at a writable folder.")
+    return None
+
+
+def _preflight(paths) -> None:
+    """Before any work: the warehouse folder must be writable and no other run may be writing."""
+    import errno
+    import fcntl
+    import tempfile
+
+    folder = paths.published.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".journeys-probe-"):
+            pass
+        fh = open(paths.lock, "a+")  # noqa: SIM115 - closed below
+    except OSError as e:
+        code = EXIT_FAILED
+        named = str(folder) if not e.filename or Path(e.filename).name.startswith(".journeys-probe-") else str(e.filename)
+        cause = _diagnose([f"[Errno {e.errno}] {e.strerror}"], paths, named)
+        raise _fail(cause or f"cannot write {folder}: {e.strerror}.", code) from None
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _fail(_diagnose(["WarehouseBusy"], paths) or "", EXIT_BUSY) from None
+    except OSError as e:
+        if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP):
+            raise
+    finally:
+        fh.close()
+
+
 @app.command()
 def run(
     landing: LandingOpt = None,
@@ -136,11 +289,12 @@ def run(
     start: Annotated[str | None, typer.Option("--start", help="First landing day to process (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Last landing day to process (YYYY-MM-DD).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Reload every landing day in range, even unchanged ones.")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Load every new or changed landing day, rebuild every table and publish the warehouse."""
     _apply_settings(landing, warehouse, config)
     resource, cfg = _load()
-    from transforms.ingest import landed_days
+    from transforms.landing import LandingError, days_to_load, glob_problems, unread_warning
 
     if not resource.landing.is_dir():
         raise _fail(f"the landing folder {resource.landing} does not exist. Set --landing or JOURNEYS_LANDING_DIR.", EXIT_CONFIG)
@@ -149,19 +303,19 @@ def run(
         hi = date.fromisoformat(day or end) if (day or end) else None
     except ValueError:
         raise _fail("dates are written YYYY-MM-DD, e.g. --date 2025-03-01.", EXIT_CONFIG) from None
-    days = sorted({d for n, s in cfg.sources.items() for d in landed_days(resource.landing, n, s)
-                   if d >= cfg.settings.partitions_start})
-    if lo:
-        days = [d for d in days if d >= lo]
-    if hi:
-        days = [d for d in days if d <= hi]
-    if not days:
-        raise _fail(f"no landing day folders (YYYY-MM-DD) found under {resource.landing} in that range.", EXIT_CONFIG)
+    if problems := glob_problems(resource.landing, cfg):
+        raise _fail("\n".join(problems), EXIT_CONFIG)
+    try:
+        days = days_to_load(resource.landing, cfg, lo, hi)
+    except LandingError as e:
+        raise _fail(str(e), EXIT_CONFIG) from None
     out.print(f"Landing:   {resource.landing}\nWarehouse: {resource.paths.published}")
-    ok = execute(None, days[0], days[-1], only_changed=not force)
+    ok = execute(None, days[0], days[-1], only_changed=not force, verbose=verbose)
     if not ok:
         raise typer.Exit(EXIT_FAILED)
     _summary(resource.paths.published)
+    if warning := unread_warning(resource.landing, cfg):
+        err.print(f"[yellow]Warning:[/] {warning}")
 
 
 @app.command()
@@ -172,6 +326,7 @@ def backfill(
     landing: LandingOpt = None,
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Reprocess one source over a date range in a single run, then refresh the marts once."""
     _apply_settings(landing, warehouse, config)
@@ -184,10 +339,13 @@ def backfill(
         raise _fail("dates are written YYYY-MM-DD, e.g. --start 2025-03-01.", EXIT_CONFIG) from None
     if hi < lo:
         raise _fail("--end is before --start.", EXIT_CONFIG)
-    if lo < cfg.settings.partitions_start:
-        raise _fail(f"--start is before partitions_start ({cfg.settings.partitions_start}) in {cfg.files['settings']}.", EXIT_CONFIG)
+    from transforms.landing import first_day
+
+    if lo < first_day(cfg.settings, cfg.sources[source]):
+        raise _fail(f"--start is before {source}'s first day, {first_day(cfg.settings, cfg.sources[source])} "
+                    f"(partitions_start in {cfg.files['settings']}, start_date in {cfg.files['sources']}).", EXIT_CONFIG)
     out.print(f"Backfilling {source} from {lo} to {hi} into {resource.paths.published}")
-    if not execute([f"backfill_{source}"], lo, hi, only_changed=False, raw_sources=[source]):
+    if not execute([f"backfill_{source}"], lo, hi, only_changed=False, raw_sources=[source], verbose=verbose):
         raise typer.Exit(EXIT_FAILED)
     _summary(resource.paths.published)
 
@@ -240,37 +398,158 @@ def sql(
             raise _fail(f"no SQL file at {file}.", EXIT_CONFIG)
         query = file.read_text(encoding="utf-8")
     if not query:
-        raise _fail('give a query (journeys sql "select …") or a file (journeys sql --file query.sql).', EXIT_CONFIG)
+        raise _fail(f'give a query ({_me()} sql "select …") or a file ({_me()} sql --file query.sql).', EXIT_CONFIG)
     if not path.exists():
-        raise _fail(f"no published warehouse at {path}. Run `journeys run` (or `make demo`) first.", EXIT_CONFIG)
-    con = duckdb.connect(str(path), read_only=True)
+        raise _fail(f"no published warehouse at {path}. Run `{_me()} run` (or `make demo`) first.", EXIT_CONFIG)
+    con = _read_only_connection(path)
+    results: list[tuple[str, list[str], list[tuple]]] = []
+    failure = None
     try:
-        cur = con.execute(query)
-        cols = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchall() if cols else []
-    except duckdb.Error as e:
-        raise _fail(f"the query failed: {str(e).splitlines()[0]}", EXIT_FAILED) from None
+        try:
+            statements = con.extract_statements(query)
+        except duckdb.Error as e:
+            raise _fail(f"the SQL cannot be read: {_first_line(e)}", EXIT_FAILED) from None
+        for i, statement in enumerate(statements, 1):
+            text = statement.query.strip().rstrip(";").strip()
+            try:
+                cur = con.execute(statement)
+                cols = [d[0] for d in cur.description] if cur.description else []
+                rows = cur.fetchall() if cols else []
+            except duckdb.Error as e:
+                which = f"statement {i} of {len(statements)} ({_shorten(text, 40)})" if len(statements) > 1 else "the query"
+                failure = _refusal(e, which)
+                break
+            if cols:
+                results.append((text, cols, rows))
     finally:
         con.close()
-    if fmt == "csv":
-        import csv
+    several = len(results) > 1
+    for n, (text, cols, rows) in enumerate(results):
+        if fmt == "csv":
+            import csv
 
-        w = csv.writer(sys.stdout)
-        w.writerow(cols)
-        w.writerows(rows)
-    elif fmt == "json":
+            if n:
+                sys.stdout.write("\n")
+            w = csv.writer(sys.stdout, lineterminator="\n")
+            w.writerow(cols)
+            w.writerows([[_cell(c, v, plain=True) for c, v in zip(cols, r, strict=True)] for r in rows])
+        elif fmt == "table":
+            if several:
+                out.print(f"[bold]-- {_shorten(text, out.width - 4)}[/]", highlight=False)
+            _print_table(cols, rows, limit)
+    if fmt == "json" and results:
         import json
 
-        sys.stdout.write(json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2) + "\n")
-    else:
-        t = Table(show_header=True, header_style="bold")
-        for c in cols:
-            t.add_column(c)
-        for r in rows[:limit]:
-            t.add_row(*["" if v is None else (f"{v:,.4g}" if isinstance(v, float) else str(v)) for v in r])
-        out.print(t)
-        if len(rows) > limit:
-            out.print(f"{len(rows) - limit:,} more rows (use --limit or --format csv).")
+        docs = [[{c: _json_value(c, v) for c, v in zip(cols, r, strict=True)} for r in rows] for _, cols, rows in results]
+        doc = [{"statement": text, "rows": d} for (text, _, _), d in zip(results, docs, strict=True)] if several else docs[0]
+        sys.stdout.write(json.dumps(doc, default=str, indent=2) + "\n")
+    sys.stdout.flush()
+    if failure:
+        raise _fail(failure, EXIT_FAILED)
+
+
+def _read_only_connection(path: Path):
+    """The published warehouse, read-only in effect: no file outside it can be read or
+    written (COPY … TO, read_csv, ATTACH of the working file), no extension loaded, and no
+    setting changed (the configuration is locked after the session time zone is set)."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set lock_configuration = true")
+    return con
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
+def _refusal(e: Exception, which: str) -> str:
+    """One line for a failed or refused statement."""
+    import re
+
+    import duckdb
+
+    msg = _first_line(e)
+    if isinstance(e, duckdb.PermissionException):
+        if "extension" in msg.lower():
+            return f"refused: {which} loads an extension; journeys sql runs with the extensions it ships."
+        file = re.search(r'"([^"]+)"', msg)
+        target = f" ({file.group(1)})" if file else ""
+        return (f"refused: {which} reaches a file outside the warehouse{target}; journeys sql reads only the "
+                "published warehouse's tables.")
+    if "configuration has been locked" in msg:
+        return f"refused: {which} changes a setting; journeys sql runs with fixed settings."
+    if "read-only mode" in msg:
+        return f"refused: {which} writes; the warehouse is read-only (journeys run writes it)."
+    return f"{which} failed: {msg.removeprefix('Error: ')}"
+
+
+_MONEY = ("revenue", "amount", "price", "cost", "spend")
+
+
+def _is_money(column: str) -> bool:
+    return any(m in column.lower() for m in _MONEY)
+
+
+def _number(v: float, money: bool, plain: bool) -> str:
+    """A float without scientific notation: money with two decimals, others with up to six."""
+    sep = "" if plain else ","
+    if money:
+        return f"{v:{sep}.2f}"
+    if v != v or v in (float("inf"), float("-inf")):
+        return str(v)
+    text = f"{v:{sep}.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _cell(column: str, v, plain: bool = False) -> str:
+    from decimal import Decimal
+
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return _number(v, _is_money(column), plain)
+    if isinstance(v, Decimal) and _is_money(column):
+        return _number(float(v), True, plain)
+    return str(v)
+
+
+def _json_value(column: str, v):
+    if isinstance(v, float) and v == v and v not in (float("inf"), float("-inf")):
+        return round(v, 2) if _is_money(column) else v
+    return v
+
+
+def _print_table(cols: list[str], rows: list[tuple], limit: int) -> None:
+    """The rows as a table that fits the terminal: the columns that fit, and how to see the rest."""
+    cap = 40
+    shown = rows[:limit]
+    cells = [[_cell(c, v) for c, v in zip(cols, r, strict=True)] for r in shown]
+    widths = [min(max([len(c)] + [len(row[i]) for row in cells]), cap) for i, c in enumerate(cols)]
+    total, keep = 1, 0
+    for w in widths:
+        if keep and total + w + 3 > out.width:
+            break
+        total += w + 3
+        keep += 1
+    t = Table(show_header=True, header_style="bold")
+    for i, c in enumerate(cols[:keep]):
+        numeric = any(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in shown)
+        t.add_column(c, no_wrap=True, overflow="ellipsis", max_width=cap, justify="right" if numeric else "left")
+    for row in cells:
+        t.add_row(*row[:keep])
+    out.print(t, highlight=False)
+    if keep < len(cols):
+        out.print(f"Showing {keep} of {len(cols)} columns, those that fit in {out.width} characters. "
+                  "See all with --format csv, or select fewer columns.", highlight=False)
+    if len(rows) > limit:
+        out.print(f"{len(rows) - limit:,} more rows (use --limit or --format csv).")
 
 
 @app.command()
@@ -302,13 +581,13 @@ def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: C
         t.add_column(col)
     total_pending = 0
     for name, src in cfg.sources.items():
-        days = landed_days(resource.landing, name, src)
+        days = landed_days(resource.landing, name, src, cfg.settings)
         done = [d for d in days if loaded.get((name, str(d))) == fingerprint(landed_files(resource.landing, name, src, d))]
         pending = len(days) - len(done)
         total_pending += pending
         t.add_row(name, str(len(days)), str(len(done)), str(pending), str(days[0]) if days else "", str(days[-1]) if days else "")
     out.print(t)
-    failed = _failed_runs()
+    failed = _failed_runs(path)
     if last:
         run_id, finished, n_read, n_acc, n_rej, n_dup = last[0]
         out.print(f"Last run: {run_id} finished {finished} UTC: read {n_read:,}, accepted {n_acc:,}, rejected {n_rej:,}, duplicates {n_dup:,}.")
@@ -316,10 +595,15 @@ def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: C
         out.print("No run has been published yet.")
     if failed:
         out.print(f"[red]{len(failed)} failed run(s)[/] in the Dagster history; latest: {failed[0]}")
-    out.print(f"{total_pending} landing day(s) pending: " + ("run `journeys run`." if total_pending else "everything is loaded."))
+    out.print(f"{total_pending} landing day(s) pending: " + (f"run `{_me()} run`." if total_pending else "everything is loaded."))
+    from transforms.landing import unread_warning
+
+    if warning := unread_warning(resource.landing, cfg):
+        err.print(f"[yellow]Warning:[/] {warning}")
 
 
-def _failed_runs() -> list[str]:
+def _failed_runs(warehouse: Path) -> list[str]:
+    """Failed runs of this warehouse in the Dagster history (runs carry the warehouse they write)."""
     if not os.environ.get("DAGSTER_HOME") or not Path(os.environ["DAGSTER_HOME"], "dagster.yaml").exists():
         return []
     _quiet_dagster()
@@ -327,7 +611,10 @@ def _failed_runs() -> list[str]:
 
     try:
         inst = dg.DagsterInstance.get()
-        runs = inst.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=20)
+        from pipelines.defs.ops.run_history import WAREHOUSE_TAG
+
+        runs = inst.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE],
+                                                   tags={WAREHOUSE_TAG: str(warehouse)}), limit=20)
         return [f"{r.run_id} ({r.job_name})" for r in runs]
     except Exception:  # noqa: BLE001 - history is optional here
         return []
@@ -340,8 +627,14 @@ def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: Co
     resource, cfg = _load()
     overrides = sorted({Path(f).name for f in cfg.files.values() if not f.startswith(str(Path(__file__).parents[1] / "transforms"))})
     out.print("[green]✓[/] Configuration is valid" + (f" (your files: {', '.join(overrides)})" if overrides else " (shipped defaults)") + ".")
+    problems = _landing_problems(resource.landing, cfg)
+    if problems:
+        raise _fail("\n".join(problems), EXIT_CONFIG)
+    _require_usable_secret(resource)
+    for line in _unseen_event_names(resource.paths.published, cfg):
+        err.print(f"[yellow]Warning:[/] {line}", markup=True, highlight=False)
     if not resource.paths.work.exists():
-        out.print("No warehouse yet: run `journeys run` to build it, then check again.")
+        out.print(f"No warehouse yet: run `{_me()} run` to build it, then check again.")
         return
     _quiet_dagster()
     import dagster as dg
@@ -363,6 +656,87 @@ def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: Co
         raise typer.Exit(EXIT_FAILED)
 
 
+def _landing_problems(landing: Path, cfg) -> list[str]:
+    """Sources whose `files` glob matches none of the files landed in their day folders."""
+    from transforms.landing import glob_problems
+
+    return glob_problems(landing, cfg) if landing.is_dir() else []
+
+
+def _unseen_event_names(published: Path, cfg) -> list[str]:
+    """Warnings for funnel steps and rules whose event names never occur in the published
+    staging.events; none when there is no warehouse yet."""
+    import duckdb
+
+    from transforms.config import unseen_event_names
+
+    if not published.exists():
+        return []
+    try:
+        con = duckdb.connect(str(published), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        rows = con.execute("select source, event_name from staging.events where event_name is not null group by all").fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+    seen: dict[str, set[str]] = {}
+    for source, name in rows:
+        seen.setdefault(source, set()).add(name)
+    return unseen_event_names(cfg, seen)
+
+
+@app.command()
+def forget(
+    email: Annotated[str | None, typer.Option("--email", help="The person's email address, as written anywhere.")] = None,
+    customer: Annotated[str | None, typer.Option("--customer", help="The person's customer_id (c_…), as in marts.customers.")] = None,
+    landing: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Erase a person from every table and file, and keep their landed lines out of later runs."""
+    _apply_settings(landing, warehouse, config)
+    resource, cfg = _load()
+    if (email is None) == (customer is None):
+        raise _fail("name the person with --email ADDRESS or --customer ID (one of them).", EXIT_CONFIG)
+    _require_usable_secret(resource)
+    paths = resource.paths
+    if not paths.work.exists():
+        raise _fail(f"no warehouse at {paths.published} to erase from. Set --warehouse or JOURNEYS_WAREHOUSE.", EXIT_CONFIG)
+    from pipelines.defs.ops.resources import utcnow
+    from transforms.privacy import PersonNotFound, forget_person, rewrite_working_file
+    from transforms.warehouse import WarehouseBusy, writer_lock
+
+    try:
+        with writer_lock(paths, wait_seconds=resource.lock_wait_seconds), resource.connect() as con:
+            erasure = forget_person(con, cfg, resource.hash_secret, email=email, customer_id=customer, now=utcnow())
+            lo, hi = con.execute("select min(_partition), max(_partition) from raw._partitions").fetchall()[0]
+    except PersonNotFound as e:
+        raise _fail(str(e), EXIT_CONFIG) from None
+    except WarehouseBusy as e:
+        raise _fail(str(e), EXIT_BUSY) from None
+    out.print(f"Erasure {erasure.erasure_id}: {erasure.n_customers} customer(s), {erasure.n_identifiers} identifier(s), "
+              f"{erasure.n_records:,} landed record(s) blanked; their later landed lines will be blanked on load.")
+    if lo is not None and not execute(None, lo, hi, only_changed=True):  # rebuild every table through Dagster
+        err.print("The erasure is recorded but the tables were not rebuilt: fix the cause and run `journeys run`.")
+        raise typer.Exit(EXIT_FAILED)
+    try:
+        with writer_lock(paths, wait_seconds=resource.lock_wait_seconds):
+            rewrite_working_file(paths, memory_limit=cfg.settings.duckdb_memory_limit, threads=cfg.settings.duckdb_threads)
+    except WarehouseBusy as e:
+        raise _fail(f"{e} Then run `journeys forget` again to rewrite the working file.", EXIT_BUSY) from None
+    report_dir = paths.published.parent / "report"
+    if (report_dir / "journey-map.html").exists():
+        from transforms.report import build_report
+
+        build_report(paths.published, report_dir)
+        out.print(f"Rewrote the report {report_dir / 'journey-map.html'}.")
+    out.print(f"Rewrote {paths.published} and its working file fresh: no bytes of the person remain. "
+              "Reports written elsewhere (journeys report --out) must be written again.")
+
+
 @app.command()
 def docs() -> None:
     """Write docs/tables.md from the table documentation in sql/<schema>/<table>.yaml."""
@@ -382,7 +756,7 @@ def report(
 
     path = Path(setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE)))
     if not path.exists():
-        raise _fail(f"no published warehouse at {path}. Run `journeys run` (or `make demo`) first.", EXIT_CONFIG)
+        raise _fail(f"no published warehouse at {path}. Run `{_me()} run` (or `make demo`) first.", EXIT_CONFIG)
     from transforms.report import build_report
 
     with out.status("Writing the journey-map report"):
@@ -418,7 +792,18 @@ def _summary(path: Path) -> None:
                 out.print(f"  {n:>6,}  {reason}")
     finally:
         con.close()
-    out.print(f"\nWarehouse: [bold]{path}[/]\nQuery it: journeys sql \"select * from marts.journeys limit 5\" (or any DuckDB client, read-only)")
+    from pipelines.defs.ops.resources import DEFAULT_WAREHOUSE
+
+    query = "select * from marts.journeys limit 5"
+    where = "" if path.resolve() == DEFAULT_WAREHOUSE.resolve() else f" --warehouse {_shell_quote(str(path))}"
+    out.print(f"\nWarehouse: [bold]{path}[/]", soft_wrap=True)
+    out.print(f"Query it:  {_me()} sql{where} {_shell_quote(query)}", soft_wrap=True, highlight=False, markup=False)
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ def build_definitions(config: Config | None = None, resource: JourneysResource |
     keys = [k for a in asset_defs for k in a.keys]
     publish = build_publish_asset(keys)
     asset_defs = [a for a in asset_defs if not isinstance(a, dg.AssetChecksDefinition)] + [publish]
-    jobs, schedules, sensors = build_jobs(config, asset_defs, resource.landing)
+    jobs, schedules, sensors = build_jobs(config, asset_defs, resource.landing, resource.paths.published)
     return dg.Definitions(
         assets=asset_defs,
         asset_checks=checks,

@@ -46,8 +46,10 @@ class PipelineRun:
 
 def run_pipeline(landing: Path, warehouse: Path, *, config_dir: Path | None = None, job: str = "refresh",
                  start: date | None = None, end: date | None = None, only_changed: bool = False,
-                 sources: list[str] | None = None, raise_on_error: bool = True) -> PipelineRun:
-    """Materialize `job` over the landing days in [start, end] (default: all landed days)."""
+                 sources: list[str] | None = None, raise_on_error: bool = True,
+                 instance: dg.DagsterInstance | None = None) -> PipelineRun:
+    """Materialize `job` over the landing days in [start, end] (default: all landed days), in
+    `instance` (default: an ephemeral one)."""
     resource = JourneysResource(
         landing_dir=str(landing), warehouse=str(warehouse),
         config_dir=str(config_dir) if config_dir else None, hash_secret=TEST_SECRET,
@@ -55,11 +57,11 @@ def run_pipeline(landing: Path, warehouse: Path, *, config_dir: Path | None = No
     config = load_config(config_dir)
     defs = build_definitions(config, resource)
     if start is None or end is None:
-        days = sorted({d for n, s in config.sources.items() for d in landed_days(landing, n, s)})
+        days = sorted({d for n, s in config.sources.items() for d in landed_days(landing, n, s, config.settings)})
         start, end = start or days[0], end or days[-1]
     result = defs.resolve_job_def(job).execute_in_process(
         run_config=raw_op_config(config, sources, only_changed=only_changed),
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         tags=range_tags(start, end),
         raise_on_error=raise_on_error,
     )

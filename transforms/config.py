@@ -8,7 +8,9 @@ typo fails before a run starts, with the file, the key and what to do.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Collection, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -78,7 +80,11 @@ class SourceConfig(Model):
     )
     format: Literal["jsonl", "csv", "parquet"] = Field(description="File format of the landed files.")
     folder: str | None = Field(None, description="Landing sub-folder; defaults to the source name.")
-    files: str = Field("*", description="Glob of the files to read inside each day folder, e.g. 'activities*.csv'.")
+    files: str = Field(
+        "*",
+        description="Glob of the file names to read inside each day folder, e.g. 'activities*.csv' ('*', '?' and "
+        "'[abc]'; case-insensitive, so '*.jsonl' also reads 'events.JSONL').",
+    )
     delimiter: str = Field(",", description="CSV only: the field delimiter (one character).")
     id: FieldPath | list[FieldPath] = Field(description="Field holding the record's own id; event_id becomes '<source>:<id>'. A list means the first non-empty field.")
     timestamp: TimestampSpec = Field(description="Where and how the event (or profile update) time is read.")
@@ -98,7 +104,9 @@ class SourceConfig(Model):
     attributes: dict[str, FieldPath] = Field(
         default_factory=dict, description="Profiles only: attribute name -> field (industry, segment, ...), used by persona rules."
     )
-    start_date: date | None = Field(None, description="First day folder to consider; defaults to settings.partitions_start.")
+    start_date: date | None = Field(
+        None, description="First day folder this source loads; earlier day folders are listed as not read. Unset: settings.partitions_start."
+    )
 
     @field_validator("identifiers")
     @classmethod
@@ -115,6 +123,20 @@ class SourceConfig(Model):
         for k in v:
             if k not in CANONICAL_FIELDS:
                 raise ValueError(f"unknown canonical field {k!r}; use one of: {', '.join(CANONICAL_FIELDS)}")
+        return v
+
+    @field_validator("files")
+    @classmethod
+    def _files_glob(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the files pattern is empty; write a glob of file names, e.g. '*.jsonl'")
+        if "/" in v or "\\" in v:
+            raise ValueError(
+                f"{v!r} holds a folder separator; the pattern matches file names directly inside each day folder, e.g. '*.jsonl'"
+            )
+        problem = glob_syntax_problem(v)
+        if problem:
+            raise ValueError(f"{v!r} is not a valid glob: {problem}")
         return v
 
     @field_validator("delimiter")
@@ -424,6 +446,11 @@ class IdentitySettings(Model):
         "may use many of them, so they are not counted against a person-level identifier's limit; and an event's customer "
         "comes from its person-level identifiers first.",
     )
+    phone_country_code: str = Field(
+        "1", pattern=r"^[1-9][0-9]{0,2}$",
+        description="Calling code (without '+') given to phone numbers written without one, e.g. '1' (US, Canada) or '44' "
+        "(UK): '555-867-5309' becomes +15558675309 before it is hashed, so it matches the same number written with '+1'.",
+    )
     hash_secret_default_note: str = Field(
         "The default JOURNEYS_HASH_SECRET is for demos only; set your own secret in production.",
         description="Shown when the default secret is in use.",
@@ -463,9 +490,17 @@ class PainPointSettings(Model):
 
 
 class SettingsFile(Model):
-    partitions_start: date = Field(date(2025, 1, 1), description="First day of the daily partitions.")
+    partitions_start: date | None = Field(
+        None,
+        description="Optional first landing day to load; earlier day folders are listed as not read. "
+        "Unset (the default): every day folder the landing zone holds is loaded, back to 1970-01-01.",
+    )
     schedule_timezone: str = Field("UTC", description="Time zone of the nightly 02:00 schedule.")
     max_record_bytes: int = Field(1_000_000, ge=1024, description="Records larger than this are rejected as oversized.")
+    quarantine_payload_chars: int = Field(
+        1000, ge=0, le=100_000,
+        description="quarantine.rejected keeps this many characters of a rejected record (after masking), with its length and a keyed hash.",
+    )
     max_future: str = Field("1d", description="Events dated more than this after the run are rejected.")
     min_timestamp: date = Field(date(2000, 1, 1), description="Events dated before this are rejected.")
     coverage_threshold: float = Field(0.98, ge=0, le=1, description="Asset check: share of each source's events that some rule classifies.")
@@ -626,10 +661,8 @@ def load_config(config_dir: Path | str | None = None) -> Config:
             raise ConfigError(f"{where}.touchpoint: unknown touchpoint {r.touchpoint!r}. Use one of {sorted(touchpoints)} or add it to taxonomy.yaml.")
         if r.phase not in phases:
             raise ConfigError(f"{where}.phase: unknown phase {r.phase!r}. Use one of {taxonomy.phase_names} or add it to taxonomy.yaml.")
-        if r.match.source is not None:
-            for s in _as_list(r.match.source):
-                if not any(_glob_match(s, name) for name in sources.sources):
-                    raise ConfigError(f"{where}.match.source: no source matches {s!r}. Sources: {sorted(sources.sources)}.")
+        _check_sources_used(r.match, f"{where}.match.source", sources.sources, paths["sources"])
+    breakdowns = _known_breakdowns()
     for i, f in enumerate(funnels.funnels):
         for j, s in enumerate(f.steps):
             where = f"{paths['funnels']}: funnels[{i}] ({f.name}).steps[{j}]"
@@ -637,6 +670,17 @@ def load_config(config_dir: Path | str | None = None) -> Config:
                 raise ConfigError(f"{where}.phase: unknown phase {s.phase!r}. Use one of {taxonomy.phase_names}.")
             if s.touchpoint is not None and s.touchpoint not in touchpoints:
                 raise ConfigError(f"{where}.touchpoint: unknown touchpoint {s.touchpoint!r}. Use one of {sorted(touchpoints)}.")
+            if s.event is not None:
+                _check_sources_used(s.event, f"{where}.event.source", sources.sources, paths["sources"])
+        for b in f.breakdowns:
+            if b not in breakdowns:
+                close = difflib.get_close_matches(b, breakdowns, n=1)
+                hint = f"Did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(
+                    f"{paths['funnels']}: funnels[{i}] ({f.name}).breakdowns: unknown breakdown {b!r}. {hint}"
+                    f"Use first_touchpoint, cohort_month or a column of marts.journey_events such as persona, source, "
+                    f"touchpoint, channel, device or utm_source (all listed in docs/tables.md)."
+                )
     names = [f.name for f in funnels.funnels]
     if len(set(names)) != len(names):
         raise ConfigError(f"{paths['funnels']}: funnels: funnel names must be unique.")
@@ -674,6 +718,98 @@ def load_config(config_dir: Path | str | None = None) -> Config:
     )
 
 
+def _shipped(name: str) -> dict[str, Any]:
+    return yaml.safe_load((DEFAULTS_DIR / f"{name}.yaml").read_text(encoding="utf-8")) or {}
+
+
+def _check_sources_used(match: EventMatch, where: str, sources: dict[str, SourceConfig], sources_file: Path) -> None:
+    """Every source a rule or funnel step names must exist. When the missing one is a shipped
+    source and the user's sources.yaml replaced the shipped file, say so and name the fix."""
+    if match.source is None:
+        return
+    for pattern in _as_list(match.source):
+        if any(_glob_match(pattern, name) for name in sources):
+            continue
+        shipped = sorted(_shipped("sources").get("sources", {}))
+        if sources_file != DEFAULTS_DIR / "sources.yaml" and any(_glob_match(pattern, n) for n in shipped):
+            raise ConfigError(
+                f"{sources_file}: does not define source {pattern!r}, which {where} uses: rules.yaml and funnels.yaml "
+                f"reference sources that your sources.yaml no longer defines. Put `extends: defaults` at the top of "
+                f"{sources_file.name} to keep the shipped sources ({', '.join(shipped)}) and add yours to them."
+            )
+        raise ConfigError(f"{where}: no source matches {pattern!r}. Sources: {', '.join(sorted(sources))} (in {sources_file}).")
+
+
+def _known_breakdowns() -> list[str]:
+    """Funnel breakdowns: the ones computed per unit, then the columns of marts.journey_events
+    (from its documentation, the one source of its column list)."""
+    from transforms.funnels import UNIT_BREAKDOWNS
+    from transforms.warehouse import table_doc
+
+    doc = table_doc("marts.journey_events") or {}
+    return [*UNIT_BREAKDOWNS, *(c for c in doc.get("columns", {}) if not c.startswith("_") or c == "_partition")]
+
+
+def unseen_event_names(config: Config, seen: Mapping[str, Collection[str]]) -> list[str]:
+    """Warnings (one line each) for funnel steps and classification rules whose event names
+    occur in no landed event of their sources, with the closest names that do occur.
+    `seen` maps source -> the distinct event names in staging.events. Rules of the shipped
+    rules.yaml are a catalogue of common names: the ones matching nothing are summed up in one line."""
+    shipped_rules = {r["id"] for r in _shipped("rules").get("rules", [])}
+    rules_file = Path(config.files["rules"])
+    shipped_kept = rules_file == DEFAULTS_DIR / "rules.yaml" or "extends" in (_read_yaml(rules_file) or {})
+
+    def check(match: EventMatch) -> tuple[bool, list[tuple[str, list[str]]]]:
+        """(any name occurs, [(name that never occurs, closest names seen)])."""
+        sources = [src for src, ns in seen.items() if ns and (
+            match.source is None or any(_glob_match(p, src) for p in _as_list(match.source)))]
+        if match.event_name is None or not sources:  # no events of its sources loaded yet: nothing to judge by
+            return True, []
+        names = sorted({n for src in sources for n in seen[src]})
+        missing = []
+        for pattern in _as_list(match.event_name):
+            if not any(_glob_match(pattern, n) for n in names):
+                lowered = {n.lower(): n for n in names}
+                close = [lowered[c] for c in difflib.get_close_matches(pattern.lower(), list(lowered), n=3, cutoff=0.6)]
+                missing.append((pattern, close))
+        return len(missing) < len(_as_list(match.event_name)), missing
+
+    def line(where: str, missing: list[tuple[str, list[str]]]) -> str:
+        parts = []
+        for name, close in missing:
+            hint = f" (closest seen: {', '.join(repr(c) for c in close)})" if close else ""
+            parts.append(f"{name!r}{hint}")
+        return f"{where}: event name {'; '.join(parts)} occurs in no landed event."
+
+    out: list[str] = []
+    for i, f in enumerate(config.funnels):
+        for j, step in enumerate(f.steps):
+            if step.event is not None:
+                _, missing = check(step.event)
+                if missing:
+                    out.append(line(f"{config.files['funnels']}: funnels[{i}] ({f.name}).steps[{j}]", missing)
+                               .removesuffix(".") + ": the step counts nobody.")
+    idle_shipped = []
+    for i, r in enumerate(config.rules):
+        any_seen, missing = check(r.match)
+        if shipped_kept and r.id in shipped_rules:
+            if not any_seen:
+                idle_shipped.append(r.id)
+        elif missing:
+            out.append(line(f"{config.files['rules']}: rules[{i}] ({r.id}).match.event_name", missing))
+    if idle_shipped:
+        out.append(f"{DEFAULTS_DIR / 'rules.yaml'}: {len(idle_shipped)} shipped rule(s) match no landed event name "
+                   f"(fine if your sources do not send them): {', '.join(idle_shipped)}.")
+    return out
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+
+
 def glob_to_like(pattern: str) -> str:
     """Case-insensitive glob ('*', '?') -> SQL LIKE pattern with '\\' as the escape."""
     out = []
@@ -687,6 +823,32 @@ def glob_to_like(pattern: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def glob_syntax_problem(pattern: str) -> str | None:
+    """Why `pattern` is not a well-formed glob (a '[' without its ']'), or None. fnmatch would
+    silently read such a '[' as a literal character and match nothing."""
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "[":
+            j = i + 1
+            if j < len(pattern) and pattern[j] == "!":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            close = pattern.find("]", j)
+            if close < 0:
+                return f"the '[' at position {i + 1} has no closing ']' (for a literal '[' write '[[]')"
+            i = close
+        i += 1
+    return None
+
+
+def glob_matches(pattern: str, name: str) -> bool:
+    """Whether file `name` matches glob `pattern`, ignoring case (events.JSONL matches *.jsonl)."""
+    import fnmatch
+
+    return fnmatch.fnmatchcase(name.lower(), pattern.lower())
 
 
 def _glob_match(pattern: str, value: str) -> bool:

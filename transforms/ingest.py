@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.config import SourceConfig
+from transforms.landing import landed_days, landed_files, real_dir, source_folder
 from transforms.warehouse import sql_with, transaction
 
 RAW_COLUMNS = """
@@ -68,24 +69,8 @@ class PartitionLoad:
         return sum(f.lines for f in self.files)
 
 
-def source_folder(landing_dir: Path, name: str, cfg: SourceConfig) -> Path:
-    return landing_dir / (cfg.folder or name)
-
-
-def landed_files(landing_dir: Path, name: str, cfg: SourceConfig, day: date) -> list[Path]:
-    """The files of one day folder matching the source's glob; for text formats also their
-    gzip-compressed form (`<match>.gz`)."""
-    folder = source_folder(landing_dir, name, cfg) / day.isoformat()
-    if not folder.is_dir():
-        return []
-    found = set(folder.glob(cfg.files))
-    if cfg.format != "parquet":
-        found |= set(folder.glob(cfg.files + ".gz"))
-    return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
-
-
 def _is_gzip(path: Path | str) -> bool:
-    return str(path).endswith(".gz")
+    return str(path).lower().endswith(".gz")
 
 
 def _text_bytes(path: Path) -> int:
@@ -127,20 +112,6 @@ def fingerprint(files: list[Path]) -> str:
         st = p.stat()
         h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
-
-
-def landed_days(landing_dir: Path, name: str, cfg: SourceConfig) -> list[date]:
-    """Day folders (YYYY-MM-DD) present for a source."""
-    folder = source_folder(landing_dir, name, cfg)
-    out = []
-    if folder.is_dir():
-        for p in folder.iterdir():
-            if p.is_dir():
-                try:
-                    out.append(date.fromisoformat(p.name))
-                except ValueError:
-                    continue
-    return sorted(out)
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -247,7 +218,9 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
         con.execute(
             """insert into landing_rows
             with parts as (
-                select filename, string_split(content, chr(10)) as lines from read_text($paths)
+                -- a UTF-8 byte order mark starts the first line of some exports: it is not text
+                select filename, string_split(if(starts_with(content, chr(65279)), content[2:], content), chr(10)) as lines
+                from read_text($paths)
             ), numbered as (
                 select filename, unnest(lines) as line, generate_subscripts(lines, 1) as n, len(lines) as total
                 from parts
@@ -299,6 +272,7 @@ def _csv_to_records(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> None:
     """Turn the physical lines of CSV files (payload = line) into JSON records keyed by each
     file's header. Rows with a wrong field count or broken quoting keep their text and get a
     `_load_error`; a file whose header lacks a required column is rejected whole."""
+    _join_quoted_newlines(con)
     delim = cfg.delimiter
     fields_re = f'("(?:[^"]|"")*"|[^{_re_class(delim)}"]*){_re_escape(delim)}'
     whole_re = f'(?:"(?:[^"]|"")*"|[^{_re_class(delim)}"]*){_re_escape(delim)}'
@@ -357,6 +331,58 @@ def _csv_to_records(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> None:
     con.execute("drop table landing_csv")
 
 
+def _join_quoted_newlines(con: duckdb.DuckDBPyConnection) -> None:
+    """Join the physical lines of a CSV record whose quoted field holds a line break (RFC 4180)
+    into one row of `landing_rows`, numbered by its first line. A line with an odd number of
+    quotes opens a quoted field that the next such line closes; the lines between belong to
+    the same record. A field still open at the end of the file is not joined (its lines keep
+    their own rows and are rejected for their unbalanced quotes), nor is a group holding a
+    line that already failed to load. Files without an odd line, the usual case, cost one scan."""
+    odd = "(strlen(payload) - strlen(replace(payload, '\"', ''))) % 2"
+    con.execute(
+        "create or replace temp table csv_odd_files as select distinct _source_file from landing_rows "
+        "where contains(payload, '\"') and " + odd + " = 1"
+    )
+    if not con.execute("select count(*) from csv_odd_files").fetchall()[0][0]:
+        con.execute("drop table csv_odd_files")
+        return
+    con.execute(
+        """create or replace temp table csv_joined as
+        with marked as (
+            select r.*, """ + odd + """ as odd
+            from landing_rows as r semi join csv_odd_files using (_source_file)
+        ),
+        opened as (
+            select *, coalesce(sum(odd) over (partition by _source_file order by _line
+                                              rows between unbounded preceding and 1 preceding), 0) % 2 = 1 as continues
+            from marked
+        ),
+        grouped as (
+            select *, sum(if(continues, 0, 1)) over (partition by _source_file order by _line) as record
+            from opened
+        ),
+        records as (
+            select _source_file, record, min(_line) as first_line
+            from grouped
+            group by all
+            having count(*) > 1 and sum(odd) % 2 = 0 and count(_load_error) = 0
+        )
+        select g._partition, g._source_file, r.first_line as _line,
+               string_agg(g.payload, chr(10) order by g._line) as payload,
+               sum(g._bytes) + count(*) - 1 as _bytes, null::varchar as _load_error, any_value(g._loaded_at) as _loaded_at,
+               list(g._line) as lines
+        from grouped as g join records as r using (_source_file, record)
+        group by all"""
+    )
+    con.execute(
+        """delete from landing_rows using (select _source_file, unnest(lines) as _line from csv_joined) as j
+        where landing_rows._source_file = j._source_file and landing_rows._line = j._line"""
+    )
+    con.execute("insert into landing_rows select * exclude (lines) from csv_joined")
+    con.execute("drop table csv_joined")
+    con.execute("drop table csv_odd_files")
+
+
 def _insert_zstd(con: duckdb.DuckDBPyConnection, insert: str) -> None:
     """Run `insert` with strings compressed by zstd. Landed lines are long JSON or CSV text,
     which DuckDB's default string compression mostly leaves as is: at 1M events raw.clickstream
@@ -386,7 +412,7 @@ def _batches(landing_dir: Path, name: str, cfg: SourceConfig, days: list[date],
     batches: list[list[tuple[date, list[Path]]]] = [[]]
     size, missing = 0, []
     for day in sorted(days):
-        if not (source_folder(landing_dir, name, cfg) / day.isoformat()).is_dir():
+        if not real_dir(source_folder(landing_dir, name, cfg) / day.isoformat()):
             missing.append(day)
             continue
         files = landed_files(landing_dir, name, cfg, day)
@@ -419,11 +445,14 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
                     days: list[date], loaded_at: datetime, run_id: str | None = None,
                     started_at: datetime | None = None,
                     after_load: Callable[[list[date]], object] | None = None,
-                    max_batch_bytes: int | None = None) -> list[PartitionLoad]:
+                    max_batch_bytes: int | None = None,
+                    before_insert: Callable[[list[date]], object] | None = None) -> list[PartitionLoad]:
     """Replace partitions `days` of raw.<name> with the files of their landing folders.
     Days are read in size-capped batches; each batch is read set-based into a temporary table
     (a failed read cannot abort the transaction), then swapped in with one transaction that
-    also runs `after_load(batch_days)` (parsing the new rows). A missing folder leaves that
+    also runs `after_load(batch_days)` (parsing the new rows). `before_insert(batch_days)` may
+    change the batch's temp table `landing_rows` first (erasure blanks lines there, so they
+    never reach raw.<name>). A missing folder leaves that
     partition's rows alone (landing files may have been archived)."""
     ensure_raw_tables(con, name)
     batches, missing = _batches(landing_dir, name, cfg, days, max_batch_bytes or batch_bytes_for(con))
@@ -466,6 +495,8 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
                 res.files.append(FileLoad(path=rel, lines=per_file.get(rel, 0), bytes=p.stat().st_size, error=notes.get(rel)))
             batch_results.append(res)
         batch_days = [d for d, _ in batch]
+        if before_insert is not None:
+            before_insert(batch_days)
         try:
             with transaction(con):
                 con.execute(sql_with("delete from raw.{name} where _partition in (select unnest($days::date[]))", name=name),

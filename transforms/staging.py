@@ -22,13 +22,12 @@ from transforms.config import (
     parse_duration,
 )
 from transforms.warehouse import (
-    MASK_PII_MACRO,
-    apply_comments,
     bind,
     build_model,
     count_rows,
     deterministic,
     hmac_pads,
+    load_pii_macros,
     read_model,
     sql_with,
     transaction,
@@ -40,7 +39,8 @@ RECORDS_COLUMNS = """
     occurred_at timestamp, identifiers map(varchar, varchar), url varchar, referrer varchar,
     utm_source varchar, utm_medium varchar, utm_campaign varchar, device varchar, channel varchar,
     amount double, csat double, satisfaction varchar, text varchar, properties json,
-    attributes map(varchar, varchar), reason varchar, payload varchar
+    attributes map(varchar, varchar), reason varchar, payload varchar, payload_bytes bigint,
+    payload_hash varchar
 """
 
 # Helpers for sql/intermediate/records.sql: the first of a field's configured paths that holds
@@ -136,13 +136,26 @@ def parse_params(name: str, cfg: SourceConfig, settings: SettingsFile, secret: s
     params["attribute_names"] = list(cfg.attributes)
     params["idx_attributes"] = [idx([p])[0] for p in cfg.attributes.values()]
     params["paths"] = paths
-    ipad, opad = hmac_pads(secret)
-    params["ipad"], params["opad"] = ipad, opad
+    params.update(identifier_hash_params(settings, secret))
+    params["payload_prefix_chars"] = settings.quarantine_payload_chars
+    # rejected payloads are hashed under a key of their own: a line holding just an email
+    # must not give that email's identifier hash
+    params["payload_ipad"], params["payload_opad"] = hmac_pads(secret, purpose="quarantine-payload")
     return params
+
+
+def identifier_hash_params(settings: SettingsFile, secret: str) -> dict[str, Any]:
+    """Bound parameters of the identifier path of sql/macros/pii.sql (normalize_identifier,
+    keyed_hash): the default phone country code and the HMAC pads of the secret."""
+    ipad, opad = hmac_pads(secret)
+    return {"phone_cc": settings.identity.phone_country_code, "ipad": ipad, "opad": opad}
 
 
 def ensure_records_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create table if not exists intermediate.records (" + RECORDS_COLUMNS + ")")
+    # working files made before rejected payloads were capped
+    con.execute("alter table intermediate.records add column if not exists payload_bytes bigint")
+    con.execute("alter table intermediate.records add column if not exists payload_hash varchar")
     con.execute(
         """create table if not exists intermediate.unstaged_partitions (
             source varchar not null, _partition date not null, primary key (source, _partition))"""
@@ -158,7 +171,7 @@ def parse_partitions(con: duckdb.DuckDBPyConnection, name: str, cfg: SourceConfi
     if not days:
         return 0
     ensure_records_table(con)
-    con.execute(MASK_PII_MACRO)
+    load_pii_macros(con)
     con.execute(PARSE_MACROS)
     sql = read_model("intermediate.records")
     landed = "landing_rows" if from_landing else sql_with("raw.{name}", name=name)
@@ -194,7 +207,12 @@ def build_staging(con: duckdb.DuckDBPyConnection, *, incremental: bool = True) -
     ensure_records_table(con)
     changed = con.execute("select source, _partition from intermediate.unstaged_partitions order by all").fetchall()
     n_all = con.execute("select count(*) from raw._partitions").fetchall()[0][0] if _has_table(con, "raw", "_partitions") else 0
-    exists = _has_table(con, "staging", "events") and _has_table(con, "quarantine", "rejected")
+    exists = _has_table(con, "staging", "events") and _has_table(con, "quarantine", "rejected") and bool(
+        con.execute(  # a quarantine from before payloads were capped is rebuilt in full
+            """select count(*) from duckdb_columns() where database_name = current_database()
+            and schema_name = 'quarantine' and table_name = 'rejected' and column_name = 'payload_hash'"""
+        ).fetchall()[0][0]
+    )
     mode = "incremental" if (
         incremental and exists and n_all and len(changed) <= INCREMENTAL_MAX_SHARE * n_all
     ) else "full"
@@ -262,36 +280,12 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     ).fetchall()[0][0])
 
 
-PIPELINE_RUNS_COLUMNS = """
-    run_id varchar not null, source varchar not null, _partition date not null,
-    n_read bigint, n_accepted bigint, n_rejected bigint, n_duplicates bigint,
-    started_at timestamp, finished_at timestamp, status varchar not null, message varchar
-"""
-
-
-def record_runs(con: duckdb.DuckDBPyConnection, run_id: str, finished_at: datetime) -> int:
-    """Append one marts.pipeline_runs row per source and partition this run loaded."""
-    con.execute("create table if not exists marts.pipeline_runs (" + PIPELINE_RUNS_COLUMNS + ")")
-    with transaction(con):
-        con.execute("delete from marts.pipeline_runs where run_id = $run", {"run": run_id})
-        con.execute(
-            """insert into marts.pipeline_runs
-            select p.run_id, p.source, p._partition, coalesce(c.n_read, 0), coalesce(c.n_accepted, 0),
-                   coalesce(c.n_rejected, 0), coalesce(c.n_duplicates, 0), p.started_at, $at,
-                   'succeeded', null
-            from raw._partitions as p
-            left join intermediate.partition_counts as c using (source, _partition)
-            where p.run_id = $run""",
-            {"run": run_id, "at": finished_at},
-        )
-        apply_comments(con, "marts.pipeline_runs")
-    return con.execute("select count(*) from marts.pipeline_runs where run_id = $run", {"run": run_id}).fetchall()[0][0]
-
-
-def count_discrepancies(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
-    """Partitions where read != accepted + rejected + duplicates, each counted independently:
-    read from raw.<source>, accepted from staging, rejected from quarantine, duplicates as
-    accepted-looking records that staging did not keep."""
+def count_partitions(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """(source, partition, read, accepted, rejected, duplicates) for every partition found in
+    any of the tables, each count taken independently: read from raw.<source>, accepted from
+    staging (events) or the parsed records (profiles), rejected from quarantine, duplicates as
+    accepted-looking records that staging did not keep. A partition missing from one table
+    counts 0 there, so rows staged or quarantined from no landed record show up too."""
     sources = [r[0] for r in con.execute("select distinct source from raw._partitions").fetchall()]
     if not sources:
         return []
@@ -316,12 +310,16 @@ def count_discrepancies(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]
             where r.kind = 'events' and r.reason is null
             group by all
         )
-        select rc.source, rc._partition, rc.n as n_read, coalesce(a.n, 0) as n_accepted,
+        select source, _partition, coalesce(rc.n, 0) as n_read, coalesce(a.n, 0) as n_accepted,
                coalesce(q.n, 0) as n_rejected, coalesce(d.n, 0) as n_duplicates
         from raw_counts as rc
-        left join accepted as a using (source, _partition)
-        left join rejected as q using (source, _partition)
-        left join duplicates as d using (source, _partition)
-        where rc.n <> coalesce(a.n, 0) + coalesce(q.n, 0) + coalesce(d.n, 0)
+        full join accepted as a using (source, _partition)
+        full join rejected as q using (source, _partition)
+        full join duplicates as d using (source, _partition)
         order by all"""
     ).fetchall()
+
+
+def count_discrepancies(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """The partitions of `count_partitions` where read != accepted + rejected + duplicates."""
+    return [r for r in count_partitions(con) if r[2] != r[3] + r[4] + r[5]]

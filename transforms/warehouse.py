@@ -15,10 +15,11 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import hmac
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,18 +33,43 @@ _PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _RELATION_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
-# Emails and +-prefixed phone numbers inside free text or JSON become '[email]' / '[phone]'.
-MASK_PII_MACRO = r"""
-create or replace macro mask_pii(x) as
-    case
-        when x is null then null
-        when x like '%@%' or x like '%+%' then regexp_replace(
-            regexp_replace(x, '[^\s"<>@,;:\\]+@[^\s"<>@,;:\\]+\.[A-Za-z]{2,}', '[email]', 'g'),
-            '\+[0-9][0-9 ().-]{6,}[0-9]', '[phone]', 'g'
-        )
-        else x
-    end
-"""
+# Emails and phones: what they look like, normalisation, keyed hash and masking (one file).
+PII_MACROS_FILE = SQL_DIR / "macros" / "pii.sql"
+
+
+@functools.cache
+def pii_macros() -> str:
+    """The statements of sql/macros/pii.sql (mask_pii, normalize_identifier, keyed_hash, …)."""
+    return PII_MACROS_FILE.read_text(encoding="utf-8")
+
+
+def load_pii_macros(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(pii_macros())
+
+
+# The working file, its write-ahead log, the spill folder and publishing temp files hold
+# clear-text personal data: only their owner may read them. The analyst file is 0644.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+PUBLISHED_FILE_MODE = 0o644
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """While open, files this process creates are readable by their owner only (umask 077):
+    DuckDB creates its write-ahead log and spill files itself, with the process umask."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def make_private(path: Path) -> None:
+    """chmod a working file (and its write-ahead log, if any) to 0600, a folder to 0700."""
+    for p in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(p, PRIVATE_DIR_MODE if p.is_dir() else PRIVATE_FILE_MODE)
 
 
 class WarehouseBusy(Exception):
@@ -81,23 +107,30 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
             threads: int | None = None, temp_dir: Path | None = None,
             schemas: tuple[str, ...] = SCHEMAS) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file with UTC as the session time zone and spilling to `temp_dir`;
-    read-write, make sure `schemas` and the `mask_pii` macro exist."""
+    read-write, make sure `schemas` and the personal-data macros (sql/macros/pii.sql) exist.
+    A file opened read-write is made private (0600): only the working file is opened so, and
+    publishing sets the analyst file back to 0644."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+        with private_files():
+            con = duckdb.connect(str(path))
+        make_private(path)
+    else:
+        con = duckdb.connect(str(path), read_only=True)
     con.execute("set TimeZone = 'UTC'")
     if memory_limit:
         con.execute("set memory_limit = $v", {"v": memory_limit})
     if threads:
         con.execute("set threads = $v", {"v": threads})
     if temp_dir is not None:
-        temp_dir.mkdir(parents=True, exist_ok=True)
+        temp_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        make_private(temp_dir)
         con.execute("set temp_directory = $v", {"v": str(temp_dir)})
     if not read_only:
         for schema in schemas:
             con.execute(sql_with("create schema if not exists {schema}", schema=schema))
-        con.execute(MASK_PII_MACRO)
+        load_pii_macros(con)
     return con
 
 
@@ -209,13 +242,20 @@ def count_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     return con.execute(sql_with("select count(*) from {relation}", relation=relation)).fetchall()[0][0]
 
 
+# Left out of metadata previews: Dagster keeps them in its own storage, which `journeys forget`
+# does not rewrite, so not even an identifier's keyed hash goes there.
+PREVIEW_HIDDEN_COLUMNS = ("identifiers", "identifier_value", "payload_hash")
+
+
 def preview(con: duckdb.DuckDBPyConnection, relation: str, n: int = 5) -> str:
-    """A small markdown preview of a table, for Dagster metadata."""
+    """A small markdown preview of a table, for Dagster metadata. Values are those of the
+    table (free text already masked); identifier columns are left out."""
     if not _RELATION_RE.match(relation):
         raise ValueError(f"not a relation name: {relation!r}")
     cur = con.execute(sql_with("select * from {relation} limit $n", relation=relation), {"n": int(n)})
-    cols = [d[0] for d in cur.description]
-    rows = cur.fetchall()
+    shown = [i for i, d in enumerate(cur.description) if d[0] not in PREVIEW_HIDDEN_COLUMNS]
+    cols = [cur.description[i][0] for i in shown]
+    rows = [[r[i] for i in shown] for r in cur.fetchall()]
 
     def cell(v: Any) -> str:
         s = "" if v is None else str(v)
@@ -285,11 +325,13 @@ def _published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, st
     ).fetchall()
 
 
-def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: int | None = None) -> dict[str, Any]:
+def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: int | None = None,
+            finalize: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> dict[str, Any]:
     """Build a fresh analyst file from the (checkpointed, closed) working database, without
     its private schemas, then rename it over the published file in one step. Readers holding
     the old file keep their view; new connections see the new one. Being written fresh, the
-    file holds no bytes of deleted rows."""
+    file holds no bytes of deleted rows. `finalize` runs on the fresh file once its tables are
+    copied, before it is renamed into place (the run log marks the run succeeded there)."""
     t0 = time.monotonic()
     src = paths.work
     if not src.exists():
@@ -297,6 +339,15 @@ def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: 
     paths.published.parent.mkdir(parents=True, exist_ok=True)
     tmp = paths.published.with_name(f".{paths.published.name}.publishing-{os.getpid()}")
     tmp.unlink(missing_ok=True)
+    with private_files():  # the temp file (and its spill) stay private until it is complete
+        n_tables = _write_published(paths, src, tmp, memory_limit, threads, finalize)
+    return {"bytes": paths.published.stat().st_size, "tables": n_tables,
+            "seconds": round(time.monotonic() - t0, 3)}
+
+
+def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: str | None,
+                     threads: int | None,
+                     finalize: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> int:
     n_tables = 0
     try:
         con = connect(tmp, memory_limit=memory_limit, threads=threads, temp_dir=paths.temp_dir, schemas=())
@@ -311,11 +362,14 @@ def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: 
                 apply_comments(con, f"{schema}.{table}")  # from the same YAML as the working table's
                 n_tables += 1
             con.execute("detach work")
+            if finalize is not None:
+                finalize(con)
             con.execute("checkpoint")
         finally:
             con.close()
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, PUBLISHED_FILE_MODE)  # analysts' tools read it: normal permissions
         os.replace(tmp, paths.published)
         dir_fd = os.open(paths.published.parent, os.O_RDONLY)
         try:
@@ -325,8 +379,7 @@ def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: 
     finally:
         tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
-    return {"bytes": paths.published.stat().st_size, "tables": n_tables,
-            "seconds": round(time.monotonic() - t0, 3)}
+    return n_tables
 
 
 def clean_stale_publish_files(paths: WarehousePaths) -> list[Path]:
@@ -338,10 +391,14 @@ def clean_stale_publish_files(paths: WarehousePaths) -> list[Path]:
     return removed
 
 
-def hmac_pads(secret: str) -> tuple[bytes, bytes]:
+def hmac_pads(secret: str, purpose: str = "") -> tuple[bytes, bytes]:
     """HMAC-SHA256 inner and outer pads for `secret`, so SQL can compute
-    sha256(opad || unhex(sha256(ipad || message))) set-based."""
+    sha256(opad || unhex(sha256(ipad || message))) set-based (the keyed_hash macro). A
+    `purpose` derives a separate key from the secret, so hashes made for one purpose never
+    equal those made for another (identifiers use the secret itself)."""
     key = secret.encode("utf-8")
+    if purpose:
+        key = hmac.new(key, purpose.encode("utf-8"), hashlib.sha256).digest()
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
     block = key.ljust(64, b"\0")

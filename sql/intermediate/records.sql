@@ -1,8 +1,10 @@
 -- grain: one row per landed record of one source (raw.<source>), accepted or not
 -- depends on: raw.<source> (the runner substitutes the validated source table for raw.__source__
 --             and one fixed timestamp parser for __parse_timestamp__; everything else is bound)
--- Parses every landed record into the canonical event fields, hashes emails and phones
--- (HMAC-SHA256), and gives each record that cannot be accepted a reason a person understands.
+-- Parses every landed record into the canonical event fields, normalises every identifier and
+-- keyed-hashes (HMAC-SHA256) the emails and phones among them, masks emails and phones in
+-- names, URLs and free text, and gives each record that cannot be accepted a reason a person
+-- understands. The personal-data macros are in sql/macros/pii.sql.
 with landed as (
     select
         _partition,
@@ -34,15 +36,13 @@ first_values as (
         first_filled(v, $idx_id) as record_id,
         first_filled(v, $idx_ts) as ts_text,
         first_filled(v, $idx_name) as name_text,
-        -- zipped, not looked up by path: two identifier types may read the same field
+        -- zipped, not looked up by path: two identifier types may read the same field. Each
+        -- value gets its kind: a declared email or phone field, or an email or phone number
+        -- found in any other identifier field (a Segment userId that is an email)
         list_transform(
-            list_zip($idx_identifiers, $pii_kinds),
-            lambda x: case
-                when x[2] = 'email' then nullif(lower(trim(v[x[1]])), '')
-                when x[2] = 'phone' then nullif(regexp_replace(v[x[1]], '[^0-9+]', '', 'g'), '')
-                else nullif(trim(v[x[1]]), '')
-            end
-        ) as identifier_values,
+            list_zip($idx_identifiers, $pii_kinds, $identifier_types),
+            lambda x: {'t': x[3], 'k': pii_kind(v[x[1]], x[2]), 'raw': v[x[1]]}
+        ) as identifier_raw,
         coalesce($const_url, first_nonempty(v, $idx_url)) as url,
         coalesce($const_referrer, first_nonempty(v, $idx_referrer)) as referrer,
         coalesce($const_utm_source, first_nonempty(v, $idx_utm_source)) as utm_source,
@@ -63,8 +63,40 @@ typed as (
         __parse_timestamp__ as occurred_at,
         try_cast(amount_text as double) as amount,
         try_cast(csat_text as double) as csat,
-        list_filter(identifier_values, lambda x: x is not null) as present_identifiers
+        -- a record id that is an email or phone (a CRM keyed by email) is kept as its keyed hash
+        case
+            when pii_kind(record_id, 'none') = 'none' then record_id
+            else keyed_hash(normalize_identifier(record_id, pii_kind(record_id, 'none'), $phone_cc), $ipad, $opad)
+        end as stored_record_id,
+        -- one normalisation for every identifier (sql/macros/pii.sql)
+        list_transform(
+            identifier_raw,
+            lambda x: {'t': x.t, 'k': x.k, 'n': normalize_identifier(x.raw, x.k, $phone_cc)}
+        ) as identifier_entries
     from first_values
+),
+
+keyed as (
+    select
+        *,
+        list_filter(identifier_entries, lambda x: x.n is not null) as present_identifiers,
+        -- an email or phone found in another field is filed under its kind, so it links with
+        -- the same email or phone from any source; unless the record has another email (or
+        -- phone) as well, then it keeps its field's type. Emails and phones: keyed hash only.
+        list_transform(
+            list_filter(identifier_entries, lambda x: x.n is not null),
+            lambda x: {
+                'k': case
+                    when x.k <> 'none' and x.t <> x.k
+                        and len(list_filter(identifier_entries,
+                                            lambda y: y.n is not null and (y.t = x.k or y.k = x.k) and y.n <> x.n)) = 0
+                        then x.k
+                    else x.t
+                end,
+                'v': case when x.k = 'none' then x.n else keyed_hash(x.n, $ipad, $opad) end
+            }
+        ) as identifier_pairs
+    from typed
 ),
 
 judged as (
@@ -94,7 +126,7 @@ judged as (
             when csat is not null and (csat < 1 or csat > 5)
                 then 'csat ' || csat_text || ' is outside the scale 1 to 5'
         end as reason
-    from typed
+    from keyed
 ),
 
 final as (
@@ -106,38 +138,27 @@ final as (
         _source_file,
         _line,
         _loaded_at,
-        record_id,
-        $source || ':' || record_id as event_id,
-        -- what happened, when
-        name_text as event_name,
+        stored_record_id as record_id,
+        $source || ':' || stored_record_id as event_id,
+        -- what happened, when (names, URLs and free text: emails and phones masked)
+        mask_pii(name_text) as event_name,
         occurred_at,
-        -- identifiers: emails and phones only as keyed hashes
-        map_from_entries(list_filter(
-            list_transform(
-                list_zip($identifier_types, identifier_values, $pii_kinds),
-                lambda x: {
-                    'k': x[1],
-                    'v': case
-                        when x[2] is null then null
-                        when x[3] = 'none' then x[2]
-                        else sha256($opad::blob || unhex(sha256($ipad::blob || encode(x[2]))))
-                    end
-                }
-            ),
-            lambda e: e.v is not null
-        )) as identifiers,
+        -- identifiers: emails and phones only as keyed hashes; a value the record carries
+        -- twice (userId and traits.email both the same email) is kept once
+        map_from_entries(list_filter(identifier_pairs, lambda e, i: list_position(identifier_pairs, e) = i))
+            as identifiers,
         -- context
-        url,
-        referrer,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        device,
-        channel,
+        mask_pii(url) as url,
+        mask_pii(referrer) as referrer,
+        mask_pii(utm_source) as utm_source,
+        mask_pii(utm_medium) as utm_medium,
+        mask_pii(utm_campaign) as utm_campaign,
+        mask_pii(device) as device,
+        mask_pii(channel) as channel,
         -- measures
         amount,
         csat,
-        satisfaction,
+        mask_pii(satisfaction) as satisfaction,
         mask_pii(text_raw) as text,
         mask_pii(case
             when reason is not null then null
@@ -148,14 +169,18 @@ final as (
         end)::json as properties,
         case
             when reason is null and $kind = 'profiles'
-                then map_from_entries(list_zip($attribute_names, list_select(v, $idx_attributes)))
+                then map_from_entries(list_zip(
+                    $attribute_names, list_transform(list_select(v, $idx_attributes), lambda a: mask_pii(a))
+                ))
         end as attributes,
-        -- the verdict: null = accepted
-        reason,
+        -- the verdict: null = accepted. A rejected record keeps a masked prefix of its text,
+        -- its length and a keyed hash of the whole (the original stays in raw.<source>)
+        mask_pii(reason) as reason,
         case
-            when reason is null then null
-            else mask_pii(payload)
-        end as payload
+            when reason is not null then left(mask_pii(left(payload, $payload_prefix_chars + 300)), $payload_prefix_chars)
+        end as payload,
+        case when reason is not null then _bytes end as payload_bytes,
+        case when reason is not null then keyed_hash(payload, $payload_ipad, $payload_opad) end as payload_hash
     from judged
 )
 

@@ -1,7 +1,8 @@
 -- grain: one row per rejected landed record
 -- depends on: intermediate.records
--- Every record that could not be accepted, where it came from, why, and its text
--- (emails and phone numbers masked; the untouched original stays in raw.<source>).
+-- Every record that could not be accepted, where it came from, why, and the start of its text
+-- (emails and phone numbers masked) with its length and a keyed hash of the whole; the
+-- untouched original stays in raw.<source>.
 with rejected as (
     select * from intermediate.records
     where reason is not null
@@ -15,6 +16,8 @@ final as (
         _line,
         reason,
         payload,
+        payload_bytes,
+        payload_hash,
         _loaded_at
     from rejected
 )

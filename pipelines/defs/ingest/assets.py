@@ -1,14 +1,20 @@
-"""raw.<source>: one daily-partitioned asset per configured source."""
+"""raw.<source>: one daily-partitioned asset per configured source; quarantine.unread_files:
+every landing entry no source reads."""
 
 
 import time
+from collections import Counter
 from datetime import date
 
 import dagster as dg
 
+from pipelines.defs.ops.models import describe
 from pipelines.defs.ops.resources import JourneysResource, utcnow
 from transforms.config import Config, SourceConfig
 from transforms.ingest import load_partitions, pending_days
+from transforms.landing import first_day, glob_problem, last_day, record_unread, survey_landing
+from transforms.privacy import erase_lines
+from transforms.runlog import record_loads
 from transforms.staging import parse_partitions
 
 
@@ -19,7 +25,9 @@ class RawLoadConfig(dg.Config):
 
 
 def daily_partitions(config: Config) -> dg.DailyPartitionsDefinition:
-    return dg.DailyPartitionsDefinition(start_date=config.settings.partitions_start.isoformat(), end_offset=1)
+    """Daily partitions from settings.partitions_start, else from 1970-01-01: any day folder the
+    landing zone holds is a partition, whatever its year (see transforms.landing.first_day)."""
+    return dg.DailyPartitionsDefinition(start_date=first_day(config.settings).isoformat(), end_offset=1)
 
 
 def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
@@ -38,21 +46,35 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
     )
     def _raw(context: dg.AssetExecutionContext, config: RawLoadConfig, journeys: JourneysResource) -> dg.MaterializeResult:
         cfg = journeys.config
-        days = [date.fromisoformat(k) for k in context.partition_keys]
+        problem = glob_problem(journeys.landing, cfg, name)
+        if problem:
+            raise dg.Failure(description=problem, allow_retries=False)
+        lo, hi = first_day(cfg.settings, source), last_day()
+        days = [d for d in (date.fromisoformat(k) for k in context.partition_keys) if lo <= d <= hi]
+        if not days:
+            context.log.info(f"raw.{name}: no day of this run lies in its days {lo} … {hi}; nothing loaded")
+            return dg.MaterializeResult(metadata={"days_loaded": 0, "records": 0})
         started = utcnow()
         t0 = time.monotonic()
         loaded, skipped, unchanged, lines, rejected_files = [], 0, 0, 0, []
+        erased: list[int] = []  # lines of people erased with `journeys forget`, blanked on load
         with journeys.connect() as con:
             if config.only_changed:
                 todo = set(pending_days(con, journeys.landing, name, source, min(days), max(days)))
             else:
                 todo = set(days)
             unchanged = len([d for d in days if d not in todo])
+
+            def after_load(batch: list[date]) -> None:
+                # inside the load's transaction: the partitions, their records and their run log rows commit together
+                parse_partitions(con, name, source, batch, cfg.settings, journeys.hash_secret, started, from_landing=True)
+                record_loads(con, name, batch, context.run_id, started)
+
             results = load_partitions(
                 con, journeys.landing, name, source, sorted(todo), loaded_at=utcnow(), run_id=context.run_id,
-                started_at=started,
-                after_load=lambda batch: parse_partitions(
-                    con, name, source, batch, cfg.settings, journeys.hash_secret, started, from_landing=True
+                started_at=started, after_load=after_load,
+                before_insert=lambda batch: erased.append(
+                    erase_lines(con, "landing_rows", source, cfg.settings, journeys.hash_secret, batch)
                 ),
             )
             for res in results:
@@ -81,6 +103,7 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
                 "records": lines,
                 "seconds": round(seconds, 3),
                 "records_per_second": round(lines / seconds) if seconds > 0 else 0,
+                "records_erased": sum(erased),
                 "file_problems": dg.MetadataValue.md("\n".join(f"- {n}" for n in rejected_files) or "none"),
             }
         )
@@ -89,6 +112,28 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
     return _raw
 
 
+def unread_files_asset(raw_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["quarantine", "unread_files"],
+        deps=raw_keys,
+        group_name="ingest",
+        kinds={"duckdb"},
+        description=describe("quarantine.unread_files"),
+    )
+    def unread_files(context: dg.AssetExecutionContext, journeys: JourneysResource) -> dg.MaterializeResult:
+        unread = survey_landing(journeys.landing, journeys.config)
+        with journeys.connect() as con:
+            n = record_unread(con, unread, context.run_id, utcnow())
+        n_files = sum(u.n_files for u in unread)
+        if unread:
+            context.log.warning(f"quarantine.unread_files: {n} landing entries ({n_files} files) are not read; the table says why")
+        kinds = Counter(u.kind for u in unread)
+        return dg.MaterializeResult(metadata={"entries": n, "files": n_files, **{f"kind_{k}": v for k, v in sorted(kinds.items())}})
+
+    return unread_files
+
+
 def build_raw_assets(config: Config) -> list[dg.AssetsDefinition]:
     partitions = daily_partitions(config)
-    return [raw_asset(name, src, partitions) for name, src in config.sources.items()]
+    raws = [raw_asset(name, src, partitions) for name, src in config.sources.items()]
+    return [*raws, unread_files_asset([dg.AssetKey(["raw", n]) for n in config.sources])]

@@ -1,6 +1,7 @@
 """Jobs, the nightly schedule and the landing sensor."""
 
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.defs.ops.run_history import WAREHOUSE_TAG, record_run_failure
 from transforms.config import Config
 from transforms.ingest import fingerprint, landed_days, landed_files
 
@@ -25,19 +27,31 @@ def range_tags(start: date, end: date) -> dict[str, str]:
     return {RANGE_START: start.isoformat(), RANGE_END: end.isoformat()}
 
 
-def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: Path):
+def landing_run_key(start: date, end: date, fingerprints: dict[str, str]) -> str:
+    """The sensor's run key: the same landed files give the same key in every process
+    (Python's hash() of a string changes from one process to the next)."""
+    digest = hashlib.sha256(json.dumps(fingerprints, sort_keys=True).encode()).hexdigest()[:16]
+    return f"landing-{start}-{end}-{digest}"
+
+
+def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: Path, warehouse: Path | None = None):
     raw_keys = [dg.AssetKey(["raw", n]) for n in config.sources]
+    tags = {WAREHOUSE_TAG: str(warehouse)} if warehouse is not None else None
     refresh = dg.define_asset_job(
         "refresh",
+        tags=tags,
         selection=dg.AssetSelection.all(),
         description="Load the landing days asked for, then rebuild staging, identity, journeys and marts, and publish.",
+        hooks={record_run_failure},
     )
     backfills = [
         dg.define_asset_job(
             f"backfill_{name}",
             selection=dg.AssetSelection.assets(dg.AssetKey(["raw", name])).downstream()
             - dg.AssetSelection.assets(*[k for k in raw_keys if k.path[1] != name]),
+            tags=tags,
             description=f"Reprocess source '{name}' over a date range in one run, then refresh the marts once.",
+            hooks={record_run_failure},
         )
         for name in config.sources
     ]
@@ -76,7 +90,7 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: P
         context.update_cursor(json.dumps(current, sort_keys=True))
         start, end = changed[0], changed[-1]
         return dg.RunRequest(
-            run_key=f"landing-{start}-{end}-{abs(hash(json.dumps(current, sort_keys=True))) % 10**10}",
+            run_key=landing_run_key(start, end, current),
             run_config=raw_op_config(config, only_changed=True),
             tags=range_tags(start, end),
         )
@@ -89,9 +103,7 @@ def landing_fingerprints(config: Config, landing: Path) -> dict[str, str]:
     only the landing zone (never the warehouse), so it never waits for a running job."""
     out = {}
     for name, src in config.sources.items():
-        for day in landed_days(landing, name, src):
-            if day < config.settings.partitions_start:
-                continue
+        for day in landed_days(landing, name, src, config.settings):
             out[f"{name}/{day.isoformat()}"] = fingerprint(landed_files(landing, name, src, day))
     return out
 

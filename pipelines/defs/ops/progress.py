@@ -7,6 +7,8 @@ import dagster as dg
 
 
 class _ProgressHandler(logging.Handler):
+    verbose = False  # with False, Dagster's own errors (failed steps, steps not executed) stay out
+
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
@@ -15,6 +17,8 @@ class _ProgressHandler(logging.Handler):
         if event is not None:
             kind = event.event_type_value
             if kind == "STEP_FAILURE":
+                if not self.verbose:
+                    return
                 line = f"  ✗ {step} failed"
             elif kind == "ASSET_CHECK_EVALUATION":
                 data = event.event_specific_data
@@ -22,7 +26,7 @@ class _ProgressHandler(logging.Handler):
                 line = f"  {mark} check {data.check_name} on {data.asset_key.to_user_string()}"
             else:
                 return
-        elif record.levelno >= logging.INFO and step:
+        elif step and (record.levelno == logging.INFO or (self.verbose and record.levelno > logging.INFO)):
             line = f"  · {text}"
         else:
             return
@@ -30,11 +34,17 @@ class _ProgressHandler(logging.Handler):
         sys.stderr.flush()
 
 
-@dg.logger(description="Short progress lines for the journeys command.")
+@dg.logger(
+    config_schema={"verbose": dg.Field(bool, default_value=False, description="Also show Dagster's errors.")},
+    description="Short progress lines for the journeys command.",
+)
 def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     log = logging.getLogger("journeys.progress")
     log.setLevel(logging.INFO)
     log.propagate = False
     if not log.handlers:
         log.addHandler(_ProgressHandler())
+    for handler in log.handlers:
+        if isinstance(handler, _ProgressHandler):
+            handler.verbose = bool(init_context.logger_config.get("verbose", False))
     return log

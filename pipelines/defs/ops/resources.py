@@ -14,12 +14,36 @@ import duckdb
 from pydantic import PrivateAttr
 
 from transforms.config import Config, load_config
-from transforms.warehouse import WarehousePaths, clean_stale_publish_files, connect, writer_lock
+from transforms.warehouse import (
+    WarehousePaths,
+    clean_stale_publish_files,
+    connect,
+    private_files,
+    writer_lock,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 DEFAULT_LANDING = PROJECT_DIR / "fixtures" / "landing"
 DEFAULT_WAREHOUSE = PROJECT_DIR / "warehouse" / "journeys.duckdb"
 DEMO_SECRET = "journeys-demo-secret-not-for-production"
+# The demo secret is public: anyone could recompute its hashes. It may only hash the sample
+# data shipped here (fixtures/landing, and fixtures/sms for the SMS walkthrough).
+DEMO_LANDING_ROOT = PROJECT_DIR / "fixtures"
+
+
+class SecretRefused(ValueError):
+    """The hashing secret may not be used for this landing zone."""
+
+
+def secret_problem(secret: str, landing: Path) -> str | None:
+    """Why `secret` may not hash `landing`, with the fix; None when it may."""
+    fix = ("Set JOURNEYS_HASH_SECRET to a long random value and keep it (changing it changes every hash), e.g.\n"
+           "  export JOURNEYS_HASH_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
+    if not secret:
+        return "the hashing secret is empty. " + fix
+    if secret == DEMO_SECRET and not Path(landing).resolve().is_relative_to(DEMO_LANDING_ROOT.resolve()):
+        return (f"the demo hashing secret is public and only hashes the shipped fixtures, not {landing}. " + fix)
+    return None
 
 
 def setting(name: str, default: str | None = None) -> str | None:
@@ -52,6 +76,7 @@ class JourneysResource(dg.ConfigurableResource):
     # One writing run at a time: the lock is taken when a run starts using this resource
     # and released when it ends, whatever the executor.
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self.require_usable_secret()  # in every run, `dagster dev` and the schedule included
         stack = contextlib.ExitStack()
         stack.enter_context(writer_lock(self.paths, wait_seconds=self.lock_wait_seconds))
         self._lock = stack
@@ -63,6 +88,12 @@ class JourneysResource(dg.ConfigurableResource):
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+    def require_usable_secret(self) -> None:
+        """Refuse the public demo secret (or none) for any landing zone but the shipped fixtures."""
+        problem = secret_problem(self.hash_secret, self.landing)
+        if problem:
+            raise SecretRefused(problem)
 
     @cached_property
     def config(self) -> Config:
@@ -78,14 +109,16 @@ class JourneysResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The private working database, read-write."""
+        """The private working database, read-write. While it is open, the files DuckDB
+        creates (write-ahead log, spill files) are private to this user too."""
         s = self.config.settings
-        con = connect(self.paths.work, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads,
-                      temp_dir=self.paths.temp_dir)
-        try:
-            yield con
-        finally:
-            con.close()
+        with private_files():
+            con = connect(self.paths.work, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads,
+                          temp_dir=self.paths.temp_dir)
+            try:
+                yield con
+            finally:
+                con.close()
 
 
 def utcnow() -> datetime:

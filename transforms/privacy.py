@@ -1,0 +1,263 @@
+"""Erasure: `journeys forget` removes a person from every table and keeps them out.
+
+A person is named by an email (normalised and keyed-hashed like every identifier, so it finds
+them whichever field it came in) or by a customer_id. Their identifiers are every identifier
+of their customer in identity.customer_ids. Then:
+
+1. A suppression key for each identifier goes into ``intermediate.erased_identifiers``: a keyed
+   hash (under a key derived from the secret for this purpose only) of the value as stored, so
+   the list holds neither their email or phone nor their identifier hashes.
+2. Every landed line carrying one of those keys (in an identifier field, or an email or phone
+   written anywhere in it: sql/intermediate/erased_lines.sql) is blanked in raw.<source>: no
+   payload, and the load error ERASED_REASON, so it stays counted (read = accepted + rejected
+   + duplicates) and reaches quarantine.rejected as a rejected record without payload. The
+   loader blanks the same lines before they reach raw.<source> in every later run, so their
+   old landing files may stay where they are.
+3. The blanked partitions are parsed again; the caller then rebuilds every table through the
+   Dagster assets and rewrites the working file into a fresh one (``rewrite_working_file``):
+   DuckDB keeps deleted rows' bytes in a file until it is copied.
+4. ``marts.erasures`` records when and how many rows, without any identifier.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+
+from transforms.config import PII_IDENTIFIERS, Config, SettingsFile, SourceConfig
+from transforms.staging import identifier_hash_params, json_path, parse_partitions
+from transforms.warehouse import (
+    PRIVATE_FILE_MODE,
+    WarehousePaths,
+    apply_comments,
+    bind,
+    connect,
+    hmac_pads,
+    load_pii_macros,
+    private_files,
+    read_model,
+    sql_with,
+    transaction,
+)
+
+ERASED_REASON = "erased at the person's request (journeys forget): nothing of the record is kept"
+ERASE_PURPOSE = "erasure-suppression"
+
+ERASED_IDENTIFIERS_COLUMNS = """
+    erased_key varchar primary key, erasure_id varchar not null, erased_at timestamp not null
+"""
+ERASURES_COLUMNS = """
+    erasure_id varchar not null, erased_at timestamp not null, requested_by varchar not null,
+    n_customers bigint not null, n_identifiers bigint not null, n_records bigint not null,
+    n_events bigint not null
+"""
+
+
+class PersonNotFound(ValueError):
+    """The customer_id given to `journeys forget` is not in the warehouse."""
+
+
+@dataclass
+class Erasure:
+    erasure_id: str
+    n_customers: int
+    n_identifiers: int
+    n_records: int
+    n_events: int
+    days: dict[str, list[date]]
+
+
+def ensure_privacy_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The suppression list (private) and the erasure log (published), empty until a forget."""
+    con.execute("create table if not exists intermediate.erased_identifiers (" + ERASED_IDENTIFIERS_COLUMNS + ")")
+    con.execute("create table if not exists marts.erasures (" + ERASURES_COLUMNS + ")")
+    apply_comments(con, "marts.erasures")
+
+
+def _has_erasures(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute(
+        """select count(*) from duckdb_tables() where database_name = current_database()
+        and schema_name = 'intermediate' and table_name = 'erased_identifiers'"""
+    ).fetchall()[0][0]) and bool(con.execute("select count(*) from intermediate.erased_identifiers").fetchall()[0][0])
+
+
+def erased_lines_params(cfg: SourceConfig, settings: SettingsFile, secret: str, days: list[date]) -> dict[str, Any]:
+    """Bound parameters of sql/intermediate/erased_lines.sql for one source."""
+    types = list(cfg.identifiers)
+    ipad, opad = hmac_pads(secret, purpose=ERASE_PURPOSE)
+    return {
+        **identifier_hash_params(settings, secret),
+        "identifier_paths": [json_path(cfg.identifiers[t], cfg.format) for t in types],
+        "pii_kinds": [t if t in PII_IDENTIFIERS else "none" for t in types],
+        "erase_ipad": ipad,
+        "erase_opad": opad,
+        "days": days,
+    }
+
+
+def erase_lines(con: duckdb.DuckDBPyConnection, relation: str, cfg: SourceConfig, settings: SettingsFile,
+                secret: str, days: list[date]) -> int:
+    """Blank the lines of `relation` (the loader's `landing_rows`, or `raw.<source>`) in `days`
+    that carry an erased person. Returns how many. Does nothing (and costs one count) while
+    nobody was erased."""
+    if not days or not _has_erasures(con):
+        return 0
+    load_pii_macros(con)
+    sql = read_model("intermediate.erased_lines").replace("raw.__source__", relation)
+    params = erased_lines_params(cfg, settings, secret, days)
+    con.execute("create or replace temp table _erased_lines as " + sql, bind(sql, params))
+    try:
+        n = con.execute("select count(*) from _erased_lines").fetchall()[0][0]
+        if n:
+            con.execute(
+                sql_with("update {relation} set payload = null, _load_error = $reason ", relation=relation)
+                + "where (_source_file, _line) in (select (_source_file, _line) from _erased_lines)",
+                {"reason": ERASED_REASON},
+            )
+        return n
+    finally:
+        con.execute("drop table if exists _erased_lines")
+
+
+def _person_values(con: duckdb.DuckDBPyConnection, settings: SettingsFile, secret: str, *,
+                   email: str | None, customer_id: str | None) -> tuple[list[str], list[str]]:
+    """(customer ids, stored identifier values) of the person named by `email` or `customer_id`."""
+    seeds: list[str] = []
+    if email is not None:
+        seeds = [r[0] for r in con.execute(
+            "select keyed_hash(normalize_email($e), $ipad, $opad)",
+            {"e": email, **{k: v for k, v in identifier_hash_params(settings, secret).items() if k != "phone_cc"}},
+        ).fetchall() if r[0] is not None]
+        if not seeds:
+            raise PersonNotFound(f"{email!r} is not an email address.")
+        customers = [r[0] for r in con.execute(
+            "select distinct customer_id from identity.customer_ids where identifier_value = $h order by 1",
+            {"h": seeds[0]},
+        ).fetchall()]
+    else:
+        customers = [r[0] for r in con.execute(
+            "select distinct customer_id from identity.customer_ids where customer_id = $c", {"c": customer_id}
+        ).fetchall()]
+        if not customers:
+            raise PersonNotFound(f"no customer {customer_id!r} in the warehouse (see marts.customers).")
+    values = [r[0] for r in con.execute(
+        "select distinct identifier_value from identity.customer_ids where list_contains($c, customer_id)",
+        {"c": customers},
+    ).fetchall()]
+    return customers, sorted(set(seeds) | set(values))
+
+
+def forget_person(con: duckdb.DuckDBPyConnection, config: Config, secret: str, *, email: str | None = None,
+                  customer_id: str | None = None, now: datetime) -> Erasure:
+    """Erase one person from the working database's raw and parsed records (see the module
+    docstring); the caller then rebuilds the tables and rewrites the file. An email that
+    matches nobody is still suppressed, so lines that land with it later are erased."""
+    if (email is None) == (customer_id is None):
+        raise ValueError("name the person by email or by customer_id, not both")
+    ensure_privacy_tables(con)
+    load_pii_macros(con)
+    customers, values = _person_values(con, config.settings, secret, email=email, customer_id=customer_id)
+    erasure_id = uuid.uuid4().hex[:16]
+    ipad, opad = hmac_pads(secret, purpose=ERASE_PURPOSE)
+    n_events = con.execute(
+        """select count(*) from staging.events
+        where len(list_intersect(map_values(identifiers), $v)) > 0""",
+        {"v": values},
+    ).fetchall()[0][0] if values else 0
+    with transaction(con):
+        con.execute(
+            """insert or ignore into intermediate.erased_identifiers
+            select keyed_hash(unnest($v::varchar[]), $ipad, $opad), $id, $at""",
+            {"v": values, "ipad": ipad, "opad": opad, "id": erasure_id, "at": now},
+        )
+    days: dict[str, list[date]] = {}
+    n_records = 0
+    for name, cfg in config.sources.items():
+        if not _has_raw(con, name):
+            continue
+        source_days = [r[0] for r in con.execute(
+            "select _partition from raw._partitions where source = $s order by 1", {"s": name}).fetchall()]
+        rel = sql_with("raw.{name}", name=name)
+        with transaction(con):
+            n = erase_lines(con, rel, cfg, config.settings, secret, source_days)
+            if n:
+                hit = [r[0] for r in con.execute(
+                    sql_with("select distinct _partition from raw.{name} where _load_error = $r order by 1", name=name),
+                    {"r": ERASED_REASON},
+                ).fetchall()]
+                parse_partitions(con, name, cfg, hit, config.settings, secret, now)
+                days[name] = hit
+        n_records += n
+    with transaction(con):
+        con.execute(
+            "insert into marts.erasures values ($id, $at, $by, $nc, $ni, $nr, $ne)",
+            {"id": erasure_id, "at": now, "by": "email" if email is not None else "customer_id",
+             "nc": len(customers), "ni": len(values), "nr": n_records, "ne": n_events},
+        )
+    return Erasure(erasure_id, len(customers), len(values), n_records, n_events, days)
+
+
+def _has_raw(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute(
+        """select count(*) from duckdb_tables() where database_name = current_database()
+        and schema_name = 'raw' and table_name = $t""",
+        {"t": name},
+    ).fetchall()[0][0])
+
+
+def rewrite_working_file(paths: WarehousePaths, *, memory_limit: str | None = None,
+                         threads: int | None = None) -> dict[str, Any]:
+    """Copy every table of the working database into a fresh file and rename it over the old
+    one, so that no bytes of deleted or blanked rows remain (DuckDB keeps them in a file after
+    DELETE, CHECKPOINT and VACUUM). The caller holds the writer lock."""
+    t0 = time.monotonic()
+    src = paths.work
+    tmp = src.with_name(f"{src.name}.rewrite-{os.getpid()}")
+    with private_files():
+        con = connect(src)  # replays any write-ahead log, then leaves none behind
+        con.execute("checkpoint")
+        con.close()
+        tmp.unlink(missing_ok=True)
+        try:
+            con = connect(tmp, memory_limit=memory_limit, threads=threads, temp_dir=paths.temp_dir, schemas=())
+            try:
+                con.execute("attach $p as work (read_only)", {"p": str(src)})
+                for (schema,) in con.execute(
+                    """select schema_name from duckdb_schemas() where database_name = 'work' and not internal
+                    order by 1"""
+                ).fetchall():
+                    con.execute(sql_with("create schema if not exists {schema}", schema=schema))
+                tables = con.execute(
+                    "select schema_name, table_name, sql from duckdb_tables() where database_name = 'work' order by 1, 2"
+                ).fetchall()
+                for schema, table, create in tables:
+                    con.execute(create)
+                    # landed payloads are long text: zstd, as the loader writes them
+                    compress = schema == "raw" and not table.startswith("_")
+                    if compress:
+                        con.execute("set force_compression = 'zstd'")
+                    con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t}", s=schema, t=table))
+                    if compress:
+                        con.execute("set force_compression = 'auto'")
+                    apply_comments(con, f"{schema}.{table}")
+                con.execute("detach work")
+                con.execute("checkpoint")
+            finally:
+                con.close()
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp, PRIVATE_FILE_MODE)
+            os.replace(tmp, src)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(src.with_name(src.name + ".wal"))
+        finally:
+            tmp.unlink(missing_ok=True)
+            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+    return {"tables": len(tables), "bytes": src.stat().st_size, "seconds": round(time.monotonic() - t0, 3)}
