@@ -105,10 +105,13 @@ def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = N
 STAGES = {
     "ingest (landing → raw → records)": lambda k: k.startswith("raw__"),
     "staging (dedupe, quarantine)": lambda k: k == "staging",
-    "identity + classification": lambda k: k == "identity" or k.startswith(("identity__", "intermediate__")),
+    "identity + classification": lambda k: k in ("identity_components", "sentiment_lexicon") or k.startswith((
+        "identity__", "intermediate__identity", "intermediate__text_sentiment", "intermediate__classified_events",
+        "intermediate__customer_profiles")),
     "journeys, paths, transitions": lambda k: k.startswith(("marts__journey", "marts__journeys", "marts__touchpoint_transitions", "marts__customers")),
-    "funnels": lambda k: k.startswith("marts__funnel"),
-    "attribution, health, pain points": lambda k: k.startswith(("marts__attribution", "marts__touchpoint_health", "marts__pain_points")),
+    "funnels": lambda k: k == "funnel_programme" or k.startswith("marts__funnel"),
+    "attribution, health, pain points": lambda k: k == "attribution_model_credits" or k.startswith((
+        "marts__attribution", "intermediate__attribution", "marts__touchpoint_health", "marts__pain_points")),
     "checks": lambda k: "_check" in k or k.endswith(("counts_add_up",)),
     "publish": lambda k: k.startswith("warehouse__"),
 }

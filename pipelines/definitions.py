@@ -6,12 +6,13 @@ import warnings
 
 import dagster as dg
 
-from pipelines.defs.attribution.assets import build_attribution_assets
-from pipelines.defs.funnels.assets import build_funnels_assets
-from pipelines.defs.identity.assets import build_identity_assets
+from pipelines.defs.attribution.checks import build_attribution_checks
+from pipelines.defs.funnels.checks import build_funnels_checks
+from pipelines.defs.identity.checks import build_identity_checks
 from pipelines.defs.ingest.assets import build_raw_assets
-from pipelines.defs.journeys.assets import build_journeys_assets
+from pipelines.defs.journeys.checks import build_journeys_checks
 from pipelines.defs.ops.jobs import build_jobs
+from pipelines.defs.ops.models import build_model_assets
 from pipelines.defs.ops.progress import progress_logger
 from pipelines.defs.ops.publish import build_publish_asset
 from pipelines.defs.ops.resources import JourneysResource
@@ -28,10 +29,11 @@ def build_definitions(config: Config | None = None, resource: JourneysResource |
     assets: list = [
         *build_raw_assets(config),
         *build_staging_assets(config),
-        *build_identity_assets(config),
-        *build_journeys_assets(config),
-        *build_funnels_assets(config),
-        *build_attribution_assets(config),
+        *build_model_assets(),
+        *build_identity_checks(config),
+        *build_journeys_checks(config),
+        *build_funnels_checks(config),
+        *build_attribution_checks(config),
     ]
     asset_defs = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
     checks = [a for a in assets if isinstance(a, dg.AssetChecksDefinition)]

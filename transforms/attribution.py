@@ -23,7 +23,6 @@ Loops here run over touchpoints and coalitions, never over events or journeys.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from transforms.config import AttributionSettings, parse_duration
-from transforms.warehouse import build_model, replace_table, sql_with
+from transforms.warehouse import replace_table, sql_with
 
 MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
@@ -236,15 +235,10 @@ def shapley_credits(sets: Sequence[TouchSet], max_players: int) -> tuple[list[Cr
 # --------------------------------------------------------------------------- building
 
 
-def build_attribution(con: duckdb.DuckDBPyConnection, settings: AttributionSettings) -> dict[str, Any]:
-    """Build intermediate.attribution_touches / _transitions / _touch_sets / _model_credits and
-    marts.attribution (one row per model and touchpoint). Returns a summary for metadata."""
-    t0 = time.monotonic()
-    params = attribution_params(settings)
-    n_touches = build_model(con, "intermediate.attribution_touches", params)
-    build_model(con, "intermediate.attribution_transitions", params)
-    build_model(con, "intermediate.attribution_touch_sets", params)
-
+def build_model_credits(con: duckdb.DuckDBPyConnection, settings: AttributionSettings) -> dict[str, Any]:
+    """intermediate.attribution_transitions and intermediate.attribution_touch_sets ->
+    intermediate.attribution_model_credits (one row per algorithmic model and touchpoint): the
+    Markov removal effects and the Shapley values, solved exactly here. Returns a summary."""
     transitions = [(f, t, float(n)) for f, t, n in con.execute(
         "select from_state, to_state, n from intermediate.attribution_transitions order by all"
     ).fetchall()]
@@ -256,16 +250,13 @@ def build_attribution(con: duckdb.DuckDBPyConnection, settings: AttributionSetti
 
     markov = markov_credits(transitions, total_conversions, total_revenue)
     shapley, merged = shapley_credits(sets, settings.shapley_max_touchpoints)
-    write_model_credits(con, {"markov": markov, "shapley": shapley})
-    n_rows = build_model(con, "marts.attribution", params)
+    n_rows = write_model_credits(con, {"markov": markov, "shapley": shapley})
     return {
         "rows": n_rows,
-        "touches": n_touches,
         "conversions": total_conversions,
         "revenue": round(total_revenue, 2),
         "shapley_players": len(shapley),
         "shapley_merged_into_other": ", ".join(merged) or "none",
-        "seconds": round(time.monotonic() - t0, 3),
     }
 
 

@@ -27,9 +27,8 @@ from typing import Any
 import duckdb
 
 from transforms.config import Config, EventMatch, RuleConfig, _as_list, glob_to_like
-from transforms.sentiment import build_text_sentiment
 from transforms.staging import json_path
-from transforms.warehouse import build_model, sql_with
+from transforms.warehouse import sql_with
 
 # EventMatch key -> the field of sql/intermediate/classified_events.sql it tests.
 TEXT_FIELDS = {
@@ -192,11 +191,3 @@ def events_classified_once(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def classify_params(config: Config) -> dict[str, Any]:
     """Every bound parameter of sql/intermediate/classified_events.sql."""
     return {**rule_params(config), "device_types": list(config.settings.identity.device_identifiers)}
-
-
-def build_classified_events(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, int]:
-    """intermediate.sentiment_lexicon and intermediate.text_sentiment, then
-    intermediate.classified_events (one row per staging event)."""
-    out: dict[str, int] = dict(build_text_sentiment(con))
-    out["intermediate.classified_events"] = build_model(con, "intermediate.classified_events", classify_params(config))
-    return out

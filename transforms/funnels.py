@@ -68,7 +68,7 @@ from transforms.config import (
     parse_duration,
 )
 from transforms.staging import json_path
-from transforms.warehouse import bind, build_model, count_rows, replace_table, sql_with
+from transforms.warehouse import bind, replace_table, sql_with
 
 SOURCE = "marts.journey_events"
 NONE_VALUE = "(none)"
@@ -878,12 +878,11 @@ where false
 """
 
 
-def build_funnel_customers(con: duckdb.DuckDBPyConnection, funnels: Sequence[FunnelConfig]) -> dict[str, Any]:
-    """marts.journey_events -> intermediate.funnel_definitions, funnel_steps, funnel_attempts,
-    funnel_breakdown_values (one row per funnel and unit, and breakdown) and marts.funnel_customers
-    (one row per funnel and unit that entered it and was not excluded). Returns row counts and
-    seconds per funnel. Raises FunnelError when marts.journey_events is missing or a breakdown
-    names no column."""
+def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[FunnelConfig]) -> dict[str, Any]:
+    """marts.journey_events -> intermediate.funnel_definitions, funnel_steps, funnel_attempts and
+    funnel_breakdown_values (one row per funnel and unit, and breakdown), from which the SQL
+    model marts.funnel_customers is built. Returns row counts and seconds per funnel. Raises
+    FunnelError when marts.journey_events is missing or a breakdown names no column."""
     columns = journey_event_columns(con)
     if columns is None:
         raise FunnelError("marts.journey_events does not exist: materialize it before the funnels")
@@ -914,17 +913,10 @@ def build_funnel_customers(con: duckdb.DuckDBPyConnection, funnels: Sequence[Fun
                                    "select * from _funnel_attempts order by funnel, unit_id")
         replace_table(con, "intermediate.funnel_breakdown_values",
                       "select * from _funnel_values order by funnel, unit_id, breakdown")
-        n_customers = build_model(con, "marts.funnel_customers")
     finally:
         con.execute(";\n".join(sql_with("drop table if exists {t}", t=t) for t in _TEMP_TABLES))
-    return {"attempts": n_attempts, "rows": n_customers, "seconds_per_funnel": timings}
-
-
-def build_funnel_marts(con: duckdb.DuckDBPyConnection, funnels: Sequence[FunnelConfig]) -> dict[str, int]:
-    """Every funnel table: build_funnel_customers, then marts.funnel_dropoff and funnel_trends."""
-    build_funnel_customers(con, funnels)
-    return {rel: count_rows(con, rel) if rel == "marts.funnel_customers" else build_model(con, rel)
-            for rel in ("marts.funnel_customers", "marts.funnel_dropoff", "marts.funnel_trends")}
+    return {"attempts": n_attempts, "funnels": ", ".join(f.name for f in funnels) or "none",
+            "seconds_per_funnel": timings}
 
 
 # --------------------------------------------------------------------------- invariants (asset checks)

@@ -18,13 +18,12 @@ whatever the row order, and data about other customers never changes them.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import duckdb
 
 from transforms.config import IdentitySettings
-from transforms.warehouse import build_model, count_rows, replace_table
+from transforms.warehouse import replace_table
 
 MAX_ITERATIONS = 200
 
@@ -104,21 +103,3 @@ def connected_components(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("drop table if exists _cc_next")
         con.execute("drop table if exists _cc_labels")
     return iterations
-
-
-def build_identity(con: duckdb.DuckDBPyConnection, settings: IdentitySettings) -> dict[str, Any]:
-    """staging.events + staging.profiles -> identity.customer_ids (one row per identifier) and
-    identity.shared_identifiers (one row per shared identifier), through the intermediate
-    identity_pairs, identity_nodes, identity_edges and identity_components tables."""
-    t0 = time.monotonic()
-    params = identity_params(settings)
-    out: dict[str, Any] = {}
-    for rel in ("intermediate.identity_pairs", "intermediate.identity_nodes", "intermediate.identity_edges"):
-        out[rel] = build_model(con, rel, params)
-    out["iterations"] = connected_components(con)
-    out["intermediate.identity_components"] = count_rows(con, "intermediate.identity_components")
-    for rel in ("identity.customer_ids", "identity.shared_identifiers"):
-        out[rel] = build_model(con, rel, params)
-    out["customers"] = con.execute("select count(distinct customer_id) from identity.customer_ids").fetchall()[0][0]
-    out["seconds"] = round(time.monotonic() - t0, 3)
-    return out

@@ -23,16 +23,6 @@ from typing import Any
 import duckdb
 
 from transforms.config import JourneySettings, parse_duration
-from transforms.warehouse import build_model
-
-# Build order: each model reads only the ones before it (and the intermediate layer).
-JOURNEY_MODELS = (
-    "marts.journey_events",
-    "marts.journeys",
-    "marts.journey_paths",
-    "marts.touchpoint_transitions",
-    "marts.customers",
-)
 
 PATH_SEPARATOR = " > "
 ELLIPSIS = "…"
@@ -46,13 +36,6 @@ def journey_params(settings: JourneySettings) -> dict[str, Any]:
         "drop_touchpoints": list(settings.drop_touchpoints),
         "first_occurrence_only": bool(settings.first_occurrence_only),
     }
-
-
-def build_journeys(con: duckdb.DuckDBPyConnection, settings: JourneySettings) -> dict[str, int]:
-    """intermediate.classified_events + intermediate.customer_profiles -> every journey mart.
-    Returns relation -> row count."""
-    params = journey_params(settings)
-    return {relation: build_model(con, relation, params) for relation in JOURNEY_MODELS}
 
 
 # --------------------------------------------------------------------------- invariants

@@ -11,7 +11,6 @@ from typing import Any
 import duckdb
 
 from transforms.config import Config, parse_duration
-from transforms.warehouse import build_model
 
 NEGATIVE_BELOW = -0.05
 """An event is negative when its sentiment is below this (VADER's usual threshold)."""
@@ -47,16 +46,6 @@ def pain_point_params(config: Config) -> dict[str, Any]:
         "phase_names": [p.name for p in phases],
         "phase_labels": [(p.label or p.name).lower() for p in phases],
     }
-
-
-def build_touchpoint_health(con: duckdb.DuckDBPyConnection, config: Config) -> int:
-    """marts.touchpoint_health: one row per touchpoint and phase."""
-    return build_model(con, "marts.touchpoint_health", touchpoint_health_params(config))
-
-
-def build_pain_points(con: duckdb.DuckDBPyConnection, config: Config) -> int:
-    """marts.pain_points: one row per flagged touchpoint, phase and kind, ranked."""
-    return build_model(con, "marts.pain_points", pain_point_params(config))
 
 
 def unhealthy_cells(con: duckdb.DuckDBPyConnection) -> list[str]:

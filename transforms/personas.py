@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
 from transforms.config import Config, _as_list, glob_to_like
-from transforms.warehouse import build_model
 
 
 def persona_params(config: Config) -> dict[str, Any]:
@@ -39,8 +36,3 @@ def persona_params(config: Config) -> dict[str, Any]:
         "condition_pattern": pattern,
         "device_types": list(config.settings.identity.device_identifiers),
     }
-
-
-def build_customer_profiles(con: duckdb.DuckDBPyConnection, config: Config) -> int:
-    """intermediate.customer_profiles: one row per customer with events, with its persona."""
-    return build_model(con, "intermediate.customer_profiles", persona_params(config))

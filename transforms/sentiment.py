@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from transforms.warehouse import build_model, replace_table
+from transforms.warehouse import replace_table
 
 ALPHA = 15.0  # VADER's normalization constant
 TOKEN_PATTERN = r"[a-z]+(?:'[a-z]+)*"
@@ -85,12 +85,3 @@ def load_lexicon(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> in
 def sentiment_params() -> dict[str, Any]:
     """Bound parameters of sql/intermediate/text_sentiment.sql."""
     return {"token_pattern": TOKEN_PATTERN, "alpha": ALPHA, **vader_constants()}
-
-
-def build_text_sentiment(con: duckdb.DuckDBPyConnection, lexicon: Path | None = None) -> dict[str, int]:
-    """intermediate.sentiment_lexicon, then intermediate.text_sentiment (one row per distinct
-    non-empty text of staging.events)."""
-    return {
-        "intermediate.sentiment_lexicon": load_lexicon(con, lexicon),
-        "intermediate.text_sentiment": build_model(con, "intermediate.text_sentiment", sentiment_params()),
-    }

@@ -1,5 +1,5 @@
 -- grain: one row per source and landed partition
--- depends on: intermediate.records, staging.events, staging.profiles
+-- depends on: intermediate.records, staging.events
 -- Records read, accepted, rejected and duplicated per source and partition:
 -- read = accepted + rejected + duplicates.
 with records as (

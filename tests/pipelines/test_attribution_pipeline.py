@@ -5,7 +5,8 @@ checks pass, and the planted broken mobile-app checkout is the top pain point. P
 import dagster as dg
 import pytest
 
-from pipelines.defs.attribution.assets import build_attribution_assets
+from pipelines.definitions import build_definitions
+from pipelines.defs.attribution.checks import build_attribution_checks
 from tests.conftest import FIXTURE_LANDING
 from transforms.attribution import MODELS, attribution_discrepancies
 from transforms.config import load_config
@@ -38,15 +39,16 @@ needs_upstream = pytest.mark.skipif(_MISSING is not None, reason=f"attribution d
 
 
 def test_attribution_assets_keys_deps_and_blocking_checks():
-    built = build_attribution_assets(load_config())
-    assets = {k: a for a in built if isinstance(a, dg.AssetsDefinition) and not isinstance(a, dg.AssetChecksDefinition)
-              for k in a.keys}
-    assert set(assets) == {ATTRIBUTION, TOUCHPOINT_HEALTH, PAIN_POINTS}
-    for key in assets:
-        assert {JOURNEY_EVENTS, JOURNEYS} <= set(assets[key].asset_deps[key])
-        assert assets[key].descriptions_by_key[key].startswith("One row per")
-    assert TOUCHPOINT_HEALTH in assets[PAIN_POINTS].asset_deps[PAIN_POINTS]
-    checks = [spec for a in built if isinstance(a, dg.AssetChecksDefinition) for spec in a.check_specs]
+    graph = build_definitions(load_config()).resolve_asset_graph()
+    touches = dg.AssetKey(["intermediate", "attribution_touches"])
+    assert set(graph.get(touches).parent_keys) == {JOURNEY_EVENTS, JOURNEYS}
+    assert touches in graph.get(ATTRIBUTION).parent_keys
+    assert set(graph.get(TOUCHPOINT_HEALTH).parent_keys) == {JOURNEY_EVENTS, JOURNEYS}
+    assert set(graph.get(PAIN_POINTS).parent_keys) == {JOURNEY_EVENTS, TOUCHPOINT_HEALTH}
+    defs = build_definitions(load_config())
+    for key in (ATTRIBUTION, TOUCHPOINT_HEALTH, PAIN_POINTS):
+        assert defs.resolve_assets_def(key).descriptions_by_key[key].startswith("One row per")
+    checks = [spec for a in build_attribution_checks(load_config()) for spec in a.check_specs]
     assert {c.name for c in checks if c.asset_key == ATTRIBUTION} == {f"{m}_credits_sum_to_totals" for m in MODELS}
     assert all(c.blocking for c in checks)
 

@@ -5,7 +5,8 @@ the stage's wiring."""
 import dagster as dg
 import pytest
 
-from pipelines.defs.funnels.assets import build_funnels_assets
+from pipelines.definitions import build_definitions
+from pipelines.defs.funnels.checks import build_funnels_checks
 from tests.conftest import FIXTURE_LANDING
 from transforms.config import load_config
 
@@ -34,16 +35,13 @@ needs_upstream = pytest.mark.skipif(_MISSING is not None, reason=f"funnel demo t
 
 
 def test_funnel_assets_keys_deps_and_blocking_checks():
-    built = build_funnels_assets(load_config())
-    assets = {k: a for a in built if isinstance(a, dg.AssetsDefinition) and not isinstance(a, dg.AssetChecksDefinition)
-              for k in a.keys}
-    assert set(assets) == set(FUNNEL_KEYS)
-    customers = assets[FUNNEL_KEYS[0]]
-    assert JOURNEY_EVENTS in customers.asset_deps[FUNNEL_KEYS[0]]
+    graph = build_definitions(load_config()).resolve_asset_graph()
+    parents = {k: set(graph.get(k).parent_keys) for k in FUNNEL_KEYS}
+    assert dg.AssetKey(["intermediate", "funnel_attempts"]) in parents[FUNNEL_KEYS[0]]
+    assert JOURNEY_EVENTS in graph.get(dg.AssetKey(["intermediate", "funnel_attempts"])).parent_keys
     for key in FUNNEL_KEYS[1:]:
-        assert FUNNEL_KEYS[0] in assets[key].asset_deps[key]
-    checks = [c for c in built if isinstance(c, dg.AssetChecksDefinition)]
-    specs = [s for c in checks for s in c.check_specs]
+        assert FUNNEL_KEYS[0] in parents[key]
+    specs = [s for c in build_funnels_checks(load_config()) for s in c.check_specs]
     assert {s.name for s in specs} == {"entered_never_increases", "counts_balance", "all_row_equals_sum_of_values"}
     assert all(s.blocking and s.asset_key == FUNNEL_KEYS[1] for s in specs)
 

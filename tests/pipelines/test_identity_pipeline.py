@@ -77,9 +77,8 @@ def run_identity_stage(landing: Path, warehouse: Path, config_dir: Path | None =
                                 config_dir=str(config_dir) if config_dir else None, hash_secret="test-secret")
     config = load_config(config_dir)
     defs = build_definitions(config, resource)
-    keys = [dg.AssetKey(["raw", n]) for n in config.sources]
-    keys += [dg.AssetKey(k) for k in (["staging", "events"], ["staging", "profiles"], ["quarantine", "rejected"],
-                                      ["marts", "pipeline_runs"], *IDENTITY_ASSETS)]
+    stage = dg.AssetSelection.assets(*[dg.AssetKey(k) for k in IDENTITY_ASSETS]).upstream()
+    keys = sorted(stage.required_multi_asset_neighbors().resolve(defs.resolve_asset_graph()))
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         run_config=raw_op_config(config),
         instance=dg.DagsterInstance.ephemeral(),

@@ -5,7 +5,8 @@ exactly one journey, and the stage's asset checks pass. Plus the stage's wiring.
 import dagster as dg
 import pytest
 
-from pipelines.defs.journeys.assets import build_journeys_assets
+from pipelines.definitions import build_definitions
+from pipelines.defs.journeys.checks import build_journeys_checks
 from tests.conftest import FIXTURE_LANDING
 from transforms.config import load_config
 
@@ -35,17 +36,15 @@ needs_upstream = pytest.mark.skipif(_MISSING is not None, reason=f"journeys demo
 
 
 def test_journey_assets_keys_deps_and_blocking_checks():
-    built = build_journeys_assets(load_config())
-    assets = {k: a for a in built if isinstance(a, dg.AssetsDefinition) and not isinstance(a, dg.AssetChecksDefinition)
-              for k in a.keys}
-    assert set(assets) == set(JOURNEY_KEYS)
-    deps = {k: set(assets[k].asset_deps[k]) for k in assets}
+    defs = build_definitions(load_config())
+    graph = defs.resolve_asset_graph()
+    deps = {k: set(graph.get(k).parent_keys) for k in JOURNEY_KEYS}
     assert deps[dg.AssetKey(["marts", "journey_events"])] == {CLASSIFIED_EVENTS, CUSTOMER_PROFILES}
     assert deps[dg.AssetKey(["marts", "journeys"])] == {dg.AssetKey(["marts", "journey_events"])}
     assert dg.AssetKey(["marts", "journeys"]) in deps[dg.AssetKey(["marts", "journey_paths"])]
-    for key, asset in assets.items():
-        assert asset.descriptions_by_key[key].startswith("One row per")
-    checks = [spec for a in built if isinstance(a, dg.AssetChecksDefinition) for spec in a.check_specs]
+    for key in JOURNEY_KEYS:
+        assert defs.resolve_assets_def(key).descriptions_by_key[key].startswith("One row per")
+    checks = [spec for a in build_journeys_checks(load_config()) for spec in a.check_specs]
     assert {c.name for c in checks} == {"every_event_once", "journeys_end_at_conversions", "paths_add_up",
                                         "probabilities_sum_to_one"}
     assert all(c.blocking for c in checks)

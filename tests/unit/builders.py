@@ -1,4 +1,24 @@
-"""Builders shared by the unit tests: staging tables made from plain Python lists."""
+"""Builders shared by the unit tests: staging tables made from plain Python lists, and the
+shipped configuration with some settings replaced."""
+
+from functools import cache
+
+from transforms.config import Config, load_config
+
+
+@cache
+def shipped_config() -> Config:
+    return load_config()
+
+
+def configured(funnels=None, **settings) -> Config:
+    """The shipped configuration with settings sections replaced (e.g.
+    `identity=IdentitySettings(max_linked_identifiers=2)`) and, if given, other funnels."""
+    base = shipped_config()
+    update: dict = {"settings": base.settings.model_copy(update=settings)}
+    if funnels is not None:
+        update["funnels"] = list(funnels)
+    return base.model_copy(update=update)
 
 # staging.events from parallel lists bound as parameters ($event_id, $source, $event_name,
 # $occurred_at, $ids_k, $ids_v, $url, …, $properties, and $n = the number of events).

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.builders import configured
 from transforms.attribution import (
     MODELS,
     NONE,
     OTHER,
     attribution_discrepancies,
-    build_attribution,
     conversion_probability,
     markov_removal_effects,
     merge_rare_touchpoints,
@@ -30,6 +30,7 @@ from transforms.attribution import (
     shapley_values,
 )
 from transforms.config import AttributionSettings
+from transforms.models import build_models
 from transforms.warehouse import table_doc
 
 T0 = datetime(2025, 3, 1)
@@ -131,9 +132,12 @@ def make_warehouse(journeys: list[J], con: duckdb.DuckDBPyConnection | None = No
     return con
 
 
+ATTRIBUTION_TABLES = ("intermediate.attribution_touches", "intermediate.attribution_transitions", "intermediate.attribution_touch_sets", "intermediate.attribution_model_credits", "marts.attribution")
+
+
 def build(journeys: list[J], con: duckdb.DuckDBPyConnection | None = None, **kw) -> Warehouse:
     con = make_warehouse(journeys, con)
-    build_attribution(con, AttributionSettings(**kw))
+    build_models(con, configured(attribution=AttributionSettings(**kw)), ATTRIBUTION_TABLES, with_upstream=False)
     return Warehouse(con, journeys)
 
 

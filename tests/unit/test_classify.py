@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.unit.builders import EMPTY_STAGING_PROFILES, STAGING_EVENTS_FROM_LISTS
-from transforms.classify import build_classified_events, coverage, events_classified_once
+from tests.unit.builders import EMPTY_STAGING_PROFILES, STAGING_EVENTS_FROM_LISTS, configured
+from transforms.classify import coverage, events_classified_once
 from transforms.config import ConfigError, IdentitySettings, load_config
-from transforms.identity import build_identity
+from transforms.models import build_models
 
 T0 = datetime(2025, 3, 1, 9, 0, 0)
 SITE = "https://shop.example.com"
@@ -52,8 +52,7 @@ def classify(events: list[dict], config=None) -> dict[str, dict]:
     con = duckdb.connect()
     make_staging(con, events)
     config = config or default_config()
-    build_identity(con, config.settings.identity)
-    build_classified_events(con, config)
+    build_models(con, config, ["intermediate.classified_events"])
     cur = con.execute("select * from intermediate.classified_events")
     names = [d[0] for d in cur.description]
     return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
@@ -211,16 +210,14 @@ def test_coverage_per_source():
     con = duckdb.connect()
     make_staging(con, [{"event_id": f"e{i}", "event_name": "Product Viewed" if i % 4 else "Weird"} for i in range(8)]
                  + [{"event_id": "s1", "source": "support", "event_name": "comment", "channel": "chat"}])
-    build_identity(con, IdentitySettings())
-    build_classified_events(con, default_config())
+    build_models(con, configured(identity=IdentitySettings()), ["intermediate.classified_events"])
     assert coverage(con) == [("clickstream", 8, 6, 0.75), ("support", 1, 1, 1.0)]
 
 
 def test_events_classified_once_counts_each_kind_of_disagreement():
     con = duckdb.connect()
     make_staging(con, [{"event_id": f"e{i}", "event_name": "Product Viewed"} for i in range(4)])
-    build_identity(con, IdentitySettings())
-    build_classified_events(con, default_config())
+    build_models(con, configured(identity=IdentitySettings()), ["intermediate.classified_events"])
     agree = {"staging_events": 4, "classified_events": 4, "missing": 0, "repeated": 0, "not_in_staging": 0,
              "without_customer": 0}
     assert events_classified_once(con) == agree

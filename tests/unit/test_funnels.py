@@ -12,14 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from tests.unit.builders import configured
 from transforms.config import FunnelConfig, parse_duration
 from transforms.funnels import (
     FunnelError,
-    build_funnel_marts,
     check_all_equals_sum,
     check_counts_balance,
     check_entered_never_increases,
 )
+from transforms.models import build_models
 
 BASE = datetime(2025, 3, 3)  # a Monday
 MIN_US = 60_000_000
@@ -120,6 +121,15 @@ def dropoff(con, name="f", breakdown="all", value="all") -> list[tuple]:
         "where funnel = $f and breakdown = $b and breakdown_value = $v order by step_index",
         {"f": name, "b": breakdown, "v": value},
     ).fetchall()
+
+
+FUNNEL_TABLES = ("intermediate.funnel_definitions", "marts.funnel_customers", "marts.funnel_dropoff",
+                 "marts.funnel_trends")
+
+
+def build_funnel_marts(con: duckdb.DuckDBPyConnection, funnels: list[FunnelConfig]) -> None:
+    """Every funnel table from the marts.journey_events in `con`, as the assets build them."""
+    build_models(con, configured(funnels=funnels), FUNNEL_TABLES, with_upstream=False)
 
 
 def run(events: list[Ev], *funnels: FunnelConfig) -> duckdb.DuckDBPyConnection:

@@ -14,10 +14,9 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.builders import STAGING_EVENTS_FROM_LISTS
-from transforms.classify import build_classified_events
+from tests.unit.builders import STAGING_EVENTS_FROM_LISTS, configured
 from transforms.config import IdentitySettings, load_config
-from transforms.identity import build_identity
+from transforms.models import build_models
 
 T0 = datetime(2025, 3, 1, 9, 0, 0)
 DEVICE = ("anonymous_id",)
@@ -89,9 +88,9 @@ def default_config():
 def run(events: list[dict], profiles: list[dict] | None = None, max_linked: int = 10, classify: bool = False):
     con = duckdb.connect()
     make_staging(con, events, profiles)
-    build_identity(con, IdentitySettings(max_linked_identifiers=max_linked))
-    if classify:
-        build_classified_events(con, default_config())
+    targets = ["identity.customer_ids", "identity.shared_identifiers"]
+    build_models(con, configured(identity=IdentitySettings(max_linked_identifiers=max_linked)),
+                 [*targets, "intermediate.classified_events"] if classify else targets)
     return con
 
 
@@ -288,8 +287,6 @@ def test_a_long_chain_is_one_customer():
 
 
 def test_customer_profiles_persona_from_the_latest_profile():
-    from transforms.personas import build_customer_profiles
-
     def crm(event_id: str, contact: str) -> dict:
         return {"event_id": event_id, "source": "crm", "event_name": "call", "identifiers": {"crm_contact_id": contact}}
 
@@ -310,8 +307,7 @@ def test_customer_profiles_persona_from_the_latest_profile():
         contact("5", T0, segment="consumer"),  # a profile without events: not a customer row
     ]
     con = run(events, profiles)
-    build_classified_events(con, default_config())
-    build_customer_profiles(con, default_config())
+    build_models(con, default_config(), ["intermediate.customer_profiles"])
     ids = customers(con)
     got = {c: (p, comp, seg, stage) for c, p, comp, seg, stage in con.execute(
         "select customer_id, persona, company, segment, lifecycle_stage from intermediate.customer_profiles").fetchall()}

@@ -14,17 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.builders import configured
 from transforms.config import JourneySettings
 from transforms.journeys import (
-    JOURNEY_MODELS,
-    build_journeys,
     events_not_once,
     journey_errors,
     journey_params,
     path_count_errors,
     transition_probability_errors,
 )
+from transforms.models import build_models
 from transforms.warehouse import bind, build_model, read_model, table_doc
+
+JOURNEY_MODELS = ("marts.journey_events", "marts.journeys", "marts.journey_paths", "marts.touchpoint_transitions",
+                  "marts.customers")
 
 T0 = datetime(2025, 3, 1, 9, 0)
 
@@ -117,7 +120,7 @@ def warehouse(events: list[Ev], personas: dict[str, str] | None = None,
     )
     journey_settings = journey_settings or JourneySettings()
     if documented:
-        build_journeys(con, journey_settings)
+        build_models(con, configured(journeys=journey_settings), JOURNEY_MODELS, with_upstream=False)
     else:
         params = journey_params(journey_settings)
         for relation in JOURNEY_MODELS:

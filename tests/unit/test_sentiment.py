@@ -16,12 +16,10 @@ from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from tests.unit.builders import EMPTY_STAGING_PROFILES
-from transforms.classify import build_classified_events
 from transforms.config import load_config
-from transforms.identity import build_identity
+from transforms.models import build_models
 from transforms.sentiment import (
     TOKEN_PATTERN,
-    build_text_sentiment,
     lexicon_path,
     read_lexicon,
     vader_constants,
@@ -84,7 +82,7 @@ def reference_score(text: str) -> float:
 def text_scores(texts: list[str]) -> dict[str, float]:
     con = duckdb.connect()
     make_events(con, [{"text": t} for t in texts])
-    build_text_sentiment(con)
+    build_models(con, config(), ["intermediate.text_sentiment"])
     return dict(con.execute("select text, sentiment from intermediate.text_sentiment").fetchall())
 
 
@@ -142,8 +140,7 @@ def test_event_sentiment_prefers_ratings_then_text():
     ]
     con = duckdb.connect()
     make_events(con, rows)
-    build_identity(con, config().settings.identity)
-    build_classified_events(con, config())
+    build_models(con, config(), ["intermediate.classified_events"])
     got = dict(con.execute("select event_id, (sentiment, sentiment_source) from intermediate.classified_events").fetchall())
     s = [got[f"support:{i}"] for i in range(len(rows))]
     assert [x[0] for x in s[:6]] == [-1.0, 0.0, 1.0, 0.5, 1.0, -1.0]

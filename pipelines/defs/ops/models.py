@@ -1,16 +1,16 @@
-"""A factory for assets that are one SQL model each (sql/<schema>/<table>.sql)."""
+"""The model assets: one asset per SQL model file (sql/<schema>/<table>.sql) and one multi-asset
+per Python step, each in the group named after its schema. Their upstream assets are what the
+SQL reads (transforms.models); nothing here lists a dependency."""
 
 
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import dagster as dg
 import duckdb
 
 from pipelines.defs.ops.resources import JourneysResource
-from transforms.config import Config
-from transforms.warehouse import build_model, preview, table_doc
+from transforms.models import PYTHON_STEPS, PythonStep, build, graph, step_for
+from transforms.warehouse import count_rows, preview, table_doc
 
 
 def describe(relation: str, fallback: str = "") -> str:
@@ -18,28 +18,64 @@ def describe(relation: str, fallback: str = "") -> str:
     return str(doc.get("description", fallback)).strip() if doc else fallback
 
 
-def sql_asset(relation: str, deps: Sequence[str], group: str,
-              params: Callable[[Config], dict[str, Any]] | None = None) -> dg.AssetsDefinition:
-    """An asset that builds `relation` from its SQL file with parameters from the config."""
+def _key(relation: str) -> dg.AssetKey:
+    return dg.AssetKey(relation.split("."))
+
+
+def sql_asset(relation: str) -> dg.AssetsDefinition:
+    """An asset that builds `relation` from its SQL file, with parameters from the config."""
     schema, table = relation.split(".")
 
     @dg.asset(
         key=[schema, table],
-        deps=[dg.AssetKey(d.split(".")) for d in deps],
-        group_name=group,
+        deps=[_key(d) for d in graph()[relation]],
+        group_name=schema,
         description=describe(relation),
         kinds={"duckdb", "sql"},
     )
     def _asset(context: dg.AssetExecutionContext, journeys: JourneysResource) -> dg.MaterializeResult:
-        t0 = time.monotonic()
         with journeys.connect() as con:
-            n = build_model(con, relation, params(journeys.config) if params else {})
-            md = {"rows": n, "seconds": round(time.monotonic() - t0, 3), "preview": dg.MetadataValue.md(preview(con, relation))}
-        context.log.info(f"{relation}: {n:,} rows")
+            md = build(con, relation, journeys.config)
+            md["preview"] = dg.MetadataValue.md(preview(con, relation))
+        context.log.info(f"{relation}: {md['rows']:,} rows")
         return dg.MaterializeResult(metadata=md)
 
     _asset.__name__ = f"{schema}__{table}"
     return _asset
+
+
+def python_step_asset(step: PythonStep) -> dg.AssetsDefinition:
+    """A multi-asset for the relations one Python step writes."""
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(_key(r), deps=[_key(d) for d in step.reads], description=describe(r, step.description),
+                         group_name=r.split(".")[0], kinds={"duckdb", "python"})
+            for r in step.writes
+        ],
+        name=step.name,
+        description=step.description,
+    )
+    def _asset(context: dg.AssetExecutionContext, journeys: JourneysResource):
+        with journeys.connect() as con:
+            md = build(con, step.writes[0], journeys.config)
+            for relation in step.writes:
+                rows = count_rows(con, relation)
+                extra = {k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v)
+                         for k, v in md.items() if k != "rows"}
+                yield dg.MaterializeResult(
+                    asset_key=_key(relation),
+                    metadata={"rows": rows, **extra, "preview": dg.MetadataValue.md(preview(con, relation))},
+                )
+        context.log.info(f"{step.name}: " + ", ".join(step.writes))
+
+    return _asset
+
+
+def build_model_assets() -> list[dg.AssetsDefinition]:
+    """Every model of the graph as an asset."""
+    assets = [sql_asset(r) for r in sorted(graph()) if step_for(r) is None]
+    return assets + [python_step_asset(s) for s in PYTHON_STEPS]
 
 
 def no_rows_check(relation: str, name: str, description: str,
@@ -47,7 +83,7 @@ def no_rows_check(relation: str, name: str, description: str,
     """A blocking check on `relation` that passes when `find` returns no rows; the rows it
     finds are shown as examples."""
 
-    @dg.asset_check(asset=dg.AssetKey(relation.split(".")), name=name, blocking=True, description=description)
+    @dg.asset_check(asset=_key(relation), name=name, blocking=True, description=description)
     def _check_fn(journeys: JourneysResource) -> dg.AssetCheckResult:
         with journeys.connect() as con:
             bad = find(con)

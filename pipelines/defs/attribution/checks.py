@@ -1,17 +1,15 @@
-"""Assets of the attribution stage: marts.attribution (with its intermediate helpers),
-marts.touchpoint_health and marts.pain_points, with blocking checks that every attribution
-model credits exactly the conversions and the revenue of marts.journeys."""
+"""Blocking checks of the attribution stage: every attribution model credits exactly the
+conversions and the revenue of marts.journeys, and every event is in one touchpoint_health cell.
+The tables themselves are model assets (pipelines/defs/ops/models.py)."""
 
 import time
 
 import dagster as dg
 
-from pipelines.defs.ops.models import describe, sql_asset
 from pipelines.defs.ops.resources import JourneysResource
-from transforms.attribution import MODELS, TOLERANCE, build_attribution, model_sums
+from transforms.attribution import MODELS, TOLERANCE, model_sums
 from transforms.config import Config
-from transforms.painpoints import pain_point_params, touchpoint_health_params, unhealthy_cells
-from transforms.warehouse import preview
+from transforms.painpoints import unhealthy_cells
 
 GROUP = "attribution"
 JOURNEY_EVENTS = dg.AssetKey(["marts", "journey_events"])
@@ -49,33 +47,8 @@ def _credits_check(model: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-def build_attribution_assets(config: Config) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
-    """Assets and asset checks of this stage, built from the configuration."""
-
-    @dg.asset(
-        key=ATTRIBUTION,
-        deps=[JOURNEY_EVENTS, JOURNEYS],
-        description=describe("marts.attribution"),
-        group_name=GROUP,
-        kinds={"duckdb", "sql", "python"},
-    )
-    def attribution(context: dg.AssetExecutionContext, journeys: JourneysResource) -> dg.MaterializeResult:
-        with journeys.connect() as con:
-            out = build_attribution(con, journeys.config.settings.attribution)
-            md = {**out, "preview": dg.MetadataValue.md(preview(con, "marts.attribution", 10))}
-        context.log.info(
-            f"marts.attribution: {out['rows']:,} rows; {out['conversions']:,.0f} conversions, "
-            f"revenue {out['revenue']:,.2f}, {len(MODELS)} models"
-        )
-        return dg.MaterializeResult(metadata=md)
-
-    health = sql_asset(
-        "marts.touchpoint_health", ["marts.journey_events", "marts.journeys"], GROUP, touchpoint_health_params,
-    )
-    pain_points = sql_asset(
-        "marts.pain_points", ["marts.touchpoint_health", "marts.journey_events", "marts.journeys"], GROUP,
-        pain_point_params,
-    )
+def build_attribution_checks(config: Config) -> list[dg.AssetChecksDefinition]:
+    """The asset checks of this stage."""
 
     @dg.asset_check(
         asset=TOUCHPOINT_HEALTH,
@@ -96,4 +69,4 @@ def build_attribution_assets(config: Config) -> list[dg.AssetsDefinition | dg.As
             },
         )
 
-    return [attribution, *[_credits_check(m) for m in MODELS], health, pain_points, every_event_in_one_cell]
+    return [*[_credits_check(m) for m in MODELS], every_event_in_one_cell]

@@ -1,38 +1,20 @@
-"""Assets of the journeys stage: marts.journey_events, marts.journeys, marts.journey_paths,
-marts.touchpoint_transitions and marts.customers, one SQL model each, with blocking checks
-of the invariants analysts rely on."""
+"""Blocking checks of the journeys stage (marts.journey_events, marts.journeys, marts.journey_paths,
+marts.touchpoint_transitions): the invariants analysts rely on. The tables themselves are model
+assets (pipelines/defs/ops/models.py)."""
 
 from collections.abc import Callable
 
 import dagster as dg
 import duckdb
 
-from pipelines.defs.ops.models import no_rows_check, sql_asset
+from pipelines.defs.ops.models import no_rows_check
 from transforms.config import Config
 from transforms.journeys import (
     events_not_once,
     journey_errors,
-    journey_params,
     path_count_errors,
     transition_probability_errors,
 )
-
-GROUP = "journeys"
-UPSTREAM_EVENTS = "intermediate.classified_events"
-UPSTREAM_PROFILES = "intermediate.customer_profiles"
-
-# relation -> the relations it reads
-MODELS: dict[str, list[str]] = {
-    "marts.journey_events": [UPSTREAM_EVENTS, UPSTREAM_PROFILES],
-    "marts.journeys": ["marts.journey_events"],
-    "marts.journey_paths": ["marts.journeys"],
-    "marts.touchpoint_transitions": ["marts.journey_events", "marts.journeys"],
-    "marts.customers": ["marts.journeys", UPSTREAM_PROFILES],
-}
-
-
-def _params(config: Config) -> dict:
-    return journey_params(config.settings.journeys)
 
 
 def _check(relation: str, name: str, description: str,
@@ -40,12 +22,9 @@ def _check(relation: str, name: str, description: str,
     return no_rows_check(relation, name, description, find, what)
 
 
-def build_journeys_assets(config: Config) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
-    """Assets and asset checks of this stage, built from the configuration."""
-    assets: list[dg.AssetsDefinition | dg.AssetChecksDefinition] = [
-        sql_asset(relation, deps, GROUP, _params) for relation, deps in MODELS.items()
-    ]
-    assets += [
+def build_journeys_checks(config: Config) -> list[dg.AssetChecksDefinition]:
+    """The asset checks of this stage."""
+    return [
         _check(
             "marts.journey_events", "every_event_once",
             "Every event of intermediate.classified_events (hence of staging.events) is in marts.journey_events exactly once.",
@@ -67,4 +46,3 @@ def build_journeys_assets(config: Config) -> list[dg.AssetsDefinition | dg.Asset
             transition_probability_errors, "from_touchpoints_off",
         ),
     ]
-    return assets

@@ -1,18 +1,14 @@
-"""Assets of the identity stage: identity.customer_ids, identity.shared_identifiers,
-intermediate.classified_events and intermediate.customer_profiles, with blocking checks."""
+"""Blocking checks of the identity stage (identity.customer_ids, intermediate.classified_events,
+intermediate.customer_profiles). The tables themselves are model assets
+(pipelines/defs/ops/models.py)."""
 
 
-import time
 
 import dagster as dg
 
-from pipelines.defs.ops.models import describe
 from pipelines.defs.ops.resources import JourneysResource
-from transforms.classify import build_classified_events, coverage, events_classified_once
+from transforms.classify import coverage, events_classified_once
 from transforms.config import Config
-from transforms.identity import build_identity
-from transforms.personas import build_customer_profiles
-from transforms.warehouse import preview
 
 STAGING_EVENTS = dg.AssetKey(["staging", "events"])
 STAGING_PROFILES = dg.AssetKey(["staging", "profiles"])
@@ -29,100 +25,9 @@ def _md_table(header: list[str], rows: list[tuple]) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def build_identity_assets(config: Config) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
-    """Assets and asset checks of this stage, built from the configuration."""
+def build_identity_checks(config: Config) -> list[dg.AssetChecksDefinition]:
+    """The asset checks of this stage."""
     threshold = config.settings.coverage_threshold
-
-    @dg.multi_asset(
-        specs=[
-            dg.AssetSpec(CUSTOMER_IDS, deps=[STAGING_EVENTS, STAGING_PROFILES], description=describe("identity.customer_ids"),
-                         group_name=GROUP, kinds={"duckdb", "sql"}),
-            dg.AssetSpec(SHARED_IDENTIFIERS, deps=[STAGING_EVENTS, STAGING_PROFILES],
-                         description=describe("identity.shared_identifiers"), group_name=GROUP, kinds={"duckdb", "sql"}),
-        ],
-        name="identity",
-    )
-    def identity(context: dg.AssetExecutionContext, journeys: JourneysResource):
-        with journeys.connect() as con:
-            out = build_identity(con, journeys.config.settings.identity)
-            shared = con.execute(
-                "select identifier_type, linked_type, count(*), max(n_linked) from identity.shared_identifiers "
-                "group by all order by 3 desc, 1, 2 limit 20"
-            ).fetchall()
-            yield dg.MaterializeResult(
-                asset_key=CUSTOMER_IDS,
-                metadata={
-                    "rows": out["identity.customer_ids"],
-                    "customers": out["customers"],
-                    "links": out["intermediate.identity_edges"] // 2,
-                    "iterations": out["iterations"],
-                    "seconds": out["seconds"],
-                    "preview": dg.MetadataValue.md(preview(con, "identity.customer_ids")),
-                },
-            )
-            yield dg.MaterializeResult(
-                asset_key=SHARED_IDENTIFIERS,
-                metadata={
-                    "rows": out["identity.shared_identifiers"],
-                    "max_linked_identifiers": journeys.config.settings.identity.max_linked_identifiers,
-                    "by_type": _md_table(["identifier type", "too many of", "identifiers", "most linked"], shared),
-                },
-            )
-        context.log.info(
-            f"identity: {out['identity.customer_ids']:,} identifiers -> {out['customers']:,} customers "
-            f"({out['identity.shared_identifiers']:,} shared identifiers cut, {out['iterations']} iterations)"
-        )
-
-    @dg.asset(
-        key=CLASSIFIED_EVENTS,
-        deps=[STAGING_EVENTS, CUSTOMER_IDS],
-        description=describe("intermediate.classified_events"),
-        group_name=GROUP,
-        kinds={"duckdb", "sql"},
-    )
-    def classified_events(context: dg.AssetExecutionContext, journeys: JourneysResource) -> dg.MaterializeResult:
-        t0 = time.monotonic()
-        with journeys.connect() as con:
-            out = build_classified_events(con, journeys.config)
-            cov = coverage(con)
-            by_touchpoint = con.execute(
-                "select touchpoint, phase, count(*) as n from intermediate.classified_events "
-                "group by all order by n desc limit 30"
-            ).fetchall()
-            md = {
-                "rows": out["intermediate.classified_events"],
-                "seconds": round(time.monotonic() - t0, 3),
-                "coverage": _md_table(["source", "events", "classified", "coverage"],
-                                      [(s, n, k, f"{c:.2%}") for s, n, k, c in cov]),
-                "touchpoints_and_phases": _md_table(["touchpoint", "phase", "events"], by_touchpoint),
-                "texts_scored": out["intermediate.text_sentiment"],
-                "preview": dg.MetadataValue.md(preview(con, "intermediate.classified_events")),
-            }
-        context.log.info("classification coverage: " + ", ".join(f"{s} {c:.2%}" for s, _, _, c in cov))
-        return dg.MaterializeResult(metadata=md)
-
-    @dg.asset(
-        key=CUSTOMER_PROFILES,
-        deps=[STAGING_PROFILES, CUSTOMER_IDS, CLASSIFIED_EVENTS],
-        description=describe("intermediate.customer_profiles"),
-        group_name=GROUP,
-        kinds={"duckdb", "sql"},
-    )
-    def customer_profiles(context: dg.AssetExecutionContext, journeys: JourneysResource) -> dg.MaterializeResult:
-        t0 = time.monotonic()
-        with journeys.connect() as con:
-            n = build_customer_profiles(con, journeys.config)
-            personas = con.execute(
-                "select persona, count(*) as n from intermediate.customer_profiles group by all order by n desc, persona"
-            ).fetchall()
-            md = {
-                "rows": n,
-                "seconds": round(time.monotonic() - t0, 3),
-                "personas": _md_table(["persona", "customers"], personas),
-                "preview": dg.MetadataValue.md(preview(con, "intermediate.customer_profiles")),
-            }
-        context.log.info(f"intermediate.customer_profiles: {n:,} customers")
-        return dg.MaterializeResult(metadata=md)
 
     @dg.asset_check(
         asset=CUSTOMER_IDS,
@@ -227,9 +132,6 @@ def build_identity_assets(config: Config) -> list[dg.AssetsDefinition | dg.Asset
         )
 
     return [
-        identity,
-        classified_events,
-        customer_profiles,
         one_customer_per_identifier,
         classification_coverage,
         every_event_exactly_once,

@@ -1,0 +1,132 @@
+"""Golden comparison of two published warehouses: every table, every value.
+
+    python -m bench.golden BEFORE.duckdb AFTER.duckdb [--ignore marts.pipeline_runs ...]
+
+Used to prove that a redesign did not move behaviour: build the warehouse from the same
+landing zone at two commits, then compare. Two tables are identical when they have the same
+columns (names and types, in order) and the same rows as a multiset, with DOUBLE values
+compared at 12 significant digits (DESIGN.md: "identical"). Run-specific columns (run ids,
+load and run times) are left out of the comparison; `--ignore` leaves out whole tables.
+
+Prints one line per table and exits 1 when any table differs, 0 when all are identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+# Columns whose values depend on when or by which run a table was built, not on the data.
+# File fingerprints include modification times, which differ between two checkouts of the same files.
+RUN_COLUMNS = {"run_id", "_loaded_at", "loaded_at", "started_at", "finished_at", "published_at", "fingerprint",
+               "seconds", "erased_at"}
+DEFAULT_IGNORE = ("marts.pipeline_runs",)
+
+
+@dataclass
+class TableDiff:
+    relation: str
+    verdict: str  # identical | differs | only in before | only in after | columns differ
+    rows_before: int = 0
+    rows_after: int = 0
+    only_before: int = 0
+    only_after: int = 0
+    detail: str = ""
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, list[tuple[str, str]]]:
+    rows = con.execute(
+        "select schema_name, table_name, column_name, data_type from duckdb_columns() "
+        "where database_name = $db and not internal order by schema_name, table_name, column_index",
+        {"db": catalog},
+    ).fetchall()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for schema, table, column, kind in rows:
+        out.setdefault(f"{schema}.{table}", []).append((column, kind))
+    return out
+
+
+def _expr(column: str, kind: str) -> str:
+    q = _quote(column)
+    if kind in ("DOUBLE", "FLOAT"):
+        return (f"case when {q} is null or {q} = 0 or isnan({q}) or isinf({q}) then {q} "
+                f"else round({q}, (11 - floor(log10(abs({q}))))::integer) end")
+    return q
+
+
+def compare(before: Path, after: Path, ignore: tuple[str, ...] = DEFAULT_IGNORE) -> list[TableDiff]:
+    """One TableDiff per table found in either warehouse."""
+    con = duckdb.connect()
+    try:
+        con.execute("attach $p as b (read_only)", {"p": str(before)})
+        con.execute("attach $p as a (read_only)", {"p": str(after)})
+        tb, ta = _tables(con, "b"), _tables(con, "a")
+        diffs: list[TableDiff] = []
+        for relation in sorted(set(tb) | set(ta)):
+            if relation in ignore:
+                continue
+            if relation not in ta:
+                diffs.append(TableDiff(relation, "only in before"))
+                continue
+            if relation not in tb:
+                diffs.append(TableDiff(relation, "only in after"))
+                continue
+            cols_b = [c for c in tb[relation] if c[0] not in RUN_COLUMNS]
+            cols_a = [c for c in ta[relation] if c[0] not in RUN_COLUMNS]
+            schema, table = relation.split(".")
+            rel_b, rel_a = f"b.{_quote(schema)}.{_quote(table)}", f"a.{_quote(schema)}.{_quote(table)}"
+            n_b = con.execute(f"select count(*) from {rel_b}").fetchall()[0][0]
+            n_a = con.execute(f"select count(*) from {rel_a}").fetchall()[0][0]
+            if cols_b != cols_a:
+                missing = [c for c in cols_b if c not in cols_a]
+                extra = [c for c in cols_a if c not in cols_b]
+                diffs.append(TableDiff(relation, "columns differ", n_b, n_a,
+                                       detail=f"before only {missing}, after only {extra}"))
+                continue
+            select = ", ".join(_expr(c, k) for c, k in cols_b)
+            only_b = con.execute(
+                f"select count(*) from (select {select} from {rel_b} except all select {select} from {rel_a})"
+            ).fetchall()[0][0]
+            only_a = con.execute(
+                f"select count(*) from (select {select} from {rel_a} except all select {select} from {rel_b})"
+            ).fetchall()[0][0]
+            verdict = "identical" if only_b == 0 and only_a == 0 else "differs"
+            diffs.append(TableDiff(relation, verdict, n_b, n_a, only_b, only_a))
+        return diffs
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Compare every table of two published Journeys warehouses.")
+    p.add_argument("before", type=Path)
+    p.add_argument("after", type=Path)
+    p.add_argument("--ignore", nargs="*", default=list(DEFAULT_IGNORE),
+                   help="tables to leave out (default: marts.pipeline_runs, whose rows are per run)")
+    args = p.parse_args(argv)
+    for path in (args.before, args.after):
+        if not path.is_file():
+            print(f"no warehouse at {path}", file=sys.stderr)
+            return 2
+    diffs = compare(args.before, args.after, tuple(args.ignore))
+    width = max((len(d.relation) for d in diffs), default=10)
+    for d in diffs:
+        counts = f"{d.rows_before:>10,} rows before, {d.rows_after:>10,} after"
+        extra = f"; {d.only_before:,} rows only before, {d.only_after:,} only after" if d.verdict == "differs" else ""
+        detail = f"; {d.detail}" if d.detail else ""
+        print(f"{d.relation:<{width}}  {d.verdict:<15} {counts}{extra}{detail}")
+    bad = [d for d in diffs if d.verdict != "identical"]
+    print(f"{len(diffs) - len(bad)} of {len(diffs)} tables identical" + (f"; {len(bad)} differ" if bad else "."))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""The models and the DAG they form, read from the SQL files themselves.
+
+A model is `sql/<schema>/<table>.sql`: one `select` whose result becomes the relation
+`<schema>.<table>`. What a model reads is taken from its own `from` and `join` clauses
+(sqlglot parses the DuckDB SQL; names bound by a `with` are the model's own), so the files
+are the one definition of the DAG: no list of dependencies is written anywhere else.
+`sql/examples/` (analysts' recipes), `sql/checks/` and `sql/macros/` are not models.
+
+A few relations are written by a Python step instead (`PYTHON_STEPS`: a loop to a fixed point,
+an exact linear solve, the packaged sentiment lexicon, the funnel programme); each declares
+what it reads and writes. `build_models` runs any part of the graph in order: the Dagster
+assets and the tests go through the same `build`.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from transforms.attribution import attribution_params, build_model_credits
+from transforms.classify import classify_params
+from transforms.config import Config
+from transforms.funnels import build_funnel_tables
+from transforms.identity import connected_components, identity_params
+from transforms.journeys import journey_params
+from transforms.painpoints import pain_point_params, touchpoint_health_params
+from transforms.personas import persona_params
+from transforms.sentiment import load_lexicon, sentiment_params
+from transforms.warehouse import SQL_DIR, build_model, count_rows, model_path
+
+NOT_MODELS = {"examples", "checks", "macros"}
+_HEADER_DEPENDS = re.compile(r"^-- depends on:(.*(?:\n--\s{6,}.*)*)", re.MULTILINE)
+
+
+class ModelError(ValueError):
+    """A model file cannot be read as a model (unparsable SQL, a cycle, an unknown name)."""
+
+
+@dataclass(frozen=True)
+class Model:
+    relation: str
+    path: Path
+    reads: tuple[str, ...]  # the relations the model reads, sorted
+
+
+def reads(sql: str, where: str = "the SQL") -> tuple[str, ...]:
+    """The schema-qualified relations `sql` reads (its `from`/`join` tables), sorted. Names
+    bound by a `with` are not relations; an unqualified table name is an error, so that no
+    dependency can hide behind the search path."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+    except sqlglot.errors.ParseError as e:
+        raise ModelError(f"{where} cannot be parsed: {str(e).splitlines()[0]}") from None
+    found: set[str] = set()
+    for tree in trees:
+        bound = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+        for table in tree.find_all(exp.Table):
+            if table.db:
+                found.add(f"{table.db}.{table.name}")
+            elif table.name and table.name not in bound:
+                raise ModelError(f"{where} reads '{table.name}' without its schema: write <schema>.{table.name}")
+    return tuple(sorted(found))
+
+
+@cache
+def model(relation: str) -> Model:
+    """The model that builds `relation`, with what it reads."""
+    path = model_path(relation)
+    if not path.is_file():
+        raise ModelError(f"no model file for {relation}: expected {path}")
+    return Model(relation, path, reads(path.read_text(encoding="utf-8"), where=str(path.relative_to(SQL_DIR.parent))))
+
+
+def all_models() -> dict[str, Model]:
+    """Every model under sql/, by relation name."""
+    out = {}
+    for path in sorted(SQL_DIR.glob("*/*.sql")):
+        if path.parent.name in NOT_MODELS:
+            continue
+        relation = f"{path.parent.name}.{path.stem}"
+        out[relation] = model(relation)
+    return out
+
+
+def topological_order(deps: Mapping[str, Iterable[str]]) -> list[str]:
+    """The relations of `deps` (relation -> what it reads) in an order where each comes after
+    what it reads; ties in name order, so the order is stable. A cycle is an error naming it."""
+    sorter = graphlib.TopologicalSorter({k: sorted(v) for k, v in deps.items()})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as e:
+        raise ModelError("the models read each other in a cycle: " + " -> ".join(e.args[1])) from None
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        order += ready
+        sorter.done(*ready)
+    return [r for r in order if r in deps]
+
+
+def header_depends(path: Path) -> tuple[str, ...] | None:
+    """The relations a model's `-- depends on:` header names (None without a header)."""
+    m = _HEADER_DEPENDS.search(path.read_text(encoding="utf-8"))
+    if not m:
+        return None
+    text = re.sub(r"\n--\s+", " ", m.group(1))
+    return tuple(sorted(set(re.findall(r"\b[a-z_]+\.[a-z_]+\b", text))))
+
+
+# --------------------------------------------------------------------------- the graph
+
+# Built by the ingest and staging stage (pipelines/defs/ingest, pipelines/defs/staging), or run
+# by the loader per source (erased_lines): the sources of the model graph.
+STAGE_BUILT = frozenset({
+    "intermediate.records", "intermediate.partition_counts", "intermediate.erased_lines", "staging.events",
+    "staging.profiles", "quarantine.rejected",
+})
+
+
+@dataclass(frozen=True)
+class PythonStep:
+    """Relations written by Python rather than one select: `run(con, config)` writes every
+    relation of `writes` from those of `reads`, and returns metadata for a person."""
+
+    name: str
+    writes: tuple[str, ...]
+    reads: tuple[str, ...]
+    run: Callable[[duckdb.DuckDBPyConnection, Config], dict[str, Any]]
+    description: str
+
+
+def _lexicon(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, Any]:
+    return {"rows": load_lexicon(con)}
+
+
+def _components(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, Any]:
+    iterations = connected_components(con)
+    return {"rows": count_rows(con, "intermediate.identity_components"), "iterations": iterations}
+
+
+def _model_credits(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, Any]:
+    return build_model_credits(con, config.settings.attribution)
+
+
+def _funnel_tables(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, Any]:
+    return build_funnel_tables(con, config.funnels)
+
+
+PYTHON_STEPS: tuple[PythonStep, ...] = (
+    PythonStep("sentiment_lexicon", ("intermediate.sentiment_lexicon",), (), _lexicon,
+               "The single-word entries of the VADER lexicon that ships with vaderSentiment."),
+    PythonStep("identity_components", ("intermediate.identity_components",), ("intermediate.identity_edges",),
+               _components, "Connected components of the identity links, by iterating to a fixed point."),
+    PythonStep("attribution_model_credits", ("intermediate.attribution_model_credits",),
+               ("intermediate.attribution_touch_sets", "intermediate.attribution_transitions"), _model_credits,
+               "Markov (absorbing-chain algebra) and Shapley credits, solved exactly on the driver."),
+    PythonStep("funnel_programme", ("intermediate.funnel_definitions", "intermediate.funnel_steps",
+                                    "intermediate.funnel_attempts", "intermediate.funnel_breakdown_values"),
+               ("marts.journey_events",), _funnel_tables,
+               "Every funnel's attempts, matched step by step, and the units' breakdown values."),
+)
+
+
+def step_for(relation: str) -> PythonStep | None:
+    return next((s for s in PYTHON_STEPS if relation in s.writes), None)
+
+
+def graph() -> dict[str, tuple[str, ...]]:
+    """Every relation the models build -> the relations it reads (the staging stage's tables
+    are the sources)."""
+    deps: dict[str, tuple[str, ...]] = {}
+    for relation, m in all_models().items():
+        if relation not in STAGE_BUILT:
+            deps[relation] = m.reads
+    for step in PYTHON_STEPS:
+        for relation in step.writes:
+            if relation in deps:
+                raise ModelError(f"{relation} has a SQL file and is also written by the Python step {step.name}")
+            deps[relation] = step.reads
+    return deps
+
+
+def model_params(config: Config) -> dict[str, Any]:
+    """Every parameter a model binds, from the configuration. Each model binds the ones its
+    SQL names (`$name`); a name means one thing everywhere."""
+    merged: dict[str, Any] = {}
+    for part in (
+        identity_params(config.settings.identity), sentiment_params(), classify_params(config),
+        persona_params(config), journey_params(config.settings.journeys), touchpoint_health_params(config),
+        pain_point_params(config), attribution_params(config.settings.attribution),
+    ):
+        for name, value in part.items():
+            if name in merged and merged[name] != value:
+                raise ModelError(f"the model parameter ${name} is given two different values")
+            merged[name] = value
+    return merged
+
+
+def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
+          params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build one relation of the graph (for a Python step, every relation it writes) and
+    return metadata: rows and seconds, plus what a Python step reports."""
+    t0 = time.monotonic()
+    step = step_for(relation)
+    if step is not None:
+        md = dict(step.run(con, config))
+    else:
+        if relation in STAGE_BUILT or not model_path(relation).is_file():
+            raise ModelError(f"{relation} is not a model of the graph")
+        md = {"rows": build_model(con, relation, params if params is not None else model_params(config))}
+    md["seconds"] = round(time.monotonic() - t0, 3)
+    return md
+
+
+def build_models(con: duckdb.DuckDBPyConnection, config: Config, targets: Sequence[str] | None = None,
+                 *, with_upstream: bool = True) -> dict[str, int]:
+    """Build `targets` (all models when None) in graph order, with every model they read from
+    (from the staging tables already in `con`), or, `with_upstream=False`, only them (from
+    whatever `con` already holds). Returns relation -> rows."""
+    deps = graph()
+    if targets is None:
+        wanted = set(deps)
+    elif with_upstream:
+        wanted = _ancestors(deps, targets)
+    else:
+        unknown = [t for t in targets if t not in deps]
+        if unknown:
+            raise ModelError(f"{', '.join(unknown)} is not a model of the graph")
+        wanted = set(targets)
+    order = [r for r in topological_order(deps) if r in wanted]
+    params = model_params(config)
+    done: set[str] = set()
+    for relation in order:
+        if relation in done:
+            continue
+        build(con, relation, config, params)
+        step = step_for(relation)
+        done |= set(step.writes) if step else {relation}
+    return {r: count_rows(con, r) for r in order}
+
+
+def _ancestors(deps: Mapping[str, Sequence[str]], targets: Iterable[str]) -> set[str]:
+    todo, seen = list(targets), set()
+    while todo:
+        r = todo.pop()
+        if r in seen:
+            continue
+        if r not in deps:
+            raise ModelError(f"{r} is not a model of the graph")
+        seen.add(r)
+        todo += [d for d in deps[r] if d in deps]
+        step = step_for(r)
+        todo += list(step.writes) if step else []
+    return seen
