@@ -92,3 +92,27 @@ def test_identifier_hashes_stay_out_of_check_metadata(tmp_path: Path):
     assert result.passed is False and result.metadata["offending_rows"].value == 1
     assert "several customers" in result.metadata["examples"].value
     assert "hash-of-jane" not in result.metadata["examples"].value
+
+
+def test_a_failing_check_in_a_run_blocks_and_says_where_to_look(tmp_path: Path):
+    from pipelines.cli import _failure_reason
+
+    resource = JourneysResource(landing_dir=str(tmp_path / "landing"), warehouse=str(tmp_path / "journeys.duckdb"),
+                                hash_secret="test-secret")
+    with resource.connect() as con:
+        con.execute("create schema if not exists marts")
+        con.execute("create table marts.touchpoint_transitions as select 'website' as from_touchpoint, "
+                    "'(exit)' as to_touchpoint, 0.5 as probability")
+    check = sql_check(find_check("marts.touchpoint_transitions/probabilities_sum_to_one"))
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec(["marts", "touchpoint_transitions"])], asset_checks=[check],
+        jobs=[dg.define_asset_job("checks", selection=dg.AssetSelection.all_asset_checks())],
+        resources={"journeys": resource},
+    )
+    result = defs.resolve_job_def("checks").execute_in_process(instance=dg.DagsterInstance.ephemeral(),
+                                                                raise_on_error=False)
+    (evaluation,) = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert evaluation.event_specific_data.passed is False
+    assert _failure_reason(evaluation) == (
+        "check probabilities_sum_to_one did not pass: 1 offending row(s), the select in "
+        "sql/checks/marts/touchpoint_transitions/probabilities_sum_to_one.sql")
