@@ -53,7 +53,6 @@ def sql_check(check: Check) -> dg.AssetChecksDefinition:
             },
         )
 
-    _check_fn.__name__ = f"{check.relation.replace('.', '__')}__{check.name}"
     return _check_fn
 
 
