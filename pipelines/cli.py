@@ -173,7 +173,10 @@ def _failure_reason(event) -> str:
     """The user-facing reason of a failed step or check: the innermost error's message."""
     data = getattr(event, "event_specific_data", None)
     if event.event_type_value == "ASSET_CHECK_EVALUATION":
-        return f"check {data.check_name} did not pass"
+        md = data.metadata or {}
+        n, where = md.get("offending_rows"), md.get("check_file")
+        found = f": {n.value:,} offending row(s), the select in {where.value}" if n and where else ""
+        return f"check {data.check_name} did not pass{found}"
     error = getattr(data, "error", None)
     while error is not None and getattr(error, "cause", None) is not None:
         error = error.cause

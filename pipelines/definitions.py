@@ -6,11 +6,8 @@ import warnings
 
 import dagster as dg
 
-from pipelines.defs.attribution.checks import build_attribution_checks
-from pipelines.defs.funnels.checks import build_funnels_checks
-from pipelines.defs.identity.checks import build_identity_checks
 from pipelines.defs.ingest.assets import build_raw_assets
-from pipelines.defs.journeys.checks import build_journeys_checks
+from pipelines.defs.ops.checks import build_sql_checks
 from pipelines.defs.ops.jobs import build_jobs
 from pipelines.defs.ops.models import build_model_assets
 from pipelines.defs.ops.progress import progress_logger
@@ -30,10 +27,7 @@ def build_definitions(config: Config | None = None, resource: JourneysResource |
         *build_raw_assets(config),
         *build_staging_assets(config),
         *build_model_assets(),
-        *build_identity_checks(config),
-        *build_journeys_checks(config),
-        *build_funnels_checks(config),
-        *build_attribution_checks(config),
+        *build_sql_checks(),
     ]
     asset_defs = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
     checks = [a for a in assets if isinstance(a, dg.AssetChecksDefinition)]

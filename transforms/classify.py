@@ -24,11 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
 from transforms.config import Config, EventMatch, RuleConfig, _as_list, glob_to_like
 from transforms.staging import json_path
-from transforms.warehouse import sql_with
 
 # EventMatch key -> the field of sql/intermediate/classified_events.sql it tests.
 TEXT_FIELDS = {
@@ -122,70 +119,6 @@ def rule_params(config: Config) -> dict[str, Any]:
         **modes,
         "source_names": list(config.sources),
     }
-
-
-def coverage(con: duckdb.DuckDBPyConnection, relation: str = "intermediate.classified_events") -> list[tuple[str, int, int, float]]:
-    """(source, events, classified, coverage) per source of a classified events table."""
-    return con.execute(sql_with(
-        """
-        select source, count(*) as n_events, count(rule_id) as n_classified,
-               count(rule_id) / count(*) as coverage
-        from {relation}
-        group by source
-        order by source
-        """,
-        relation=relation,
-    )).fetchall()
-
-
-def events_classified_once(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """How staging.events and intermediate.classified_events agree, event by event: the row
-    counts, events missing from classified_events, event ids in it more than once, events not
-    in staging.events, and events without a customer (all but the counts 0 when they agree).
-
-    First a cheap pass: equal row counts, equal sums of the event ids' hashes (a multiset
-    fingerprint), no event id twice in classified_events and no event without a customer mean
-    every event is there once; only when that pass fails are the tables matched event by event."""
-    (n_staging, n_classified, same_ids, repeated, no_customer), = con.execute(
-        """
-        with staged as (
-            select count(*) as n, sum(hash(event_id)::hugeint) as fingerprint from staging.events
-        ),
-        classified as (
-            select
-                count(*) as n,
-                sum(hash(event_id)::hugeint) as fingerprint,
-                count(*) filter (where customer_id is null) as n_without_customer
-            from intermediate.classified_events
-        ),
-        repeated as (
-            select event_id from intermediate.classified_events group by event_id having count(*) > 1 limit 1
-        )
-        select
-            s.n,
-            c.n,
-            s.n = c.n and s.fingerprint is not distinct from c.fingerprint,
-            exists (from repeated),
-            c.n_without_customer
-        from staged as s, classified as c
-        """
-    ).fetchall()
-    counts = {"staging_events": n_staging, "classified_events": n_classified, "missing": 0, "repeated": 0,
-              "not_in_staging": 0, "without_customer": no_customer}
-    if same_ids and not repeated:
-        return counts
-    (missing, n_repeated, extra), = con.execute(
-        """
-        select
-            (select count(*) from staging.events as s
-             anti join intermediate.classified_events as c using (event_id)),
-            (select count(*) from (select event_id from intermediate.classified_events
-                                   group by event_id having count(*) > 1)),
-            (select count(*) from intermediate.classified_events as c
-             anti join staging.events as s using (event_id))
-        """
-    ).fetchall()
-    return counts | {"missing": missing, "repeated": n_repeated, "not_in_staging": extra}
 
 
 def classify_params(config: Config) -> dict[str, Any]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
 from transforms.config import Config, parse_duration
 
 NEGATIVE_BELOW = -0.05
@@ -46,22 +44,3 @@ def pain_point_params(config: Config) -> dict[str, Any]:
         "phase_names": [p.name for p in phases],
         "phase_labels": [(p.label or p.name).lower() for p in phases],
     }
-
-
-def unhealthy_cells(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Problems with marts.touchpoint_health: cells listed twice, or n_events not adding up to
-    the events of marts.journey_events. Empty when all is well."""
-    problems = [
-        f"{tp} · {ph} appears {n} times"
-        for tp, ph, n in con.execute(
-            "select touchpoint, phase, count(*) from marts.touchpoint_health group by all having count(*) > 1 "
-            "order by all limit 10"
-        ).fetchall()
-    ]
-    in_cells, events = con.execute(
-        "select (select coalesce(sum(n_events), 0) from marts.touchpoint_health), "
-        "(select count(*) from marts.journey_events)"
-    ).fetchall()[0]
-    if in_cells != events:
-        problems.append(f"cells hold {in_cells:,} events, marts.journey_events has {events:,}")
-    return problems

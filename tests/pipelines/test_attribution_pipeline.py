@@ -6,9 +6,10 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import build_definitions
-from pipelines.defs.attribution.checks import build_attribution_checks
+from pipelines.defs.ops.checks import build_sql_checks
 from tests.conftest import FIXTURE_LANDING
-from transforms.attribution import MODELS, attribution_discrepancies
+from tests.unit.builders import offending
+from transforms.attribution import MODELS
 from transforms.config import load_config
 
 JOURNEY_EVENTS = dg.AssetKey(["marts", "journey_events"])
@@ -48,8 +49,10 @@ def test_attribution_assets_keys_deps_and_blocking_checks():
     defs = build_definitions(load_config())
     for key in (ATTRIBUTION, TOUCHPOINT_HEALTH, PAIN_POINTS):
         assert defs.resolve_assets_def(key).descriptions_by_key[key].startswith("One row per")
-    checks = [spec for a in build_attribution_checks(load_config()) for spec in a.check_specs]
-    assert {c.name for c in checks if c.asset_key == ATTRIBUTION} == {f"{m}_credits_sum_to_totals" for m in MODELS}
+    checks = [spec for a in build_sql_checks() for spec in a.check_specs
+              if spec.asset_key in (ATTRIBUTION, TOUCHPOINT_HEALTH)]
+    # one check over every model (sql/checks/marts/attribution/credits_sum_to_totals.sql)
+    assert {c.name for c in checks if c.asset_key == ATTRIBUTION} == {"credits_sum_to_totals"}
     assert all(c.blocking for c in checks)
 
 
@@ -60,13 +63,13 @@ def test_attribution_assets_keys_deps_and_blocking_checks():
 def test_stage_checks_passed(demo_run):
     evaluations = {(e.asset_key, e.check_name): e.passed for e in demo_run.result.get_asset_check_evaluations()}
     ours = {k: v for k, v in evaluations.items() if k[0] in (ATTRIBUTION, TOUCHPOINT_HEALTH)}
-    assert len(ours) == len(MODELS) + 1
+    assert set(ours) == {(ATTRIBUTION, "credits_sum_to_totals"), (TOUCHPOINT_HEALTH, "every_event_in_one_cell")}
     assert all(ours.values()), ours
 
 
 @needs_upstream
 def test_every_model_credits_every_conversion_and_all_revenue(demo_db):
-    assert attribution_discrepancies(demo_db) == []
+    assert offending(demo_db, "marts.attribution/credits_sum_to_totals") == []
     models = {m for m, in demo_db.execute("select distinct model from marts.attribution").fetchall()}
     assert models == set(MODELS)
     (conversions,) = demo_db.execute("select count(*) from marts.journeys where converted").fetchall()[0]

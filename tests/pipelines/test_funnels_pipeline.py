@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import build_definitions
-from pipelines.defs.funnels.checks import build_funnels_checks
+from pipelines.defs.ops.checks import build_sql_checks
 from tests.conftest import FIXTURE_LANDING
 from transforms.config import load_config
 
@@ -41,7 +41,7 @@ def test_funnel_assets_keys_deps_and_blocking_checks():
     assert JOURNEY_EVENTS in graph.get(dg.AssetKey(["intermediate", "funnel_attempts"])).parent_keys
     for key in FUNNEL_KEYS[1:]:
         assert FUNNEL_KEYS[0] in parents[key]
-    specs = [s for c in build_funnels_checks(load_config()) for s in c.check_specs]
+    specs = [s for c in build_sql_checks() for s in c.check_specs if s.asset_key in FUNNEL_KEYS]
     assert {s.name for s in specs} == {"entered_never_increases", "counts_balance", "all_row_equals_sum_of_values"}
     assert all(s.blocking and s.asset_key == FUNNEL_KEYS[1] for s in specs)
 

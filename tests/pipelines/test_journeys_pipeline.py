@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import build_definitions
-from pipelines.defs.journeys.checks import build_journeys_checks
+from pipelines.defs.ops.checks import build_sql_checks
 from tests.conftest import FIXTURE_LANDING
 from transforms.config import load_config
 
@@ -44,7 +44,7 @@ def test_journey_assets_keys_deps_and_blocking_checks():
     assert dg.AssetKey(["marts", "journeys"]) in deps[dg.AssetKey(["marts", "journey_paths"])]
     for key in JOURNEY_KEYS:
         assert defs.resolve_assets_def(key).descriptions_by_key[key].startswith("One row per")
-    checks = [spec for a in build_journeys_checks(load_config()) for spec in a.check_specs]
+    checks = [spec for a in build_sql_checks() for spec in a.check_specs if spec.asset_key in JOURNEY_KEYS]
     assert {c.name for c in checks} == {"every_event_once", "journeys_end_at_conversions", "paths_add_up",
                                         "probabilities_sum_to_one"}
     assert all(c.blocking for c in checks)

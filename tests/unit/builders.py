@@ -2,7 +2,11 @@
 shipped configuration with some settings replaced."""
 
 from functools import cache
+from typing import Any
 
+import duckdb
+
+from transforms.checks import check_params, run_check
 from transforms.config import Config, load_config
 
 
@@ -19,6 +23,12 @@ def configured(funnels=None, **settings) -> Config:
     if funnels is not None:
         update["funnels"] = list(funnels)
     return base.model_copy(update=update)
+
+
+def offending(con: duckdb.DuckDBPyConnection, check: str, config: Config | None = None, **params: Any) -> list[tuple]:
+    """The offending rows (at most 20) of a check file (`<schema>.<table>/<name>`), run as the
+    Dagster check runs it: transforms.checks.run_check with check_params(config), plus `params`."""
+    return run_check(con, check, check_params(config or shipped_config()) | params).rows
 
 # staging.events from parallel lists bound as parameters ($event_id, $source, $event_name,
 # $occurred_at, $ids_k, $ids_v, $url, …, $properties, and $n = the number of events).

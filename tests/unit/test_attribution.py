@@ -17,12 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.builders import configured
+from tests.unit.builders import configured, offending
 from transforms.attribution import (
     MODELS,
     NONE,
     OTHER,
-    attribution_discrepancies,
     conversion_probability,
     markov_removal_effects,
     merge_rare_touchpoints,
@@ -35,6 +34,11 @@ from transforms.warehouse import table_doc
 
 T0 = datetime(2025, 3, 1)
 DAY = 24 * 60  # minutes
+
+
+def attribution_discrepancies(con):
+    """sql/checks/marts/attribution/credits_sum_to_totals.sql, run by the check runner."""
+    return offending(con, "marts.attribution/credits_sum_to_totals")
 
 JOURNEY_EVENTS_DDL = """
 create table marts.journey_events (

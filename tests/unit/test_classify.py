@@ -11,8 +11,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.unit.builders import EMPTY_STAGING_PROFILES, STAGING_EVENTS_FROM_LISTS, configured
-from transforms.classify import coverage, events_classified_once
+from tests.unit.builders import (
+    EMPTY_STAGING_PROFILES,
+    STAGING_EVENTS_FROM_LISTS,
+    configured,
+    offending,
+)
 from transforms.config import ConfigError, IdentitySettings, load_config
 from transforms.models import build_models
 
@@ -211,15 +215,31 @@ def test_coverage_per_source():
     make_staging(con, [{"event_id": f"e{i}", "event_name": "Product Viewed" if i % 4 else "Weird"} for i in range(8)]
                  + [{"event_id": "s1", "source": "support", "event_name": "comment", "channel": "chat"}])
     build_models(con, configured(identity=IdentitySettings()), ["intermediate.classified_events"])
-    assert coverage(con) == [("clickstream", 8, 6, 0.75), ("support", 1, 1, 1.0)]
+    check = "intermediate.classified_events/classification_coverage"
+    # a threshold above 1 lists every source with its coverage
+    assert [r[:4] for r in offending(con, check, coverage_threshold=1.01)] == [
+        ("clickstream", 8, 6, 0.75), ("support", 1, 1, 1.0)]
+    assert offending(con, check, coverage_threshold=0.8) == [("clickstream", 8, 6, 0.75, ["Weird (2)"])]
+    assert offending(con, check, coverage_threshold=0.75) == []
+
+
+def events_classified_once(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The offending rows of sql/checks/intermediate/classified_events/every_event_exactly_once.sql,
+    counted by kind of disagreement."""
+    kinds = {"missing from intermediate.classified_events": "missing",
+             "more than once in intermediate.classified_events": "repeated",
+             "not in staging.events": "not_in_staging", "without a customer": "without_customer"}
+    counts = {"missing": 0, "repeated": 0, "not_in_staging": 0, "without_customer": 0}
+    for _, problem in offending(con, "intermediate.classified_events/every_event_exactly_once"):
+        counts[kinds[problem]] += 1
+    return counts
 
 
 def test_events_classified_once_counts_each_kind_of_disagreement():
     con = duckdb.connect()
     make_staging(con, [{"event_id": f"e{i}", "event_name": "Product Viewed"} for i in range(4)])
     build_models(con, configured(identity=IdentitySettings()), ["intermediate.classified_events"])
-    agree = {"staging_events": 4, "classified_events": 4, "missing": 0, "repeated": 0, "not_in_staging": 0,
-             "without_customer": 0}
+    agree = {"missing": 0, "repeated": 0, "not_in_staging": 0, "without_customer": 0}
     assert events_classified_once(con) == agree
     # same row count, no id twice: only the event ids tell the tables apart
     con.execute("update intermediate.classified_events set event_id = 'e9' where event_id = 'e3'")

@@ -12,18 +12,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tests.unit.builders import configured
+from tests.unit.builders import configured, offending
 from transforms.config import FunnelConfig, parse_duration
-from transforms.funnels import (
-    FunnelError,
-    check_all_equals_sum,
-    check_counts_balance,
-    check_entered_never_increases,
-)
+from transforms.funnels import FunnelError
 from transforms.models import build_models
 
 BASE = datetime(2025, 3, 3)  # a Monday
 MIN_US = 60_000_000
+
+
+# the check files of marts.funnel_dropoff (sql/checks/marts/funnel_dropoff/), run by the check runner
+def check_entered_never_increases(con):
+    return offending(con, "marts.funnel_dropoff/entered_never_increases")
+
+
+def check_counts_balance(con):
+    return offending(con, "marts.funnel_dropoff/counts_balance")
+
+
+def check_all_equals_sum(con):
+    return offending(con, "marts.funnel_dropoff/all_row_equals_sum_of_values")
 
 JOURNEY_EVENTS_DDL = """
 create table marts.journey_events (

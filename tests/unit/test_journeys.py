@@ -14,15 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.builders import configured
+from tests.unit.builders import configured, offending
 from transforms.config import JourneySettings
-from transforms.journeys import (
-    events_not_once,
-    journey_errors,
-    journey_params,
-    path_count_errors,
-    transition_probability_errors,
-)
+from transforms.journeys import journey_params
 from transforms.models import build_models
 from transforms.warehouse import bind, build_model, read_model, table_doc
 
@@ -30,6 +24,23 @@ JOURNEY_MODELS = ("marts.journey_events", "marts.journeys", "marts.journey_paths
                   "marts.customers")
 
 T0 = datetime(2025, 3, 1, 9, 0)
+
+
+# the check files of these tables (sql/checks/marts/<table>/<name>.sql), run by the check runner
+def events_not_once(con):
+    return offending(con, "marts.journey_events/every_event_once")
+
+
+def journey_errors(con):
+    return offending(con, "marts.journeys/journeys_end_at_conversions")
+
+
+def path_count_errors(con):
+    return offending(con, "marts.journey_paths/paths_add_up")
+
+
+def transition_probability_errors(con):
+    return offending(con, "marts.touchpoint_transitions/probabilities_sum_to_one")
 
 CLASSIFIED_EVENTS_DDL = """
 create table intermediate.classified_events (

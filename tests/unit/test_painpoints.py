@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.builders import offending
 from transforms.config import load_config
 from transforms.painpoints import (
     humanize_duration,
     pain_point_params,
     touchpoint_health_params,
-    unhealthy_cells,
 )
 from transforms.warehouse import build_model, table_doc
 
@@ -28,6 +28,11 @@ T0 = datetime(2025, 3, 1)
 HOUR = 60
 DAY = 24 * HOUR
 CONFIG = load_config()
+
+
+def unhealthy_cells(con):
+    """sql/checks/marts/touchpoint_health/every_event_in_one_cell.sql, run by the check runner."""
+    return offending(con, "marts.touchpoint_health/every_event_in_one_cell")
 
 JOURNEY_EVENTS_DDL = """
 create table marts.journey_events (

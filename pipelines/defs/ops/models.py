@@ -3,10 +3,7 @@ per Python step, each in the group named after its schema. Their upstream assets
 SQL reads (transforms.models); nothing here lists a dependency."""
 
 
-from collections.abc import Callable
-
 import dagster as dg
-import duckdb
 
 from pipelines.defs.ops.resources import JourneysResource
 from transforms.models import PYTHON_STEPS, PythonStep, build, graph, step_for
@@ -77,22 +74,3 @@ def build_model_assets() -> list[dg.AssetsDefinition]:
     assets = [sql_asset(r) for r in sorted(graph()) if step_for(r) is None]
     return assets + [python_step_asset(s) for s in PYTHON_STEPS]
 
-
-def no_rows_check(relation: str, name: str, description: str,
-                  find: Callable[[duckdb.DuckDBPyConnection], list[tuple]], what: str) -> dg.AssetChecksDefinition:
-    """A blocking check on `relation` that passes when `find` returns no rows; the rows it
-    finds are shown as examples."""
-
-    @dg.asset_check(asset=_key(relation), name=name, blocking=True, description=description)
-    def _check_fn(journeys: JourneysResource) -> dg.AssetCheckResult:
-        with journeys.connect() as con:
-            bad = find(con)
-        return dg.AssetCheckResult(
-            passed=not bad,
-            metadata={
-                what: len(bad),
-                "examples": dg.MetadataValue.md("\n".join(f"- {', '.join(map(str, row))}" for row in bad[:20]) or "none"),
-            },
-        )
-
-    return _check_fn

@@ -1,0 +1,118 @@
+"""The checks are SQL files (sql/checks/<schema>/<table>/<check_name>.sql) run by one runner
+(transforms.checks) and made into blocking Dagster asset checks by one factory
+(pipelines/defs/ops/checks.py): every file guards a model table, parses, has its description
+and binds only known parameters; a file that returns rows fails its Dagster check."""
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import sqlglot
+
+from pipelines.defs.ops.checks import build_sql_checks, sql_check
+from pipelines.defs.ops.resources import JourneysResource
+from transforms.checks import CHECKS_DIR, all_checks, check_params, find_check, run_check
+from transforms.config import load_config
+from transforms.models import STAGE_BUILT, graph, reads
+from transforms.warehouse import bind
+
+CHECKS = all_checks()
+
+
+def test_the_checks_are_the_files():
+    files = sorted(CHECKS_DIR.rglob("*.sql"))
+    assert [c.path for c in CHECKS] == files
+    assert len(CHECKS) >= 13
+    keys = [(c.relation, c.name) for c in CHECKS]
+    assert len(set(keys)) == len(keys)
+    specs = [s for a in build_sql_checks() for s in a.check_specs]
+    assert {(".".join(s.asset_key.path), s.name) for s in specs} == set(keys)
+    assert all(s.blocking for s in specs)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: f"{c.relation}/{c.name}")
+def test_check_file_guards_a_model_table_parses_and_says_what_it_checks(check):
+    tables = set(graph()) | STAGE_BUILT
+    assert check.relation in tables, f"{check.path}: no model builds {check.relation}"
+    trees = [t for t in sqlglot.parse(check.sql, read="duckdb") if t is not None]
+    assert len(trees) == 1 and isinstance(trees[0], sqlglot.exp.Query), f"{check.path}: not one select"
+    unknown = set(reads(check.sql, where=str(check.path))) - tables
+    assert not unknown, f"{check.path} reads {unknown}, which no model builds"
+    first = check.path.read_text(encoding="utf-8").split("\n", 1)[0]
+    assert first.startswith("-- ") and len(check.description) > 20, f"{check.path}: no `--` description line"
+    bind(check.sql, check_params(load_config()))  # every $name it uses is given
+
+
+def test_runner_counts_every_offending_row_and_keeps_twenty_in_file_order():
+    con = duckdb.connect()
+    con.execute("create schema if not exists marts")
+    con.execute("create table marts.touchpoint_transitions as select 'tp' || lpad(i::varchar, 2, '0') as "
+                "from_touchpoint, 'x' as to_touchpoint, 0.5 as probability from range(25) as t(i)")
+    found = run_check(con, "marts.touchpoint_transitions/probabilities_sum_to_one", check_params(load_config()))
+    assert found.columns == ("from_touchpoint", "total_probability")
+    assert (found.n_rows, len(found.rows), found.passed) == (25, 20, False)
+    assert [r[0] for r in found.rows] == [f"tp{i:02d}" for i in range(20)]
+    con.execute("update marts.touchpoint_transitions set probability = 1")
+    assert run_check(con, find_check("probabilities_sum_to_one"), check_params(load_config())).passed
+
+
+def test_a_check_file_returning_rows_fails_its_dagster_check(tmp_path: Path):
+    resource = JourneysResource(landing_dir=str(tmp_path / "landing"), warehouse=str(tmp_path / "journeys.duckdb"),
+                                hash_secret="test-secret")
+    with resource.connect() as con:
+        con.execute("create schema if not exists marts")
+        con.execute("create table marts.touchpoint_transitions as select 'tp' || lpad(i::varchar, 2, '0') as "
+                    "from_touchpoint, 'x' as to_touchpoint, 0.5 as probability from range(25) as t(i)")
+    check = sql_check(find_check("marts.touchpoint_transitions/probabilities_sum_to_one"))
+    result = check(journeys=resource)
+    assert isinstance(result, dg.AssetCheckResult)
+    assert result.passed is False
+    assert result.metadata["offending_rows"].value == 25
+    table = result.metadata["examples"].value
+    assert table.startswith("| from_touchpoint | total_probability |")
+    assert "| tp19 | 0.5 |" in table and "tp20" not in table and "20 of 25 rows shown" in table
+    with resource.connect() as con:
+        con.execute("update marts.touchpoint_transitions set probability = 1")
+    passed = check(journeys=resource)
+    assert passed.passed is True and passed.metadata["offending_rows"].value == 0
+
+
+def test_identifier_hashes_stay_out_of_check_metadata(tmp_path: Path):
+    resource = JourneysResource(landing_dir=str(tmp_path / "landing"), warehouse=str(tmp_path / "journeys.duckdb"),
+                                hash_secret="test-secret")
+    with resource.connect() as con:
+        con.execute("create schema if not exists identity; create schema if not exists intermediate")
+        con.execute("create table identity.customer_ids as select * from (values "
+                    "('email', 'hash-of-jane', 'c1'), ('email', 'hash-of-jane', 'c2')) "
+                    "as t(identifier_type, identifier_value, customer_id)")
+        con.execute("create table intermediate.identity_nodes as select identifier_type, identifier_value "
+                    "from identity.customer_ids")
+    result = sql_check(find_check("one_customer_per_identifier"))(journeys=resource)
+    assert result.passed is False and result.metadata["offending_rows"].value == 1
+    assert "several customers" in result.metadata["examples"].value
+    assert "hash-of-jane" not in result.metadata["examples"].value
+
+
+def test_a_failing_check_in_a_run_blocks_and_says_where_to_look(tmp_path: Path):
+    from pipelines.cli import _failure_reason
+
+    resource = JourneysResource(landing_dir=str(tmp_path / "landing"), warehouse=str(tmp_path / "journeys.duckdb"),
+                                hash_secret="test-secret")
+    with resource.connect() as con:
+        con.execute("create schema if not exists marts")
+        con.execute("create table marts.touchpoint_transitions as select 'website' as from_touchpoint, "
+                    "'(exit)' as to_touchpoint, 0.5 as probability")
+    check = sql_check(find_check("marts.touchpoint_transitions/probabilities_sum_to_one"))
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec(["marts", "touchpoint_transitions"])], asset_checks=[check],
+        jobs=[dg.define_asset_job("checks", selection=dg.AssetSelection.all_asset_checks())],
+        resources={"journeys": resource},
+    )
+    result = defs.resolve_job_def("checks").execute_in_process(instance=dg.DagsterInstance.ephemeral(),
+                                                                raise_on_error=False)
+    (evaluation,) = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert evaluation.event_specific_data.passed is False
+    assert _failure_reason(evaluation) == (
+        "check probabilities_sum_to_one did not pass: 1 offending row(s), the select in "
+        "sql/checks/marts/touchpoint_transitions/probabilities_sum_to_one.sql")
