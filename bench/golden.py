@@ -24,7 +24,7 @@ import duckdb
 # File fingerprints include modification times, which differ between two checkouts of the same files.
 RUN_COLUMNS = {"run_id", "_loaded_at", "loaded_at", "started_at", "finished_at", "published_at", "fingerprint",
                "seconds", "erased_at"}
-DEFAULT_IGNORE = ("marts.pipeline_runs",)
+DEFAULT_IGNORE = ("marts.pipeline_runs", "_journeys.published_tables")
 
 
 @dataclass
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("before", type=Path)
     p.add_argument("after", type=Path)
     p.add_argument("--ignore", nargs="*", default=list(DEFAULT_IGNORE),
-                   help="tables to leave out (default: marts.pipeline_runs, whose rows are per run)")
+                   help="tables to leave out (default: marts.pipeline_runs and _journeys.published_tables, whose rows are per run)")
     args = p.parse_args(argv)
     for path in (args.before, args.after):
         if not path.is_file():

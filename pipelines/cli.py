@@ -102,12 +102,14 @@ def _instance():
 
 
 def execute(selection_names: list[str] | None, start: date, end: date, only_changed: bool,
-            raw_sources: list[str] | None = None, verbose: bool = False) -> bool:
+            raw_sources: list[str] | None = None, verbose: bool = False, full_publish: bool = False) -> bool:
     """Materialize the assets through Dagster in this process, showing progress. On failure,
-    print the cause in a line or two (all of Dagster's detail with `verbose`)."""
+    print the cause in a line or two (all of Dagster's detail with `verbose`). `full_publish`
+    writes the analyst file fresh instead of updating a copy (erasure needs it)."""
     _quiet_dagster()
     from pipelines.definitions import build_definitions
     from pipelines.defs.ops.jobs import range_tags, raw_op_config
+    from pipelines.defs.ops.publish import PUBLISH_OP, full_rewrite_config
     from pipelines.defs.ops.run_history import run_tags
 
     resource, config = _load()
@@ -119,6 +121,8 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
     sources = raw_sources if raw_sources is not None else list(config.sources)
     run_config = raw_op_config(config, sources, only_changed=only_changed)
     run_config["loggers"] = {"progress": {"config": {"verbose": verbose}}}
+    if full_publish and job.graph.has_node_named(PUBLISH_OP):
+        run_config["ops"] |= full_rewrite_config()["ops"]
     t0 = time.monotonic()
     try:
         instance = _instance()
@@ -722,7 +726,9 @@ def forget(
         raise _fail(str(e), EXIT_BUSY) from None
     out.print(f"Erasure {erasure.erasure_id}: {erasure.n_customers} customer(s), {erasure.n_identifiers} identifier(s), "
               f"{erasure.n_records:,} landed record(s) blanked; their later landed lines will be blanked on load.")
-    if lo is not None and not execute(None, lo, hi, only_changed=True):  # rebuild every table through Dagster
+    # rebuild every table through Dagster and publish a fresh analyst file: a copy would keep
+    # the replaced tables' old blocks, the person's rows among them
+    if lo is not None and not execute(None, lo, hi, only_changed=True, full_publish=True):
         err.print("The erasure is recorded but the tables were not rebuilt: fix the cause and run `journeys run`.")
         raise typer.Exit(EXIT_FAILED)
     try:

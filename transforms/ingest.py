@@ -35,7 +35,7 @@ import duckdb
 
 from transforms.config import SourceConfig
 from transforms.landing import landed_days, landed_files, real_dir, source_folder
-from transforms.warehouse import sql_with, transaction
+from transforms.warehouse import mark_changed, sql_with, transaction
 
 RAW_COLUMNS = """
     _partition date not null,
@@ -509,6 +509,7 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
                      "nfs": [len(r.files) for r in batch_results], "nls": [r.lines for r in batch_results],
                      "run": run_id, "started": started_at or loaded_at, "at": loaded_at},
                 )
+                mark_changed(con, "raw._partitions")
                 if after_load is not None:
                     after_load(batch_days)
         finally:

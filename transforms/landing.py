@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.config import Config, SettingsFile, SourceConfig, glob_matches
-from transforms.warehouse import apply_comments, transaction
+from transforms.warehouse import apply_comments, mark_changed, transaction
 
 # The first day Dagster partitions when settings.partitions_start is unset: every landing day
 # folder from 1970 on is loaded. 20,000 daily partitions cost nothing measurable (definitions
@@ -411,4 +411,5 @@ def record_unread(con: duckdb.DuckDBPyConnection, unread: list[Unread], run_id: 
                  "run": run_id, "at": found_at},
             )
         apply_comments(con, "quarantine.unread_files")
+        mark_changed(con, "quarantine.unread_files")
     return len(unread)

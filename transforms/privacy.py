@@ -41,6 +41,7 @@ from transforms.warehouse import (
     connect,
     hmac_pads,
     load_pii_macros,
+    mark_changed,
     private_files,
     read_model,
     sql_with,
@@ -77,7 +78,13 @@ class Erasure:
 def ensure_privacy_tables(con: duckdb.DuckDBPyConnection) -> None:
     """The suppression list (private) and the erasure log (published), empty until a forget."""
     con.execute("create table if not exists intermediate.erased_identifiers (" + ERASED_IDENTIFIERS_COLUMNS + ")")
-    con.execute("create table if not exists marts.erasures (" + ERASURES_COLUMNS + ")")
+    if not con.execute(
+        """select count(*) from duckdb_tables() where database_name = current_database()
+        and schema_name = 'marts' and table_name = 'erasures'"""
+    ).fetchall()[0][0]:
+        with transaction(con):
+            con.execute("create table marts.erasures (" + ERASURES_COLUMNS + ")")
+            mark_changed(con, "marts.erasures")
     apply_comments(con, "marts.erasures")
 
 
@@ -196,6 +203,7 @@ def forget_person(con: duckdb.DuckDBPyConnection, config: Config, secret: str, *
                 days[name] = hit
         n_records += n
     with transaction(con):
+        mark_changed(con, "marts.erasures")
         con.execute(
             "insert into marts.erasures values ($id, $at, $by, $nc, $ni, $nr, $ne)",
             {"id": erasure_id, "at": now, "by": "email" if email is not None else "customer_id",

@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from transforms.warehouse import apply_comments, transaction
+from transforms.warehouse import apply_comments, mark_changed, transaction
 
 RUNNING, SUCCEEDED, FAILED, INTERRUPTED = "running", "succeeded", "failed", "interrupted"
 
@@ -71,6 +71,7 @@ def record_loads(con: duckdb.DuckDBPyConnection, source: str, days: list[date], 
     with the number of records read (from intermediate.records, parsed in the same load). Runs
     inside the caller's load transaction: the partition and its row commit together."""
     ensure_runs_table(con)
+    mark_changed(con, "marts.pipeline_runs")
     params = {"run": run_id, "s": source, "days": days}
     con.execute(
         """delete from marts.pipeline_runs
@@ -146,6 +147,7 @@ def stage_runs(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: Mapping[st
     runs = sorted(outcomes)
     loaded = _has_partitions(con)
     with transaction(con):
+        mark_changed(con, "marts.pipeline_runs")
         if loaded:
             con.execute(
                 """insert into marts.pipeline_runs
@@ -217,11 +219,13 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, finished_at: datetim
 def fail_run(con: duckdb.DuckDBPyConnection, run_id: str, message: str, finished_at: datetime) -> None:
     """Mark the rows of `run_id` that are still running as failed, with the error's `message`."""
     ensure_runs_table(con)
-    con.execute(
-        """update marts.pipeline_runs set status = $failed, finished_at = $at, message = $m
-        where run_id = $run and status = $running""",
-        {"failed": FAILED, "at": finished_at, "m": message, "run": run_id, "running": RUNNING},
-    )
+    with transaction(con):
+        mark_changed(con, "marts.pipeline_runs")
+        con.execute(
+            """update marts.pipeline_runs set status = $failed, finished_at = $at, message = $m
+            where run_id = $run and status = $running""",
+            {"failed": FAILED, "at": finished_at, "m": message, "run": run_id, "running": RUNNING},
+        )
 
 
 def run_log_gaps(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:

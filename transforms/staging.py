@@ -28,6 +28,7 @@ from transforms.warehouse import (
     deterministic,
     hmac_pads,
     load_pii_macros,
+    mark_changed,
     read_model,
     sql_with,
     transaction,
@@ -259,6 +260,7 @@ def _update_staging(con: duckdb.DuckDBPyConnection, changed: list[tuple[str, dat
             con.execute("insert into staging.events by name " + events_sql)
             con.execute("delete from quarantine.rejected where (source, _partition) in (select (source, _partition) from changed_partitions)")
             con.execute("insert into quarantine.rejected by name " + rejected_sql)
+            mark_changed(con, "staging.events", "quarantine.rejected")
     finally:
         con.execute("drop view if exists changed_records")
         con.execute("drop table if exists changed_event_ids")

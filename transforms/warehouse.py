@@ -3,10 +3,18 @@ table documentation (COMMENT ON) and atomic publishing of the analyst file.
 
 The pipeline writes only to a private working database beside the published file
 (``journeys.duckdb`` -> ``.journeys.work.duckdb``). Analysts open the published file; a run
-publishes by copying every table but the private `raw` and `intermediate` ones into a fresh
-temporary file in the same folder and renaming it over the published one, so a reader never
-sees a half-written table and is never locked out (DuckDB lets no other process open a file a
-writer holds).
+publishes into a temporary file in the same folder and renames it over the published one, so
+a reader never sees a half-written table and is never locked out (DuckDB lets no other process
+open a file a writer holds).
+
+Publishing writes only what changed. Every writer of a published table gives it a new version
+in the same transaction (``mark_changed``: a row of ``intermediate._table_versions`` in the
+working file), and the analyst file records the versions it holds in
+``_journeys.published_tables`` (relation, version, row count and DDL digest, when published).
+A publish copies the previous analyst file and, in the copy, replaces only the tables whose
+version, row count or DDL differ and drops those no longer published. It writes a fresh file
+instead when there is no usable previous file, when the set of schemas changed, when an erasure
+was recorded since, or when the caller asks (``full=True``: ``journeys forget``).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import hashlib
 import hmac
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -218,7 +227,33 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
     with transaction(con):
         con.execute(sql_with("create or replace table {relation} as\n", relation=relation) + select, bound)
         apply_comments(con, relation)
+        mark_changed(con, relation)
     return count_rows(con, relation)
+
+
+VERSIONS_TABLE = "intermediate._table_versions"
+"""In the working file: one row per table written, with a version that changes at every write."""
+
+
+def mark_changed(con: duckdb.DuckDBPyConnection, *relations: str) -> None:
+    """Give each of `relations` a new version (a random id) in intermediate._table_versions, so
+    the next publish copies it into the analyst file. Call it inside the transaction that writes
+    the tables; where a write has no transaction of its own, call it first (a table marked but
+    not written costs one copy, a table written but not marked would stay stale when published).
+    Only on the working file: the analyst file records its versions in _journeys.published_tables."""
+    for relation in relations:
+        if not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", relation):
+            raise ValueError(f"not a relation name: {relation!r}")
+    con.execute("create schema if not exists intermediate")
+    con.execute(
+        "create table if not exists intermediate._table_versions "
+        "(relation varchar primary key, version varchar not null, changed_at timestamp not null)"
+    )
+    con.execute(
+        """insert or replace into intermediate._table_versions
+        select relation, uuid()::varchar, now()::timestamp from unnest($r::varchar[]) as t(relation)""",
+        {"r": list(relations)},
+    )
 
 
 def deterministic(con: duckdb.DuckDBPyConnection, select: str, params: Mapping[str, Any]) -> str:
@@ -312,74 +347,261 @@ PRIVATE_SCHEMAS = ("raw", "intermediate")
 """Kept only in the working database: landed payloads (clear-text identifiers) and the
 pipeline's intermediate steps. `raw._partitions`, the load ledger, is published."""
 
+BOOKKEEPING_SCHEMA = "_journeys"
+"""In the analyst file only: `_journeys.published_tables`, one row per published table with the
+version it holds (from intermediate._table_versions), its row count and a digest of its DDL."""
 
-def _published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
-    """(schema, table, create statement) of each working table analysts get."""
-    return con.execute(
-        """select schema_name, table_name, sql from duckdb_tables()
+COMPACT_WHEN_FREE_SHARE = 0.5
+"""An analyst file more than this share free space is written fresh instead of copied."""
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """A working table analysts get, with what tells whether the analyst file's copy is current."""
+
+    schema: str
+    table: str
+    create: str  # duckdb_tables().sql: the table's own DDL, constraints included
+    version: str | None  # None: never marked, so always copied
+    n_rows: int
+    ddl_md5: str
+
+    @property
+    def relation(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def key(self) -> tuple[str | None, int, str]:
+        return (self.version, self.n_rows, self.ddl_md5)
+
+
+def _published_tables(con: duckdb.DuckDBPyConnection) -> list[PublishedTable]:
+    """Each table of the attached working database (`work`) that analysts get."""
+    has_versions = con.execute(
+        """select count(*) from duckdb_tables()
+        where database_name = 'work' and schema_name = 'intermediate' and table_name = '_table_versions'"""
+    ).fetchall()[0][0]
+    versions: dict[str, str] = dict(con.execute(
+        "select relation, version from work.intermediate._table_versions").fetchall()) if has_versions else {}
+    rows = con.execute(
+        """select schema_name, table_name, sql, estimated_size, md5(sql) from duckdb_tables()
         where database_name = 'work'
           and (schema_name not in (select unnest($private::varchar[]))
                or (schema_name = 'raw' and table_name = '_partitions'))
         order by schema_name, table_name""",
         {"private": list(PRIVATE_SCHEMAS)},
     ).fetchall()
+    return [PublishedTable(s, t, sql, versions.get(f"{s}.{t}"), n, h) for s, t, sql, n, h in rows]
 
 
-def publish(paths: WarehousePaths, *, memory_limit: str | None = None, threads: int | None = None,
+def _held_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables of the (copied) analyst file, bookkeeping left out."""
+    return [f"{s}.{t}" for s, t in con.execute(
+        """select schema_name, table_name from duckdb_tables()
+        where database_name = current_database() and schema_name <> $b order by all""",
+        {"b": BOOKKEEPING_SCHEMA},
+    ).fetchall()]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, database: str | None, relation: str) -> bool:
+    schema, table = relation.split(".")
+    return bool(con.execute(
+        """select count(*) from duckdb_tables()
+        where database_name = coalesce($d, current_database()) and schema_name = $s and table_name = $t""",
+        {"d": database, "s": schema, "t": table},
+    ).fetchall()[0][0])
+
+
+def _held_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str | None, int, str]] | None:
+    """What `_journeys.published_tables` of the (copied) analyst file says it holds; None if it has none."""
+    if not _has_table(con, None, f"{BOOKKEEPING_SCHEMA}.published_tables"):
+        return None
+    return {r: (v, n, h) for r, v, n, h in con.execute(
+        "select relation, version, n_rows, ddl_md5 from _journeys.published_tables").fetchall()}
+
+
+def _used_bytes(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """(used, free) bytes of the current database file's blocks."""
+    used, free, size = con.execute(
+        """select used_blocks, free_blocks, block_size from pragma_database_size()
+        where database_name = current_database()"""
+    ).fetchall()[0]
+    return used * size, free * size
+
+
+def _why_not_incremental(con: duckdb.DuckDBPyConnection, tables: list[PublishedTable]) -> str | None:
+    """Why the copied analyst file (the current database, with the working file attached as
+    `work`) must be written fresh instead of updated; None when it can be updated."""
+    if _held_versions(con) is None:
+        return "the analyst file records no table versions"
+    held_schemas = {s for (s,) in con.execute(
+        """select schema_name from duckdb_schemas()
+        where database_name = current_database() and not internal and schema_name <> $b""",
+        {"b": BOOKKEEPING_SCHEMA},
+    ).fetchall()}
+    if held_schemas != {t.schema for t in tables}:
+        return "the set of schemas changed"
+    if _has_table(con, "work", "marts.erasures"):
+        new_erasures = ("select count(*) from work.marts.erasures anti join marts.erasures using (erasure_id)"
+                        if _has_table(con, None, "marts.erasures") else "select count(*) from work.marts.erasures")
+        if con.execute(new_erasures).fetchall()[0][0]:
+            return "an erasure was recorded since the last publish"
+    used, free = _used_bytes(con)
+    if free > COMPACT_WHEN_FREE_SHARE * (used + free):
+        return "the analyst file is mostly free space"
+    return None
+
+
+def _copy_previous(paths: WarehousePaths, src: Path, tmp: Path) -> str | None:
+    """Copy the analyst file to `tmp` for an update in place. Returns why it cannot be used
+    (then `tmp` is removed), or None."""
+    if not paths.published.exists():
+        return "no analyst file yet"
+    if paths.published.with_name(paths.published.name + ".wal").exists():
+        return "the analyst file has a write-ahead log"
+    try:
+        shutil.copyfile(paths.published, tmp)  # a plain sequential copy, private by the umask
+    except OSError as e:
+        return f"the analyst file could not be copied ({e.strerror})"
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute("attach $p as work (read_only)", {"p": str(src)})
+            return _why_not_incremental(con, _published_tables(con))
+        finally:
+            con.close()
+    except duckdb.Error as e:
+        return "the analyst file could not be read (" + (str(e).strip().splitlines() or ["?"])[0] + ")"
+
+
+def human_bytes(n: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def publish(paths: WarehousePaths, *, full: bool = False, memory_limit: str | None = None,
+            threads: int | None = None,
             finalize: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> dict[str, Any]:
-    """Build a fresh analyst file from the (checkpointed, closed) working database, without
-    its private schemas, then rename it over the published file in one step. Readers holding
-    the old file keep their view; new connections see the new one. Being written fresh, the
-    file holds no bytes of deleted rows. `finalize` runs on the fresh file once its tables are
-    copied, before it is renamed into place (the run log marks the run succeeded there)."""
+    """Publish the (checkpointed, closed) working database, without its private schemas, as the
+    analyst file: build it under a temporary name beside the published file, then rename it over
+    the published file in one step. Readers holding the old file keep their view; new
+    connections see the new one; a publish that fails or is killed leaves the old file as it was.
+
+    Incremental by default: the previous analyst file is copied and, in the copy, only the tables
+    whose version differs from the one it records (see `mark_changed`) are replaced, and tables
+    no longer published are dropped. A fresh file is written when there is no usable previous
+    file, the set of schemas changed, an erasure was recorded since, or `full` is set.
+
+    Only a fresh file is sure to hold no bytes of deleted rows: a copy keeps the blocks of the
+    tables it replaced until DuckDB reuses them (CHECKPOINT does not zero them). So erasure
+    (`journeys forget`) publishes with `full=True`, and a new row of marts.erasures forces it too.
+
+    `finalize` runs on the new file once its tables are in place, before it is renamed (the run
+    log marks the run succeeded there). Returns what was done: mode, reason, tables, changed and
+    dropped tables, bytes copied and written, the file's size, seconds and a one-line summary."""
     t0 = time.monotonic()
     src = paths.work
     if not src.exists():
         raise FileNotFoundError(f"No working warehouse at {src}: run the pipeline first.")
     paths.published.parent.mkdir(parents=True, exist_ok=True)
     tmp = paths.published.with_name(f".{paths.published.name}.publishing-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
+    _remove_temp(tmp)
     with private_files():  # the temp file (and its spill) stay private until it is complete
-        n_tables = _write_published(paths, src, tmp, memory_limit, threads, finalize)
-    return {"bytes": paths.published.stat().st_size, "tables": n_tables,
-            "seconds": round(time.monotonic() - t0, 3)}
+        try:
+            reason = "asked for a full rewrite" if full else _copy_previous(paths, src, tmp)
+            if reason is not None:
+                _remove_temp(tmp)
+            info = _write_published(paths, src, tmp, memory_limit, threads, finalize, incremental=reason is None)
+        finally:
+            _remove_temp(tmp)
+    info["mode"] = "full" if reason else "incremental"
+    info["reason"] = reason or ""
+    info["bytes"] = paths.published.stat().st_size
+    info["seconds"] = round(time.monotonic() - t0, 3)
+    if reason:
+        info["summary"] = (f"wrote a fresh file ({reason}): {info['tables']} tables, "
+                           f"{human_bytes(info['written_bytes'])}")
+    else:
+        info["summary"] = (f"{len(info['changed_tables'])} of {info['tables']} tables changed"
+                           + (f", {len(info['dropped_tables'])} dropped" if info["dropped_tables"] else "")
+                           + f"; copied {human_bytes(info['copied_bytes'])}, wrote {human_bytes(info['written_bytes'])}")
+    return info
+
+
+def _remove_temp(tmp: Path) -> None:
+    tmp.unlink(missing_ok=True)
+    tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
 
 
 def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: str | None,
-                     threads: int | None,
-                     finalize: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> int:
-    n_tables = 0
+                     threads: int | None, finalize: Callable[[duckdb.DuckDBPyConnection], object] | None,
+                     *, incremental: bool) -> dict[str, Any]:
+    """Bring `tmp` (a copy of the analyst file when `incremental`, else nothing yet) up to date
+    with the working file `src`, then fsync it and rename it over the published file."""
+    copied = tmp.stat().st_size if incremental else 0
+    con = connect(tmp, memory_limit=memory_limit, threads=threads, temp_dir=paths.temp_dir, schemas=())
     try:
-        con = connect(tmp, memory_limit=memory_limit, threads=threads, temp_dir=paths.temp_dir, schemas=())
-        try:
-            con.execute("attach $p as work (read_only)", {"p": str(src)})
-            tables = _published_tables(con)
-            for schema in sorted({s for s, _, _ in tables}):
-                con.execute(sql_with("create schema if not exists {schema}", schema=schema))
-            for schema, table, create in tables:
-                con.execute(create)  # duckdb_tables().sql: the table's own DDL, constraints included
-                con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t}", s=schema, t=table))
-                apply_comments(con, f"{schema}.{table}")  # from the same YAML as the working table's
-                n_tables += 1
-            con.execute("detach work")
-            if finalize is not None:
-                finalize(con)
-            con.execute("checkpoint")
-        finally:
-            con.close()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, PUBLISHED_FILE_MODE)  # analysts' tools read it: normal permissions
-        os.replace(tmp, paths.published)
-        dir_fd = os.open(paths.published.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        con.execute("attach $p as work (read_only)", {"p": str(src)})
+        tables = _published_tables(con)
+        wanted = {t.relation for t in tables}
+        dropped: list[str] = []
+        if incremental:
+            held = _held_versions(con) or {}
+            present = set(_held_tables(con))
+            changed = [t for t in tables
+                       if t.version is None or t.relation not in present or held.get(t.relation) != t.key]
+            dropped = sorted(present - wanted)
+            for relation in [t.relation for t in changed if t.relation in present] + dropped:
+                schema, table = relation.split(".")
+                con.execute(sql_with("drop table {s}.{t}", s=schema, t=table))
+            con.execute("checkpoint")  # the dropped tables' blocks become free for the new rows
+        else:
+            changed = tables
+        used_before, _ = _used_bytes(con)
+        for schema in sorted({t.schema for t in changed}):
+            con.execute(sql_with("create schema if not exists {schema}", schema=schema))
+        for t in changed:
+            con.execute(t.create)
+            con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t}", s=t.schema, t=t.table))
+            apply_comments(con, t.relation)  # from the same YAML as the working table's
+        _record_versions(con, tables)
+        con.execute("detach work")
+        if finalize is not None:
+            finalize(con)
+        con.execute("checkpoint")
+        used_after, _ = _used_bytes(con)
     finally:
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
-    return n_tables
+        con.close()
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.chmod(tmp, PUBLISHED_FILE_MODE)  # analysts' tools read it: normal permissions
+    os.replace(tmp, paths.published)
+    dir_fd = os.open(paths.published.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return {"tables": len(tables), "changed_tables": [t.relation for t in changed], "dropped_tables": dropped,
+            "copied_bytes": copied, "written_bytes": max(used_after - used_before, 0)}
+
+
+def _record_versions(con: duckdb.DuckDBPyConnection, tables: list[PublishedTable]) -> None:
+    """Write _journeys.published_tables: the versions the analyst file now holds."""
+    con.execute(sql_with("create schema if not exists {schema}", schema=BOOKKEEPING_SCHEMA))
+    con.execute(
+        """create or replace table _journeys.published_tables as
+        select unnest($relation::varchar[]) as relation, unnest($version::varchar[]) as version,
+               unnest($n_rows::bigint[]) as n_rows, unnest($ddl_md5::varchar[]) as ddl_md5,
+               now()::timestamp as published_at""",
+        {"relation": [t.relation for t in tables], "version": [t.version for t in tables],
+         "n_rows": [t.n_rows for t in tables], "ddl_md5": [t.ddl_md5 for t in tables]},
+    )
+    con.execute(
+        "comment on table _journeys.published_tables is 'Bookkeeping of journeys publish: one row per "
+        "published table, with the version of the working table it holds. Not for analysis.'"
+    )
 
 
 def clean_stale_publish_files(paths: WarehousePaths) -> list[Path]:

@@ -4,12 +4,28 @@
 from collections.abc import Sequence
 
 import dagster as dg
+from pydantic import Field
 
 from pipelines.defs.ops.resources import JourneysResource, utcnow
 from transforms.runlog import finish_run
 from transforms.warehouse import publish
 
 PUBLISH_KEY = dg.AssetKey(["warehouse", "published"])
+PUBLISH_OP = "warehouse__published"
+
+
+class PublishConfig(dg.Config):
+    full_rewrite: bool = Field(
+        default=False,
+        description=("Write the analyst file fresh instead of copying the previous one and replacing the "
+                     "tables that changed. `journeys forget` sets it: only a fresh file holds no bytes of "
+                     "deleted rows."),
+    )
+
+
+def full_rewrite_config() -> dict:
+    """Run config asking the publish step for a fresh analyst file."""
+    return {"ops": {PUBLISH_OP: {"config": {"full_rewrite": True}}}}
 
 
 def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -21,26 +37,32 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         description=(
             "The file analysts open (JOURNEYS_WAREHOUSE): every table of the working database "
             "except the private raw payloads and intermediate steps (raw._partitions, the load "
-            "ledger, is kept), written to a fresh file and renamed over the previous one in one "
-            "step, so readers never see a half-written table and are never locked out. The run's "
-            "rows of marts.pipeline_runs say succeeded in the file it publishes."
+            "ledger, is kept). The previous analyst file is copied and only the tables that changed "
+            "since are replaced in the copy (a fresh file when there is none, the schemas changed, "
+            "or after an erasure), then it is renamed over the previous one in one step, so readers "
+            "never see a half-written table and are never locked out. The run's rows of "
+            "marts.pipeline_runs say succeeded in the file it publishes."
         ),
     )
-    def published(context: dg.AssetExecutionContext, journeys: JourneysResource) -> dg.MaterializeResult:
+    def published(context: dg.AssetExecutionContext, config: PublishConfig,
+                  journeys: JourneysResource) -> dg.MaterializeResult:
         with journeys.connect() as con:
             con.execute("checkpoint")
         s = journeys.config.settings
         at = utcnow()
-        info = publish(journeys.paths, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads,
-                       finalize=lambda fresh: finish_run(fresh, context.run_id, at))
-        # the working file follows; a run killed just before this line is found succeeded in the
-        # analyst file by the next run (transforms.runlog.published_successes)
+        info = publish(journeys.paths, full=config.full_rewrite, memory_limit=s.duckdb_memory_limit,
+                       threads=s.duckdb_threads, finalize=lambda fresh: finish_run(fresh, context.run_id, at))
+        # the working file follows, with the same rows as the analyst file (so marts.pipeline_runs
+        # keeps its version); a run killed just before this line is found succeeded in the analyst
+        # file by the next run (transforms.runlog.published_successes)
         with journeys.connect() as con:
             finish_run(con, context.run_id, at)
-        context.log.info(
-            f"Published {journeys.paths.published}: {info['tables']} tables, "
-            f"{info['bytes'] / 1e6:.1f} MB in {info['seconds']}s"
-        )
-        return dg.MaterializeResult(metadata={"path": str(journeys.paths.published), **info})
+        context.log.info(f"Published {journeys.paths.published}: {info['summary']} in {info['seconds']}s")
+        changed, dropped = info.pop("changed_tables"), info.pop("dropped_tables")
+        return dg.MaterializeResult(metadata={
+            "path": str(journeys.paths.published), **info,
+            "changed_tables": dg.MetadataValue.json(changed),
+            "dropped_tables": dg.MetadataValue.json(dropped),
+        })
 
     return published
