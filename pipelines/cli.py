@@ -34,16 +34,6 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="On failure, s
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Folder of YAML files replacing the defaults (env JOURNEYS_CONFIG_DIR).")]
 
 
-def _apply_settings(landing: Path | None, warehouse: Path | None, config: Path | None) -> None:
-    """Flags override environment variables, which override the defaults."""
-    if landing is not None:
-        os.environ["JOURNEYS_LANDING_DIR"] = str(landing.resolve())
-    if warehouse is not None:
-        os.environ["JOURNEYS_WAREHOUSE"] = str(warehouse.resolve())
-    if config is not None:
-        os.environ["JOURNEYS_CONFIG_DIR"] = str(config.resolve())
-
-
 def _quiet_dagster() -> None:
     warnings.filterwarnings("ignore")
     logging.getLogger("dagster").setLevel(logging.WARNING)
@@ -70,12 +60,19 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load():
-    """Resource and config from the settings; exits with a readable message on bad config."""
+def _resource(landing: Path | None = None, warehouse: Path | None = None, config: Path | None = None):
+    """The run's settings as values: each flag overrides its environment variable, which
+    overrides the default. Nothing is written back to the environment."""
     from pipelines.defs.ops.resources import JourneysResource
+
+    return JourneysResource.from_settings(landing=landing, warehouse=warehouse, config_dir=config)
+
+
+def _load(landing: Path | None = None, warehouse: Path | None = None, config: Path | None = None):
+    """Resource and config from the flags and settings; exits with a readable message on bad config."""
     from transforms.config import ConfigError, load_config
 
-    resource = JourneysResource.from_env()
+    resource = _resource(landing, warehouse, config)
     try:
         config = load_config(resource.config_dir)
     except ConfigError as e:
@@ -101,7 +98,7 @@ def _instance():
     return dg.DagsterInstance.ephemeral()
 
 
-def execute(selection_names: list[str] | None, start: date, end: date, only_changed: bool,
+def execute(resource, config, selection_names: list[str] | None, start: date, end: date, only_changed: bool,
             raw_sources: list[str] | None = None, verbose: bool = False, full_publish: bool = False) -> bool:
     """Materialize the assets through Dagster in this process, showing progress. On failure,
     print the cause in a line or two (all of Dagster's detail with `verbose`). `full_publish`
@@ -112,7 +109,6 @@ def execute(selection_names: list[str] | None, start: date, end: date, only_chan
     from pipelines.defs.ops.publish import PUBLISH_OP, full_rewrite_config
     from pipelines.defs.ops.run_history import run_tags
 
-    resource, config = _load()
     _require_usable_secret(resource)
     _preflight(resource.paths)
     defs = build_definitions(config, resource)
@@ -299,8 +295,7 @@ def run(
     verbose: VerboseOpt = False,
 ) -> None:
     """Load every new or changed landing day, rebuild every table and publish the warehouse."""
-    _apply_settings(landing, warehouse, config)
-    resource, cfg = _load()
+    resource, cfg = _load(landing, warehouse, config)
     from transforms.landing import LandingError, days_to_load, glob_problems, unread_warning
 
     if not resource.landing.is_dir():
@@ -317,7 +312,7 @@ def run(
     except LandingError as e:
         raise _fail(str(e), EXIT_CONFIG) from None
     out.print(f"Landing:   {resource.landing}\nWarehouse: {resource.paths.published}")
-    ok = execute(None, days[0], days[-1], only_changed=not force, verbose=verbose)
+    ok = execute(resource, cfg, None, days[0], days[-1], only_changed=not force, verbose=verbose)
     if not ok:
         raise typer.Exit(EXIT_FAILED)
     _summary(resource.paths.published)
@@ -336,8 +331,7 @@ def backfill(
     verbose: VerboseOpt = False,
 ) -> None:
     """Reprocess one source over a date range in a single run, then refresh the marts once."""
-    _apply_settings(landing, warehouse, config)
-    resource, cfg = _load()
+    resource, cfg = _load(landing, warehouse, config)
     if source not in cfg.sources:
         raise _fail(f"unknown source {source!r}. Sources: {', '.join(cfg.sources)} (see {cfg.files['sources']}).", EXIT_CONFIG)
     try:
@@ -352,7 +346,7 @@ def backfill(
         raise _fail(f"--start is before {source}'s first day, {first_day(cfg.settings, cfg.sources[source])} "
                     f"(partitions_start in {cfg.files['settings']}, start_date in {cfg.files['sources']}).", EXIT_CONFIG)
     out.print(f"Backfilling {source} from {lo} to {hi} into {resource.paths.published}")
-    if not execute([f"backfill_{source}"], lo, hi, only_changed=False, raw_sources=[source], verbose=verbose):
+    if not execute(resource, cfg, [f"backfill_{source}"], lo, hi, only_changed=False, raw_sources=[source], verbose=verbose):
         raise typer.Exit(EXIT_FAILED)
     _summary(resource.paths.published)
 
@@ -394,10 +388,7 @@ def sql(
     """Query the published warehouse, read-only. Works while a run is writing."""
     import duckdb
 
-    _apply_settings(None, warehouse, None)
-    from pipelines.defs.ops.resources import DEFAULT_WAREHOUSE, setting
-
-    path = Path(setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE)))
+    path = _resource(warehouse=warehouse).paths.published
     if fmt not in ("table", "csv", "json"):
         raise _fail("--format is table, csv or json.", EXIT_CONFIG)
     if file is not None:
@@ -564,8 +555,7 @@ def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: C
     """Landing days loaded, pending and failed; the last run; counts."""
     import duckdb
 
-    _apply_settings(landing, warehouse, config)
-    resource, cfg = _load()
+    resource, cfg = _load(landing, warehouse, config)
     from transforms.ingest import fingerprint, landed_days, landed_files
 
     path = resource.paths.published
@@ -630,8 +620,7 @@ def _failed_runs(warehouse: Path) -> list[str]:
 @app.command()
 def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: ConfigOpt = None) -> None:
     """Validate the configuration, then run every asset check on the current tables (no run)."""
-    _apply_settings(landing, warehouse, config)
-    resource, cfg = _load()
+    resource, cfg = _load(landing, warehouse, config)
     overrides = sorted({Path(f).name for f in cfg.files.values() if not f.startswith(str(Path(__file__).parents[1] / "transforms"))})
     out.print("[green]✓[/] Configuration is valid" + (f" (your files: {', '.join(overrides)})" if overrides else " (shipped defaults)") + ".")
     problems = _landing_problems(resource.landing, cfg)
@@ -649,13 +638,7 @@ def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: Co
     from pipelines.definitions import build_definitions
 
     defs = build_definitions(cfg, resource)
-    checks = [c for c in defs.asset_checks]
-    job = dg.define_asset_job("checks_only", selection=dg.AssetSelection.all_asset_checks())
-    from pipelines.defs.ops.progress import progress_logger
-
-    defs2 = dg.Definitions(assets=list(defs.assets or []), asset_checks=checks, jobs=[job], loggers={"progress": progress_logger},
-                           resources={"journeys": resource}, executor=dg.in_process_executor)
-    result = defs2.resolve_job_def("checks_only").execute_in_process(
+    result = defs.resolve_job_def("checks").execute_in_process(
         run_config={"loggers": {"progress": {"config": {}}}}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     failed = sum(not ev.passed for ev in result.get_asset_check_evaluations())
     out.print(f"{len(result.get_asset_check_evaluations())} checks, {failed} failed.")
@@ -704,8 +687,7 @@ def forget(
     config: ConfigOpt = None,
 ) -> None:
     """Erase a person from every table and file, and keep their landed lines out of later runs."""
-    _apply_settings(landing, warehouse, config)
-    resource, cfg = _load()
+    resource, cfg = _load(landing, warehouse, config)
     if (email is None) == (customer is None):
         raise _fail("name the person with --email ADDRESS or --customer ID (one of them).", EXIT_CONFIG)
     _require_usable_secret(resource)
@@ -728,7 +710,7 @@ def forget(
               f"{erasure.n_records:,} landed record(s) blanked; their later landed lines will be blanked on load.")
     # rebuild every table through Dagster and publish a fresh analyst file: a copy would keep
     # the replaced tables' old blocks, the person's rows among them
-    if lo is not None and not execute(None, lo, hi, only_changed=True, full_publish=True):
+    if lo is not None and not execute(resource, cfg, None, lo, hi, only_changed=True, full_publish=True):
         err.print("The erasure is recorded but the tables were not rebuilt: fix the cause and run `journeys run`.")
         raise typer.Exit(EXIT_FAILED)
     try:
@@ -760,10 +742,7 @@ def report(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write the journey-map report (one self-contained HTML file) from the published warehouse."""
-    _apply_settings(None, warehouse, None)
-    from pipelines.defs.ops.resources import DEFAULT_WAREHOUSE, setting
-
-    path = Path(setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE)))
+    path = _resource(warehouse=warehouse).paths.published
     if not path.exists():
         raise _fail(f"no published warehouse at {path}. Run `{_me()} run` (or `make demo`) first.", EXIT_CONFIG)
     from transforms.report import build_report

@@ -95,7 +95,13 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: P
             tags=range_tags(start, end),
         )
 
-    return [refresh, *backfills], [nightly], [landing_sensor]
+    checks = dg.define_asset_job(
+        "checks",
+        tags=tags,
+        selection=dg.AssetSelection.all_asset_checks(),
+        description="Run every asset check on the tables as they are, building nothing (`journeys check`).",
+    )
+    return [refresh, *backfills, checks], [nightly], [landing_sensor]
 
 
 def landing_fingerprints(config: Config, landing: Path) -> dict[str, str]:

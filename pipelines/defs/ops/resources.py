@@ -66,10 +66,18 @@ class JourneysResource(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls) -> JourneysResource:
+        return cls.from_settings()
+
+    @classmethod
+    def from_settings(cls, landing: Path | None = None, warehouse: Path | None = None,
+                      config_dir: Path | None = None) -> JourneysResource:
+        """The settings of a run as values: a value given here (a command's flag) overrides the
+        environment variable, which overrides the default."""
+        config = config_dir if config_dir is not None else setting("JOURNEYS_CONFIG_DIR")
         return cls(
-            landing_dir=str(Path(setting("JOURNEYS_LANDING_DIR", str(DEFAULT_LANDING))).resolve()),
-            warehouse=str(Path(setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE))).resolve()),
-            config_dir=setting("JOURNEYS_CONFIG_DIR"),
+            landing_dir=str(Path(landing or setting("JOURNEYS_LANDING_DIR", str(DEFAULT_LANDING))).resolve()),
+            warehouse=str(Path(warehouse or setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE))).resolve()),
+            config_dir=str(Path(config).resolve()) if config is not None else None,
             hash_secret=setting("JOURNEYS_HASH_SECRET", DEMO_SECRET) or DEMO_SECRET,
         )
 
