@@ -556,7 +556,8 @@ def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: C
     import duckdb
 
     resource, cfg = _load(landing, warehouse, config)
-    from transforms.ingest import fingerprint, landed_days, landed_files
+    from transforms.ingest import fingerprint
+    from transforms.landing import landed_days, landed_files
 
     path = resource.paths.published
     loaded: dict[tuple[str, str], str] = {}

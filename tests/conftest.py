@@ -16,7 +16,7 @@ from pipelines.definitions import build_definitions
 from pipelines.defs.ops.jobs import range_tags, raw_op_config
 from pipelines.defs.ops.resources import JourneysResource
 from transforms.config import load_config
-from transforms.ingest import landed_days
+from transforms.landing import landed_days
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TZ", "UTC")

@@ -11,7 +11,8 @@ import dagster as dg
 
 from pipelines.defs.ops.run_history import WAREHOUSE_TAG, record_run_failure
 from transforms.config import Config
-from transforms.ingest import fingerprint, landed_days, landed_files
+from transforms.ingest import fingerprint
+from transforms.landing import landed_days, landed_files
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
