@@ -186,6 +186,31 @@ def read_model(relation: str) -> str:
     return model_path(relation).read_text(encoding="utf-8").strip().rstrip(";")
 
 
+def sql_file(name: str) -> str:
+    """The text of `sql/<name>.sql` (`name` like "report/phase_rows"): every SQL statement the
+    product runs lives in a file under sql/, so none is written in a Python string."""
+    if not re.match(r"^[a-z_][a-z0-9_]*(/[a-z0-9_]+)+$", name):
+        raise ValueError(f"not a SQL file name: {name!r}")
+    path = SQL_DIR / f"{name}.sql"
+    if not path.is_file():
+        raise FileNotFoundError(f"no SQL file {path}")
+    return path.read_text(encoding="utf-8")
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, name: str,
+            params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """Run the statements of `sql/<name>.sql` in order, each bound to the `$name` parameters it
+    uses (every one must be in `params`), and return the connection holding the last result,
+    so `run_sql(con, "report/phase_rows", p).fetchall()` reads it. Dynamic relation names go
+    through `query_table($relation)`, never through string replacement."""
+    cur = con
+    for statement in con.extract_statements(sql_file(name)):
+        text = statement.query.strip().rstrip(";")
+        if text:
+            cur = con.execute(text, bind(text, params or {}))
+    return cur
+
+
 def bind(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of `params` that `sql` references as $name; every reference must be given."""
     wanted = set(_PARAM_RE.findall(_strip_comments(sql)))
