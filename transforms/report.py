@@ -3,7 +3,8 @@
 ``build_report(warehouse, out_dir)`` opens the analyst DuckDB file read-only, runs a handful
 of aggregate queries over the ``marts`` tables (every query returns a small, already
 aggregated result, so the report costs the same at 10k or 100M events) and writes
-``out_dir/journey-map.html``. The page needs no network: plotly.js is inlined once and the
+``out_dir/journey-map.html``. Each query is a file, ``sql/report/<name>.sql``, run by name
+(``Warehouse.rows(name)``) with the values of ``QUERY_PARAMS`` bound as ``$params``. The page needs no network: plotly.js is inlined once and the
 journey-map grid and its emotion curve are plain HTML and static SVG.
 
 Sections: a header (data period, customers, journeys, conversions, revenue, generation
@@ -13,6 +14,14 @@ between phases, pain points and the opportunities they suggest; then a Sankey of
 paths from first touch to conversion or exit, the funnels with drop-off, the weekly funnel
 trend, attribution by model side by side and touchpoint health. A table that is missing or
 empty turns its section into a "No data" note instead of an error.
+
+Adding a section is one SQL file and one template block: write ``sql/report/<name>.sql`` (a
+select over ``marts`` tables; the tables it reads, from its own ``from``/``join``, decide its
+"not in this warehouse" note), then in ``templates/report.html.j2`` read its rows as
+``data.<name>`` (None when there are none) and ``note("<name>")`` for why, format them with the
+filters of ``environment`` (``|fmt_int``, ``|fmt_pct``, ``|touchpoint_label`` …) and draw a
+time series with ``line_chart(data.<name>, x, y, series=…, id=…, title=…)``. Python is needed
+only for a chart ``line_chart`` does not draw.
 """
 
 from __future__ import annotations
@@ -796,6 +805,49 @@ def _health(wh: Warehouse, labels: Labels, phases: list[str], pains: list[dict[s
 # --------------------------------------------------------------------------- page
 
 
+TEMPLATE = "report.html.j2"
+
+
+def environment(labels: Labels) -> jinja2.Environment:
+    """The report's Jinja environment: the formatting functions as filters (`|fmt_int`,
+    `|fmt_pct`, `|fmt_money`, `|fmt_sentiment`, `|fmt_duration`, `|fmt_date`, `|pretty`, and the
+    configured labels `|touchpoint_label`, `|phase_label`, `|colour`) and `line_chart` as a
+    global, so a template block can lay out a query's rows without Python of its own."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(fmt_int=fmt_int, fmt_pct=fmt_pct, fmt_money=fmt_money, fmt_sentiment=fmt_sentiment,
+                       fmt_duration=fmt_duration, fmt_date=fmt_date, pretty=pretty,
+                       touchpoint_label=labels.touchpoint, phase_label=labels.phase, colour=labels.colour)
+    env.globals["line_chart"] = line_chart
+    return env
+
+
+def line_chart(rows: list[dict[str, Any]] | None, x: str, y: str, *, id: str, title: str,  # noqa: A002
+               series: str | None = None, y_title: str = "", percent: bool = False,
+               height: int = 400) -> Markup | None:
+    """A line per value of `series` (one line without it) of `y` against `x`, from a query's
+    rows; `percent` draws ratios as percentages. None when there are no rows, so a template
+    shows its note instead: `{{ line_chart(data.step_trends, "period_start", "rate", ...) }}`."""
+    if not rows:
+        return None
+    lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        lines[str(r[series]) if series else y].append(r)
+    fig = go.Figure()
+    scale = 100 if percent else 1
+    for i, (name, points) in enumerate(lines.items()):
+        colour = FUNNEL_COLOURS[i % len(FUNNEL_COLOURS)]
+        fig.add_scatter(x=[p[x] for p in points],
+                        y=[None if p[y] is None else scale * float(p[y]) for p in points],
+                        mode="lines+markers", name=pretty(name), line={"color": colour, "width": 2.5},
+                        marker={"size": 7, "color": colour})
+    _layout(fig, title, height, showlegend=series is not None,
+            yaxis={"title": y_title, "rangemode": "tozero", "ticksuffix": "%" if percent else ""})
+    return _chart(fig, id)
+
+
+
 def build_report(warehouse: Path, out_dir: Path) -> Path:
     """Read the published warehouse (read-only) and write ``out_dir/journey-map.html``.
 
@@ -807,21 +859,19 @@ def build_report(warehouse: Path, out_dir: Path) -> Path:
         raise FileNotFoundError(f"warehouse {warehouse} does not exist: run `journeys run` first")
     labels = Labels.load()
     con = duckdb.connect(str(warehouse), read_only=True)
-    try:
+    try:  # the template may run a query too (`data.<name>`): render while the file is open
         run_sql(con, f"{REPORT_SQL}/session")
         wh = Warehouse(con)
-        context = _collect(wh, labels)
+        context = _collect(wh, labels) | {
+            "data": ReportData(wh),
+            "note": wh.note,
+            "warehouse": str(warehouse),
+            "generated_at": datetime.now(UTC).strftime("%-d %b %Y %H:%M UTC"),
+            "plotly_js": Markup(plotly.offline.get_plotlyjs()),
+        }
+        page = environment(labels).get_template(TEMPLATE).render(**context)
     finally:
         con.close()
-    context.update(
-        warehouse=str(warehouse),
-        generated_at=datetime.now(UTC).strftime("%-d %b %Y %H:%M UTC"),
-        plotly_js=Markup(plotly.offline.get_plotlyjs()),
-    )
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    page = env.get_template("report.html.j2").render(**context)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / REPORT_FILE
     tmp = out.with_suffix(".html.tmp")
