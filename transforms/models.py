@@ -4,7 +4,8 @@ A model is `sql/<schema>/<table>.sql`: one `select` whose result becomes the rel
 `<schema>.<table>`. What a model reads is taken from its own `from` and `join` clauses
 (sqlglot parses the DuckDB SQL; names bound by a `with` are the model's own), so the files
 are the one definition of the DAG: no list of dependencies is written anywhere else.
-`sql/examples/` (analysts' recipes), `sql/checks/` and `sql/macros/` are not models.
+`sql/examples/` (analysts' recipes), `sql/checks/`, `sql/macros/` and `sql/report/` (the
+report's queries, run by `run_sql`) are not models.
 
 A few relations are written by a Python step instead (`PYTHON_STEPS`: a loop to a fixed point,
 an exact linear solve, the packaged sentiment lexicon, the funnel programme); each declares
@@ -38,7 +39,7 @@ from transforms.personas import persona_params
 from transforms.sentiment import load_lexicon, sentiment_params
 from transforms.warehouse import SQL_DIR, build_model, count_rows, model_path
 
-NOT_MODELS = {"examples", "checks", "macros"}
+NOT_MODELS = {"examples", "checks", "macros", "report"}
 _HEADER_DEPENDS = re.compile(r"^-- depends on:(.*(?:\n--\s{6,}.*)*)", re.MULTILINE)
 
 

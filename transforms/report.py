@@ -3,7 +3,8 @@
 ``build_report(warehouse, out_dir)`` opens the analyst DuckDB file read-only, runs a handful
 of aggregate queries over the ``marts`` tables (every query returns a small, already
 aggregated result, so the report costs the same at 10k or 100M events) and writes
-``out_dir/journey-map.html``. The page needs no network: plotly.js is inlined once and the
+``out_dir/journey-map.html``. Each query is a file, ``sql/report/<name>.sql``, run by name
+(``Warehouse.rows(name)``) with the values of ``QUERY_PARAMS`` bound as ``$params``. The page needs no network: plotly.js is inlined once and the
 journey-map grid and its emotion curve are plain HTML and static SVG.
 
 Sections: a header (data period, customers, journeys, conversions, revenue, generation
@@ -13,13 +14,24 @@ between phases, pain points and the opportunities they suggest; then a Sankey of
 paths from first touch to conversion or exit, the funnels with drop-off, the weekly funnel
 trend, attribution by model side by side and touchpoint health. A table that is missing or
 empty turns its section into a "No data" note instead of an error.
+
+Adding a section is one SQL file and one template block: write ``sql/report/<name>.sql`` (a
+select over ``marts`` tables; the tables it reads, from its own ``from``/``join``, decide its
+"not in this warehouse" note), then in ``templates/report.html.j2`` read its rows as
+``data.<name>`` (None when there are none) and ``note("<name>")`` for why, format them with the
+filters of ``environment`` (``|fmt_int``, ``|fmt_pct``, ``|touchpoint_label`` …) and draw a
+time series with ``line_chart(data.<name>, x, y, series=…, id=…, title=…)``. Python is needed
+only for a chart ``line_chart`` does not draw.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import math
+import re
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,6 +43,8 @@ import plotly.graph_objects as go
 import plotly.offline
 from markupsafe import Markup
 
+from transforms.warehouse import SQL_DIR, run_sql, sql_file
+
 REPORT_FILE = "journey-map.html"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 ALL = "all"
@@ -41,6 +55,11 @@ SANKEY_MIN_SHARE = 0.005  # flows carrying fewer journeys than this share are le
 TOP_ACTIONS = 3
 HEALTH_MAX_ROWS = 60
 PAIN_POINTS_PER_PHASE = 3
+
+REPORT_SQL = "report"
+"""The report's queries: `sql/report/<name>.sql`, one small aggregate a file, run by name."""
+QUERY_PARAMS = {"max_steps": SANKEY_MAX_STEPS, "top": TOP_ACTIONS, "max_rows": HEALTH_MAX_ROWS}
+"""The values the report's queries bind; each file takes the $names it uses."""
 
 ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based",
                       "markov", "shapley")
@@ -124,49 +143,84 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 
 class Warehouse:
-    """Read-only access to the published file that turns a missing table into None."""
+    """Read-only access to the published file: runs the report's queries (`sql/report/<name>.sql`,
+    each reading `marts` tables) and turns a missing table, a missing column or no rows into a
+    note instead of an error."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        rows = con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables"
-        ).fetchall()
-        self.tables = {r[0] for r in rows}
+        self.tables = {r[0] for r in run_sql(con, "report/warehouse_tables").fetchall()}
         self.notes: dict[str, str] = {}
+        self._rows: dict[str, list[dict[str, Any]] | None] = {}
 
     def has(self, relation: str) -> bool:
         return relation in self.tables
 
-    def columns(self, relation: str) -> list[str]:
-        schema, table = relation.split(".")
-        rows = self.con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = $s and table_name = $t order by ordinal_position",
-            {"s": schema, "t": table},
-        ).fetchall()
-        return [r[0] for r in rows]
+    def rows(self, name: str) -> list[dict[str, Any]] | None:
+        """Rows of `sql/report/<name>.sql` as dicts (run once, then kept), or None with a note
+        under `name` when a table it reads is missing, lacks a column it needs, or it returns
+        no rows."""
+        if name not in self._rows:
+            self._rows[name] = self._run(name)
+        return self._rows[name]
 
-    def query(self, key: str, relation: str, sql: str, params: dict[str, Any] | None = None
-              ) -> list[dict[str, Any]] | None:
-        """Rows of `sql` as dicts, or None (with a note under `key`) when `relation` is missing,
-        lacks a column the query needs, or holds no rows."""
-        if not self.has(relation):
-            self.notes[key] = f"{relation} is not in this warehouse."
+    def _run(self, name: str) -> list[dict[str, Any]] | None:
+        relations = reads(name)
+        missing = [r for r in relations if not self.has(r)]
+        if missing:
+            self.notes[name] = f"{missing[0]} is not in this warehouse."
             return None
+        relation = relations[0] if relations else f"sql/{REPORT_SQL}/{name}.sql"
         try:
-            cursor = self.con.execute(sql, params or {})
+            cursor = run_sql(self.con, f"{REPORT_SQL}/{name}", QUERY_PARAMS)
             names = [d[0] for d in cursor.description]
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except duckdb.Error as exc:
-            self.notes[key] = f"{relation} could not be read: {str(exc).splitlines()[0]}"
+            self.notes[name] = f"{relation} could not be read: {str(exc).splitlines()[0]}"
             return None
         if not rows:
-            self.notes[key] = f"{relation} has no rows."
+            self.notes[name] = f"{relation} has no rows."
             return None
         return rows
 
-    def note(self, key: str) -> str:
-        return self.notes.get(key, "No data.")
+    def note(self, name: str) -> str:
+        """Why `name` gave no rows ("No data." when it gave some)."""
+        if name not in self._rows and (SQL_DIR / REPORT_SQL / f"{name}.sql").is_file():
+            self.rows(name)
+        return self.notes.get(name, "No data.")
+
+
+class ReportData(Mapping[str, "list[dict[str, Any]] | None"]):
+    """Every report query by name, for the template: `data.sessions` runs
+    `sql/report/sessions.sql` (once) and gives its rows, or None; `note("sessions")` says why."""
+
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+
+    def __getitem__(self, name: str) -> list[dict[str, Any]] | None:
+        if name not in report_queries():
+            raise KeyError(f"no report query sql/{REPORT_SQL}/{name}.sql")
+        return self.wh.rows(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(report_queries())
+
+    def __len__(self) -> int:
+        return len(report_queries())
+
+
+@functools.cache
+def reads(name: str) -> tuple[str, ...]:
+    """The `marts` relations `sql/report/<name>.sql` reads, in order of first mention."""
+    text = re.sub(r"--[^\n]*", "", sql_file(f"{REPORT_SQL}/{name}"))
+    found = re.findall(r"\b(?:from|join)\s+(marts\.[a-z_][a-z0-9_]*)", text)
+    return tuple(dict.fromkeys(found))
+
+
+@functools.cache
+def report_queries() -> tuple[str, ...]:
+    """The names of the report's queries: the files of sql/report/ that read a mart."""
+    return tuple(sorted(p.stem for p in (SQL_DIR / REPORT_SQL).glob("*.sql") if reads(p.stem)))
 
 
 @dataclass
@@ -214,29 +268,13 @@ class Labels:
 def _summary(wh: Warehouse) -> dict[str, Any]:
     """Header numbers: data period, events, customers, journeys, conversions, revenue."""
     out: dict[str, Any] = {}
-    events = wh.query("summary_events", "marts.journey_events", """
-        select
-            min(occurred_at) as first_at,
-            max(occurred_at) as last_at,
-            count(*) as n_events,
-            count(*) filter (where touchpoint = 'unclassified') as n_unclassified
-        from marts.journey_events
-    """)
+    events = wh.rows("summary_events")
     if events:
         out.update(events[0])
-    customers = wh.query("summary_customers", "marts.customers",
-                         "select count(*) as n_customers from marts.customers")
+    customers = wh.rows("summary_customers")
     if customers:
         out.update(customers[0])
-    journeys = wh.query("summary_journeys", "marts.journeys", """
-        select
-            count(*) as n_journeys,
-            count(*) filter (where converted) as n_conversions,
-            sum(revenue) as revenue,
-            min(started_at) as journeys_first_at,
-            max(ended_at) as journeys_last_at
-        from marts.journeys
-    """)
+    journeys = wh.rows("summary_journeys")
     if journeys:
         out.update(journeys[0])
     out.setdefault("first_at", out.get("journeys_first_at"))
@@ -247,45 +285,23 @@ def _summary(wh: Warehouse) -> dict[str, Any]:
 def _persona_kpis(wh: Warehouse) -> dict[str, dict[str, Any]]:
     """Per persona (and 'all'): customers, journeys, conversions, conversion rate, revenue."""
     kpis: dict[str, dict[str, Any]] = defaultdict(dict)
-    rows = wh.query("persona_customers", "marts.customers", """
-        select
-            case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
-            count(*) as n_customers
-        from marts.customers
-        group by grouping sets ((persona), ())
-    """) or []
+    rows = wh.rows("persona_customers") or []
     for r in rows:
         kpis[r["persona_key"]]["n_customers"] = r["n_customers"]
-    rows = wh.query("persona_journeys", "marts.journeys", """
-        select
-            case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
-            count(*) as n_journeys,
-            count(*) filter (where converted) as n_conversions,
-            coalesce(sum(revenue), 0) as revenue
-        from marts.journeys
-        group by grouping sets ((persona), ())
-    """) or []
+    rows = wh.rows("persona_journeys") or []
     for r in rows:
-        key = r.pop("persona_key")
-        kpis[key].update(r)
+        key = r["persona_key"]
+        kpis[key].update({k: v for k, v in r.items() if k != "persona_key"})
         kpis[key]["conversion_rate"] = r["n_conversions"] / r["n_journeys"] if r["n_journeys"] else None
     return dict(kpis)
 
 
 def _phases(wh: Warehouse, labels: Labels) -> list[str]:
     """Classified phases present in the data, in their configured order."""
-    rows = wh.query("phases", "marts.journey_events", """
-        select phase, min(phase_order) as phase_order
-        from marts.journey_events
-        where phase_order is not null
-        group by phase
-        order by phase_order, phase
-    """)
+    rows = wh.rows("phases")
     if rows:
         return [r["phase"] for r in rows]
-    rows = wh.query("phases_health", "marts.touchpoint_health", """
-        select distinct phase from marts.touchpoint_health where phase <> 'unclassified'
-    """) or []
+    rows = wh.rows("phases_health") or []
     order = list(labels.phases)
     return sorted((r["phase"] for r in rows), key=lambda p: (order.index(p) if p in order else 99, p))
 
@@ -293,153 +309,26 @@ def _phases(wh: Warehouse, labels: Labels) -> list[str]:
 def _grid(wh: Warehouse) -> list[dict[str, Any]]:
     """Touchpoint x phase cells per persona (and 'all'): events and distinct customers, with the
     distinct customers of the whole phase for the share."""
-    rows = wh.query("grid", "marts.journey_events", """
-        with events as (
-            select persona, phase, touchpoint, stage, customer_id
-            from marts.journey_events
-            where phase_order is not null
-        ),
-
-        -- one row per customer and cell; a customer has one persona, so counting these rows
-        -- counts distinct customers, per persona and over all personas alike
-        customer_cells as (
-            select
-                persona,
-                phase,
-                touchpoint,
-                customer_id,
-                any_value(stage) as stage,
-                count(*) as n_events
-            from events
-            group by persona, phase, touchpoint, customer_id
-        ),
-
-        cells as (
-            select
-                case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
-                phase,
-                touchpoint,
-                any_value(stage) as stage,
-                sum(n_events) as n_events,
-                count(*) as n_customers
-            from customer_cells
-            group by grouping sets ((persona, phase, touchpoint), (phase, touchpoint))
-        ),
-
-        customer_phases as (
-            select distinct persona, phase, customer_id from customer_cells
-        ),
-
-        phase_totals as (
-            select
-                case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
-                phase,
-                count(*) as phase_customers
-            from customer_phases
-            group by grouping sets ((persona, phase), (phase))
-        ),
-
-        final as (
-            select
-                cells.persona_key,
-                cells.phase,
-                cells.touchpoint,
-                cells.stage,
-                cells.n_events,
-                cells.n_customers,
-                phase_totals.phase_customers,
-                cells.n_customers / phase_totals.phase_customers as share
-            from cells
-            inner join phase_totals
-                on cells.persona_key = phase_totals.persona_key and cells.phase = phase_totals.phase
-        )
-
-        select * from final
-    """)
+    rows = wh.rows("grid")
     if rows is not None:
         return rows
     # fallback for 'all': marts.touchpoint_health has no persona
-    health = wh.query("grid_health", "marts.touchpoint_health", """
-        select
-            'all' as persona_key,
-            phase,
-            touchpoint,
-            null as stage,
-            n_events,
-            n_customers,
-            null as phase_customers,
-            n_customers / sum(n_customers) over (partition by phase) as share
-        from marts.touchpoint_health
-        where phase <> 'unclassified'
-    """)
+    health = wh.rows("grid_health")
     return health or []
 
 
 def _actions(wh: Warehouse) -> list[dict[str, Any]]:
     """The most frequent event names per persona (and 'all') and phase."""
-    return wh.query("actions", "marts.journey_events", """
-        with counts as (
-            select
-                case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
-                phase,
-                event_name,
-                count(*) as n_events
-            from marts.journey_events
-            where phase_order is not null
-            group by grouping sets ((persona, phase, event_name), (phase, event_name))
-        ),
-
-        final as (
-            select
-                persona_key,
-                phase,
-                event_name,
-                n_events,
-                n_events / sum(n_events) over (partition by persona_key, phase) as share,
-                row_number() over (
-                    partition by persona_key, phase order by n_events desc, event_name
-                ) as action_rank
-            from counts
-        )
-
-        select * from final where action_rank <= $top
-    """, {"top": TOP_ACTIONS}) or []
+    return wh.rows("actions") or []
 
 
 def _emotion(wh: Warehouse) -> list[dict[str, Any]]:
     """Average sentiment per persona (and 'all') and phase, over the events that carry one."""
-    return wh.query("emotion", "marts.journey_events", """
-        select
-            case when grouping(persona) = 1 then 'all' else coalesce(persona, 'unknown') end as persona_key,
-            phase,
-            avg(sentiment) as avg_sentiment,
-            count(sentiment) as n_scored,
-            avg(case when sentiment < 0 then 1.0 else 0.0 end) filter (where sentiment is not null)
-                as negative_share
-        from marts.journey_events
-        where phase_order is not null
-        group by grouping sets ((persona, phase), (phase))
-    """) or []
+    return wh.rows("emotion") or []
 
 
 def _funnel_rows(wh: Warehouse) -> list[dict[str, Any]]:
-    return wh.query("funnels", "marts.funnel_dropoff", """
-        select
-            funnel,
-            breakdown,
-            breakdown_value,
-            step_index,
-            step_name,
-            entered,
-            reached_next,
-            dropped,
-            in_window,
-            dropoff_rate,
-            conversion_from_start,
-            median_seconds_to_next
-        from marts.funnel_dropoff
-        order by funnel, breakdown, breakdown_value, step_index
-    """) or []
+    return wh.rows("funnels") or []
 
 
 def _overall(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -454,11 +343,7 @@ def _overall(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _pain_points(wh: Warehouse) -> list[dict[str, Any]]:
-    rows = wh.query("pain_points", "marts.pain_points",
-                    "select * from marts.pain_points order by rank") or []
-    for r in rows:
-        r["opportunity"] = opportunity(r)
-    return rows
+    return [{**r, "opportunity": opportunity(r)} for r in wh.rows("pain_points") or []]
 
 
 def opportunity(pain: dict[str, Any]) -> str:
@@ -642,39 +527,7 @@ def _sankey(wh: Warehouse, labels: Labels) -> Markup | None:
     """Touchpoint paths from '(start)' through the first steps to '(conversion)' / '(exit)'.
     Nodes are layered by step number, so the repeated visits that make a touchpoint graph
     cyclic draw as separate nodes and the Sankey stays acyclic."""
-    edges = wh.query("sankey", "marts.journeys", """
-        with journeys as (
-            select string_split(touchpoint_path, ' > ') as steps, converted
-            from marts.journeys
-            where coalesce(touchpoint_path, '') <> ''
-        ),
-
-        layered as (
-            select
-                unnest(range(0, least(len(steps), $max_steps) + 1)) as layer,
-                least(len(steps), $max_steps) as n_drawn,
-                steps,
-                converted
-            from journeys
-        ),
-
-        final as (
-            select
-                layer,
-                case when layer = 0 then '(start)' else steps[layer] end as source,
-                case
-                    when layer < n_drawn then steps[layer + 1]
-                    when converted then '(conversion)'
-                    else '(exit)'
-                end as target,
-                layer = n_drawn as to_outcome,
-                count(*) as n
-            from layered
-            group by all
-        )
-
-        select * from final
-    """, {"max_steps": SANKEY_MAX_STEPS})
+    edges = wh.rows("sankey")
     if edges is None:
         return None
     volume: dict[str, int] = defaultdict(int)
@@ -768,12 +621,7 @@ def _sankey(wh: Warehouse, labels: Labels) -> Markup | None:
 
 
 def _transitions(wh: Warehouse, labels: Labels) -> list[dict[str, str]] | None:
-    rows = wh.query("transitions", "marts.touchpoint_transitions", """
-        select from_touchpoint, to_touchpoint, n, probability, median_seconds
-        from marts.touchpoint_transitions
-        order by n desc, from_touchpoint, to_touchpoint
-        limit 12
-    """)
+    rows = wh.rows("transitions")
     if rows is None:
         return None
     return [{"from": labels.touchpoint(r["from_touchpoint"]), "to": labels.touchpoint(r["to_touchpoint"]),
@@ -861,7 +709,7 @@ def _funnel_breakdowns(rows: list[dict[str, Any]], last: int) -> list[dict[str, 
 def _trend_chart(wh: Warehouse) -> Markup | None:
     """Conversion rate by week of entry per funnel; weeks whose window is still open are drawn
     hollow and dotted, inside a shaded band."""
-    rows = wh.query("trends", "marts.funnel_trends", "select * from marts.funnel_trends order by funnel, period_start")
+    rows = wh.rows("trends")
     if rows is None:
         return None
     if "breakdown_value" in rows[0]:
@@ -903,8 +751,7 @@ def _trend_chart(wh: Warehouse) -> Markup | None:
 
 def _attribution_chart(wh: Warehouse, labels: Labels) -> Markup | None:
     """Share of conversion credit per touchpoint under each model, side by side."""
-    rows = wh.query("attribution", "marts.attribution",
-                    "select model, touchpoint, conversions, revenue, share from marts.attribution")
+    rows = wh.rows("attribution")
     if rows is None:
         return None
     models = [m for m in ATTRIBUTION_MODELS if any(r["model"] == m for r in rows)]
@@ -934,16 +781,11 @@ def _attribution_chart(wh: Warehouse, labels: Labels) -> Markup | None:
 def _health(wh: Warehouse, labels: Labels, phases: list[str], pains: list[dict[str, Any]]
             ) -> list[dict[str, Any]] | None:
     """Every touchpoint x phase cell in phase order (busiest first), pain points tagged."""
-    rows = wh.query("health", "marts.touchpoint_health", """
-        select touchpoint, phase, n_events, n_customers, exit_rate, avg_sentiment, negative_share, avg_csat
-        from marts.touchpoint_health
-        order by n_customers desc, touchpoint, phase
-        limit $max_rows
-    """, {"max_rows": HEALTH_MAX_ROWS})
+    rows = wh.rows("health")
     if rows is None:
         return None
     order = {p: i for i, p in enumerate(phases)}
-    rows.sort(key=lambda r: (order.get(r["phase"], len(order)), -(r["n_customers"] or 0), r["touchpoint"]))
+    rows = sorted(rows, key=lambda r: (order.get(r["phase"], len(order)), -(r["n_customers"] or 0), r["touchpoint"]))
     flagged: dict[tuple[str, str], list[str]] = defaultdict(list)
     for p in pains:
         flagged[(p["touchpoint"], p["phase"])].append(f"#{p['rank']} {p['kind']}")
@@ -963,6 +805,49 @@ def _health(wh: Warehouse, labels: Labels, phases: list[str], pains: list[dict[s
 # --------------------------------------------------------------------------- page
 
 
+TEMPLATE = "report.html.j2"
+
+
+def environment(labels: Labels) -> jinja2.Environment:
+    """The report's Jinja environment: the formatting functions as filters (`|fmt_int`,
+    `|fmt_pct`, `|fmt_money`, `|fmt_sentiment`, `|fmt_duration`, `|fmt_date`, `|pretty`, and the
+    configured labels `|touchpoint_label`, `|phase_label`, `|colour`) and `line_chart` as a
+    global, so a template block can lay out a query's rows without Python of its own."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(fmt_int=fmt_int, fmt_pct=fmt_pct, fmt_money=fmt_money, fmt_sentiment=fmt_sentiment,
+                       fmt_duration=fmt_duration, fmt_date=fmt_date, pretty=pretty,
+                       touchpoint_label=labels.touchpoint, phase_label=labels.phase, colour=labels.colour)
+    env.globals["line_chart"] = line_chart
+    return env
+
+
+def line_chart(rows: list[dict[str, Any]] | None, x: str, y: str, *, id: str, title: str,  # noqa: A002
+               series: str | None = None, y_title: str = "", percent: bool = False,
+               height: int = 400) -> Markup | None:
+    """A line per value of `series` (one line without it) of `y` against `x`, from a query's
+    rows; `percent` draws ratios as percentages. None when there are no rows, so a template
+    shows its note instead: `{{ line_chart(data.step_trends, "period_start", "rate", ...) }}`."""
+    if not rows:
+        return None
+    lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        lines[str(r[series]) if series else y].append(r)
+    fig = go.Figure()
+    scale = 100 if percent else 1
+    for i, (name, points) in enumerate(lines.items()):
+        colour = FUNNEL_COLOURS[i % len(FUNNEL_COLOURS)]
+        fig.add_scatter(x=[p[x] for p in points],
+                        y=[None if p[y] is None else scale * float(p[y]) for p in points],
+                        mode="lines+markers", name=pretty(name), line={"color": colour, "width": 2.5},
+                        marker={"size": 7, "color": colour})
+    _layout(fig, title, height, showlegend=series is not None,
+            yaxis={"title": y_title, "rangemode": "tozero", "ticksuffix": "%" if percent else ""})
+    return _chart(fig, id)
+
+
+
 def build_report(warehouse: Path, out_dir: Path) -> Path:
     """Read the published warehouse (read-only) and write ``out_dir/journey-map.html``.
 
@@ -974,22 +859,19 @@ def build_report(warehouse: Path, out_dir: Path) -> Path:
         raise FileNotFoundError(f"warehouse {warehouse} does not exist: run `journeys run` first")
     labels = Labels.load()
     con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        con.execute("set enable_progress_bar = false")
+    try:  # the template may run a query too (`data.<name>`): render while the file is open
+        run_sql(con, f"{REPORT_SQL}/session")
         wh = Warehouse(con)
-        context = _collect(wh, labels)
+        context = _collect(wh, labels) | {
+            "data": ReportData(wh),
+            "note": wh.note,
+            "warehouse": str(warehouse),
+            "generated_at": datetime.now(UTC).strftime("%-d %b %Y %H:%M UTC"),
+            "plotly_js": Markup(plotly.offline.get_plotlyjs()),
+        }
+        page = environment(labels).get_template(TEMPLATE).render(**context)
     finally:
         con.close()
-    context.update(
-        warehouse=str(warehouse),
-        generated_at=datetime.now(UTC).strftime("%-d %b %Y %H:%M UTC"),
-        plotly_js=Markup(plotly.offline.get_plotlyjs()),
-    )
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    page = env.get_template("report.html.j2").render(**context)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / REPORT_FILE
     tmp = out.with_suffix(".html.tmp")

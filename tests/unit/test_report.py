@@ -3,6 +3,7 @@ that needs no network, and "No data" instead of a crash when marts are missing o
 
 from __future__ import annotations
 
+import ast
 import random
 import re
 from collections import Counter, defaultdict
@@ -10,9 +11,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import jinja2
 import pytest
 
-from transforms.report import REPORT_FILE, build_report, fmt_int, fmt_money, opportunity
+from transforms.report import (
+    REPORT_FILE,
+    Labels,
+    ReportData,
+    Warehouse,
+    build_report,
+    environment,
+    fmt_int,
+    fmt_money,
+    opportunity,
+    reads,
+    report_queries,
+)
+from transforms.warehouse import run_sql
 
 PHASES = ["awareness", "interest", "comparison", "purchase", "usage"]
 PHASE_TOUCHPOINTS = {
@@ -374,3 +389,92 @@ def test_opportunity_sentence_per_kind(kind: str, start: str) -> None:
                             "rate": 0.5, "baseline_rate": 0.1})
     assert sentence.startswith(start)
     assert "Mobile app in Purchase" in sentence and "50% vs 10%" in sentence
+
+
+# --------------------------------------------------------------------------- queries as files
+
+ROOT = Path(__file__).resolve().parents[2]
+SQL_START = re.compile(r"^\s*(select|with|create|insert|delete|update|set|attach|copy|drop)\b", re.I)
+
+
+def _open(path: Path) -> tuple[duckdb.DuckDBPyConnection, Warehouse]:
+    con = duckdb.connect(str(path), read_only=True)
+    run_sql(con, "report/session")
+    return con, Warehouse(con)
+
+
+def test_every_report_query_runs_on_a_complete_warehouse(synthetic) -> None:
+    con, wh = _open(synthetic[0])
+    try:
+        assert len(report_queries()) >= 18
+        for name in report_queries():
+            assert wh.rows(name), (name, wh.note(name))
+        assert wh.notes == {}
+        assert con.execute("select current_setting('TimeZone')").fetchone()[0] == "UTC"
+    finally:
+        con.close()
+
+
+def test_a_query_names_the_marts_it_reads_in_its_own_sql() -> None:
+    assert reads("grid") == ("marts.journey_events",)
+    assert reads("summary_customers") == ("marts.customers",)
+    assert reads("grid_health") == ("marts.touchpoint_health",)
+    assert "warehouse_tables" not in report_queries() and "session" not in report_queries()
+    assert reads("warehouse_tables") == ()
+
+
+def test_a_missing_mart_is_named_in_the_note_of_every_query_reading_it(tmp_path: Path) -> None:
+    wh_path = tmp_path / "journeys.duckdb"
+    con = duckdb.connect(str(wh_path))
+    con.execute("create schema marts")
+    con.execute("create table marts.customers (customer_id varchar, persona varchar)")
+    con.execute("create table marts.touchpoint_transitions (from_touchpoint varchar, to_touchpoint varchar, "
+                "n bigint, probability double, median_seconds double)")
+    con.close()
+    con, wh = _open(wh_path)
+    try:
+        assert wh.rows("sankey") is None
+        assert wh.note("sankey") == "marts.journeys is not in this warehouse."
+        assert wh.note("trends") == "marts.funnel_trends is not in this warehouse."  # runs it first
+        assert wh.rows("transitions") is None
+        assert wh.note("transitions") == "marts.touchpoint_transitions has no rows."
+        assert wh.rows("summary_customers") == [{"n_customers": 0}]
+        assert wh.note("summary_customers") == "No data."
+    finally:
+        con.close()
+
+
+def test_a_section_is_one_sql_file_and_one_template_block(synthetic) -> None:
+    """What a new section's template block does: read a query's rows by name, format them with
+    the report's filters and draw them with line_chart, with no Python of its own."""
+    block = (
+        "{% set rows = data.transitions %}"
+        "{% for r in rows %}{{ r.from_touchpoint | touchpoint_label }} to "
+        "{{ r.to_touchpoint | touchpoint_label }}: {{ r.n | fmt_int }} ({{ r.probability | fmt_pct }});"
+        "{% endfor %}"
+        "{{ line_chart(data.trends, 'period_start', 'conversion_rate', series='funnel', "
+        "id='chart-new-section', title='A new section', percent=True) }}"
+        "{{ line_chart(data.trends[:0], 'period_start', 'conversion_rate', id='chart-empty', title='x') "
+        "or note('trends') }}"
+    )
+    con, wh = _open(synthetic[0])
+    try:
+        out = environment(Labels()).from_string(block).render(data=ReportData(wh), note=wh.note)
+        with pytest.raises(jinja2.UndefinedError):
+            environment(Labels()).from_string("{{ data.no_such_query }}").render(data=ReportData(wh))
+    finally:
+        con.close()
+    table = out.split("<div", 1)[0].split(";")[:-1]
+    assert len(table) == 12  # the query's limit
+    assert all(re.fullmatch(r"[A-Z][\w ]* to [A-Z][\w ]*: \d+ \(\d+(\.\d)?%\)", t) for t in table), table
+    assert any(t.startswith("Start to ") for t in table)  # '(start)' through the touchpoint labels
+    assert 'id="chart-new-section"' in out and '"type":"scatter"' in out
+    assert '"name":"Phase funnel"' in out and '"name":"Checkout"' in out
+    assert out.endswith("No data.")  # no rows: the chart gives None, the block shows the note
+
+
+@pytest.mark.parametrize("path", ["transforms/report.py", "bench/reference.py"])
+def test_no_sql_is_written_in_python(path: str) -> None:
+    strings = [n.value for n in ast.walk(ast.parse((ROOT / path).read_text(encoding="utf-8")))
+               if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    assert [s for s in strings if SQL_START.match(s) and " " in s.strip()] == []
