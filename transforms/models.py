@@ -4,8 +4,9 @@ A model is `sql/<schema>/<table>.sql`: one `select` whose result becomes the rel
 `<schema>.<table>`. What a model reads is taken from its own `from` and `join` clauses
 (sqlglot parses the DuckDB SQL; names bound by a `with` are the model's own), so the files
 are the one definition of the DAG: no list of dependencies is written anywhere else.
-`sql/examples/` (analysts' recipes), `sql/checks/`, `sql/macros/` and `sql/report/` (the
-report's queries, run by `run_sql`) are not models.
+Only the folders named after a warehouse schema hold models; `sql/examples/` (analysts' recipes),
+`sql/checks/`, `sql/macros/`, `sql/report/` and the other folders of statements run by `run_sql`
+are not models.
 
 A few relations are written by a Python step instead (`PYTHON_STEPS`: a loop to a fixed point,
 an exact linear solve, the packaged sentiment lexicon, the funnel programme); each declares
@@ -37,9 +38,8 @@ from transforms.journeys import journey_params
 from transforms.painpoints import pain_point_params, touchpoint_health_params
 from transforms.personas import persona_params
 from transforms.sentiment import load_lexicon, sentiment_params
-from transforms.warehouse import SQL_DIR, build_model, count_rows, model_path
+from transforms.warehouse import SCHEMAS, SQL_DIR, build_model, count_rows, model_path
 
-NOT_MODELS = {"examples", "checks", "macros", "report"}
 _HEADER_DEPENDS = re.compile(r"^-- depends on:(.*(?:\n--\s{6,}.*)*)", re.MULTILINE)
 
 
@@ -86,7 +86,7 @@ def all_models() -> dict[str, Model]:
     """Every model under sql/, by relation name."""
     out = {}
     for path in sorted(SQL_DIR.glob("*/*.sql")):
-        if path.parent.name in NOT_MODELS:
+        if path.parent.name not in SCHEMAS:  # sql/examples, checks, macros, report, ops: not models
             continue
         relation = f"{path.parent.name}.{path.stem}"
         out[relation] = model(relation)
