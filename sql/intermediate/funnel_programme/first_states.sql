@@ -1,7 +1,7 @@
 -- the states of step 1: every step-1 event (the first of its kind at its instant) starts an attempt
 create or replace temp table funnel_states as
 select
-    (1::bigint << 40) + row_number() over (order by unit_id, t_us, match_id) as state_id,
+    (1::bigint << 40) + row_number() over () as state_id,
     unit_id,
     1 as step,
     event_id,
