@@ -337,7 +337,8 @@ def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[Funnel
     timings: dict[str, float] = {}
     try:
         run_sql(con, f"{PROGRAMME}/accumulators")
-        run_sql(con, f"{PROGRAMME}/match_events", condition_params(funnels))
+        if funnels:
+            run_sql(con, f"{PROGRAMME}/match_events", condition_params(funnels))
         for f in funnels:
             t0 = time.monotonic()
             plan = FunnelPlan(f)

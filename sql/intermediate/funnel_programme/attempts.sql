@@ -34,14 +34,16 @@ select
     m.unit_last_t_us,
     m.event_id as start_event_id,
     chains.step_t_us[1] as start_t_us,
-    chains.step_t_us[chains.furthest_step] as last_t_us,
+    list_max(chains.step_t_us) as last_t_us,
     false as is_excluded
 from chains
 inner join funnel_matches as m on chains.unit_id = m.unit_id and chains.step_event_ids[1] = m.event_id;
 
 -- exclusions ($exclusion_* lists, one entry per exclusion) apply to the counted attempt: an
 -- exclusion event other than the attempt's own, from the event of from_step to the event of
--- to_step (or, when the attempt never reached to_step, until its window closes)
+-- to_step (or, when the attempt never reached to_step, until its window closes). Step times never
+-- decrease along the steps, so the latest matched step up to from_step is the largest time there,
+-- the first matched from to_step on the smallest, and the furthest step's time the largest of all.
 update funnel_counted_attempts set is_excluded = true
 where unit_id in (
     select a.unit_id
@@ -55,11 +57,8 @@ where unit_id in (
     ) as x on ((m.xmask >> (x.exclusion - 1)) & 1) = 1
     where a.furthest_step >= x.from_step
         and not list_contains(a.step_event_ids, m.event_id)
-        and m.t_us >= list_filter(list_slice(a.step_t_us, 1, x.from_step), lambda t: t is not null)[-1]
-        and m.t_us <= coalesce(
-            list_filter(list_slice(a.step_t_us, x.to_step, $n), lambda t: t is not null)[1],
-            a.start_t_us + $window_us
-        )
+        and m.t_us >= list_max(list_slice(a.step_t_us, 1, x.from_step))
+        and m.t_us <= coalesce(list_min(list_slice(a.step_t_us, x.to_step, $n)), a.start_t_us + $window_us)
 );
 
 insert into funnel_attempt_rows
