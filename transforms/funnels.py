@@ -102,8 +102,9 @@ def step_conditions(step: StepConfig, props: list[str]) -> list[tuple[str, str, 
 
 def condition_params(funnels: Sequence[FunnelConfig]) -> dict[str, Any]:
     """Bound parameters of sql/intermediate/funnel_programme/match_events.sql: every step and
-    exclusion of every funnel as condition rows (funnel, bit, group, field, kind, pattern,
-    property), the property paths they read, and each funnel's unit."""
+    exclusion of every funnel (a target: funnel and bit) as condition rows (funnel, bit, group,
+    field, kind, pattern, property), the property paths they read, and each funnel's unit.
+    Named apart from the classification's $cond_* lists: a parameter name means one thing."""
     props: list[str] = []
     cond: dict[str, list[Any]] = {k: [] for k in ("funnel", "bit", "group", "field", "kind", "pattern", "prop")}
     for f in funnels:
@@ -122,9 +123,9 @@ def condition_params(funnels: Sequence[FunnelConfig]) -> dict[str, Any]:
                 cond["pattern"].append(pattern)
                 cond["prop"].append(prop)
     return {
-        **{f"cond_{k}": v for k, v in cond.items()},
-        "prop_paths": props,
-        "use_external": "external_referrer" in cond["field"],
+        **{f"target_{k}": v for k, v in cond.items()},
+        "target_prop_paths": props,
+        "target_use_external": "external_referrer" in cond["field"],
         "funnel_names": [f.name for f in funnels],
         "funnel_units": [f.unit for f in funnels],
     }

@@ -7,13 +7,13 @@
 -- group of its conditions holds, a group when any of its rows holds.
 create or replace temp table funnel_conditions as
 select
-    unnest($cond_funnel::varchar[]) as funnel,
-    unnest($cond_bit::integer[]) as bit,
-    unnest($cond_group::integer[]) as group_no,
-    unnest($cond_field::varchar[]) as field,
-    unnest($cond_kind::varchar[]) as kind,
-    unnest($cond_pattern::varchar[]) as pattern,
-    unnest($cond_prop::integer[]) as prop_index;
+    unnest($target_funnel::varchar[]) as funnel,
+    unnest($target_bit::integer[]) as bit,
+    unnest($target_group::integer[]) as group_no,
+    unnest($target_field::varchar[]) as field,
+    unnest($target_kind::varchar[]) as kind,
+    unnest($target_pattern::varchar[]) as pattern,
+    unnest($target_prop::integer[]) as prop_index;
 
 create or replace temp table funnel_units as
 select
@@ -29,10 +29,10 @@ with events as (
 hosts as (
     select
         *,
-        case when list_contains($cond_field::varchar[], 'referrer_host') or $use_external then
+        case when list_contains($target_field::varchar[], 'referrer_host') or $target_use_external then
             regexp_extract(lower(referrer), '^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^/?#:]*)', 1)
         end as _referrer_host,
-        case when $use_external then
+        case when $target_use_external then
             regexp_extract(lower(url), '^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^/?#:]*)', 1)
         end as _url_host
     from events
@@ -45,26 +45,26 @@ features as (
         journey_id,
         epoch_us(occurred_at) as t_us,
         source_rank,
-        if(list_contains($cond_field::varchar[], 'phase'), phase, null) as f_phase,
-        if(list_contains($cond_field::varchar[], 'touchpoint'), touchpoint, null) as f_touchpoint,
-        if(list_contains($cond_field::varchar[], 'source'), source, null) as f_source,
-        if(list_contains($cond_field::varchar[], 'event_name'), event_name, null) as f_event_name,
-        if(list_contains($cond_field::varchar[], 'url'), url, null) as f_url,
-        if(list_contains($cond_field::varchar[], 'url_path'), url_path, null) as f_url_path,
-        if(list_contains($cond_field::varchar[], 'referrer'), referrer, null) as f_referrer,
+        if(list_contains($target_field::varchar[], 'phase'), phase, null) as f_phase,
+        if(list_contains($target_field::varchar[], 'touchpoint'), touchpoint, null) as f_touchpoint,
+        if(list_contains($target_field::varchar[], 'source'), source, null) as f_source,
+        if(list_contains($target_field::varchar[], 'event_name'), event_name, null) as f_event_name,
+        if(list_contains($target_field::varchar[], 'url'), url, null) as f_url,
+        if(list_contains($target_field::varchar[], 'url_path'), url_path, null) as f_url_path,
+        if(list_contains($target_field::varchar[], 'referrer'), referrer, null) as f_referrer,
         nullif(_referrer_host, '') as f_referrer_host,
-        if(list_contains($cond_field::varchar[], 'utm_source'), utm_source, null) as f_utm_source,
-        if(list_contains($cond_field::varchar[], 'utm_medium'), utm_medium, null) as f_utm_medium,
-        if(list_contains($cond_field::varchar[], 'utm_campaign'), utm_campaign, null) as f_utm_campaign,
-        if(list_contains($cond_field::varchar[], 'device'), device, null) as f_device,
-        if(list_contains($cond_field::varchar[], 'channel'), channel, null) as f_channel,
+        if(list_contains($target_field::varchar[], 'utm_source'), utm_source, null) as f_utm_source,
+        if(list_contains($target_field::varchar[], 'utm_medium'), utm_medium, null) as f_utm_medium,
+        if(list_contains($target_field::varchar[], 'utm_campaign'), utm_campaign, null) as f_utm_campaign,
+        if(list_contains($target_field::varchar[], 'device'), device, null) as f_device,
+        if(list_contains($target_field::varchar[], 'channel'), channel, null) as f_channel,
         case
-            when $use_external
+            when $target_use_external
                 then coalesce(_referrer_host <> '' and _referrer_host is distinct from nullif(_url_host, ''), false)
         end as f_external_referrer,
         case
-            when len($prop_paths::varchar[]) > 0
-                then json_extract_string(properties, $prop_paths::varchar[])
+            when len($target_prop_paths::varchar[]) > 0
+                then json_extract_string(properties, $target_prop_paths::varchar[])
         end as f_properties
     from hosts
 ),
