@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from transforms.config import AttributionSettings, parse_duration
-from transforms.warehouse import replace_table, sql_with
+from transforms.warehouse import replace_table, run_sql, sql_file
 
 MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
@@ -239,11 +239,11 @@ def build_model_credits(con: duckdb.DuckDBPyConnection, settings: AttributionSet
     """intermediate.attribution_transitions and intermediate.attribution_touch_sets ->
     intermediate.attribution_model_credits (one row per algorithmic model and touchpoint): the
     Markov removal effects and the Shapley values, solved exactly here. Returns a summary."""
-    transitions = [(f, t, float(n)) for f, t, n in con.execute(
-        "select from_state, to_state, n from intermediate.attribution_transitions order by all"
+    transitions = [(f, t, float(n)) for f, t, n in run_sql(
+        con, "intermediate/attribution_model_credits/transitions"
     ).fetchall()]
-    sets: list[TouchSet] = [(tuple(tps), float(n), float(rev or 0.0)) for tps, n, rev in con.execute(
-        "select touchpoints, n_conversions, revenue from intermediate.attribution_touch_sets order by touchpoints"
+    sets: list[TouchSet] = [(tuple(tps), float(n), float(rev or 0.0)) for tps, n, rev in run_sql(
+        con, "intermediate/attribution_model_credits/touch_sets"
     ).fetchall()]
     total_conversions = math.fsum(s[1] for s in sets)
     total_revenue = math.fsum(s[2] for s in sets)
@@ -270,6 +270,7 @@ def write_model_credits(con: duckdb.DuckDBPyConnection, credits: Mapping[str, Se
     name = "attribution_model_credits_frame"
     con.register(name, frame)
     try:
-        return replace_table(con, "intermediate.attribution_model_credits", sql_with("select * from {name}", name=name))
+        return replace_table(con, "intermediate.attribution_model_credits",
+                             sql_file("intermediate/attribution_model_credits/credits"), {"credits": name})
     finally:
         con.unregister(name)

@@ -49,7 +49,11 @@ REDUCIBLE = ("url", "url_path", "referrer", "referrer_host", "utm_source", "utm_
 def match_conditions(match: EventMatch, props: list[str]) -> list[tuple[str, str, str, str, int]]:
     """Conditions of one EventMatch as (group, field, kind, pattern, prop_index) rows: a group
     holds when any of its rows holds; the match holds when every group holds. `props` collects
-    the JSON paths of referenced properties (prop_index is 1-based into it)."""
+    the JSON paths of referenced properties (prop_index is 1-based into it).
+
+    The one compiler of EventMatch: the classification rules (classified_events.sql) and the
+    funnels' steps and exclusions (funnel_programme/match_events.sql) both reach SQL as these
+    rows, tested with the same rules (globs: lower(value) like lower(glob); regex as written)."""
     rows: list[tuple[str, str, str, str, int]] = []
     for key, field in TEXT_FIELDS.items():
         value = getattr(match, key)

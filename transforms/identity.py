@@ -23,52 +23,11 @@ from typing import Any
 import duckdb
 
 from transforms.config import IdentitySettings
-from transforms.warehouse import replace_table
+from transforms.warehouse import replace_table, run_sql, sql_file
 
 MAX_ITERATIONS = 200
-
-# Fixed statements of the label propagation (no values, no user text).
-_CC_START = """
-create or replace temp table _cc_labels as
-select node_id, least(node_id, min(other_node_id)) as label
-from intermediate.identity_edges
-group by node_id
-"""
-
-_CC_STEP = """
-create or replace temp table _cc_next as
-with hop as (
-    select e.node_id, min(l.label) as label
-    from intermediate.identity_edges as e
-    inner join _cc_labels as l on l.node_id = e.other_node_id
-    group by e.node_id
-),
-merged as (
-    select l.node_id, least(l.label, h.label) as label
-    from _cc_labels as l
-    inner join hop as h on h.node_id = l.node_id
-),
-jumped as (
-    select m.node_id, least(m.label, p.label) as label
-    from merged as m
-    inner join merged as p on p.node_id = m.label
-)
-select * from jumped
-"""
-
-_CC_CHANGED = """
-select count(*)
-from _cc_next as n
-inner join _cc_labels as l on l.node_id = n.node_id
-where n.label <> l.label
-"""
-
-_CC_SWAP = "create or replace temp table _cc_labels as select * from _cc_next"
-
-_CC_RESULT = """
-select node_id, label as component_node_id
-from _cc_labels
-"""
+# The statements of the label propagation: sql/intermediate/identity_components/*.sql
+_STEPS = "intermediate/identity_components"
 
 
 def identity_params(settings: IdentitySettings) -> dict[str, Any]:
@@ -86,20 +45,17 @@ def connected_components(con: duckdb.DuckDBPyConnection) -> int:
     smallest label among itself and its neighbours, then the label of its label (pointer
     jumping); labels only decrease and stay inside the component, so at the fixed point every
     node carries its component's smallest node id."""
-    con.execute(_CC_START)
+    run_sql(con, f"{_STEPS}/start")
     iterations = 0
     try:
         while True:
             iterations += 1
             if iterations > MAX_ITERATIONS:
                 raise RuntimeError(f"identity components did not converge in {MAX_ITERATIONS} iterations")
-            con.execute(_CC_STEP)
-            changed = con.execute(_CC_CHANGED).fetchall()[0][0]
-            con.execute(_CC_SWAP)
+            changed = run_sql(con, f"{_STEPS}/step").fetchall()[0][0]
             if changed == 0:
                 break
-        replace_table(con, "intermediate.identity_components", _CC_RESULT)
+        replace_table(con, "intermediate.identity_components", sql_file(f"{_STEPS}/result"))
     finally:
-        con.execute("drop table if exists _cc_next")
-        con.execute("drop table if exists _cc_labels")
+        run_sql(con, f"{_STEPS}/cleanup")
     return iterations

@@ -640,6 +640,38 @@ def test_phase_and_touchpoint_steps_and_event_predicates():
     assert attempts(con)[("mixed", "c1")][:2] == (3, "converted")
 
 
+def test_event_steps_match_as_classification_rules_do():
+    """Funnel steps and exclusions go through the classification's one compiler of EventMatch
+    (classify.match_conditions): case-insensitive globs, property paths, referrer hosts without
+    'www.', regular expressions as written, empty fields and external referrers."""
+    events = [Ev(f"c1:{i}", "c1", "c1-001", i, "page") for i in range(6)] + [Ev("c2:0", "c2", "c2-001", 0, "page")]
+    con = warehouse(events)
+    con.execute(
+        """
+        update marts.journey_events set
+            url = case event_id when 'c1:5' then 'https://shop.example/x' end,
+            url_path = case event_id when 'c1:0' then '/Pricing/Pro' when 'c1:3' then '/blog/42' end,
+            properties = case event_id when 'c1:1' then '{"plan": {"tier": "PRO"}}' end::json,
+            referrer = case event_id when 'c1:2' then 'https://www.Google.com/search'
+                                     when 'c1:5' then 'https://news.example/a' end,
+            utm_medium = case event_id when 'c1:2' then '' end
+        """
+    )
+    f = FunnelConfig(name="compiled", steps=[
+        {"event": {"path": "/pricing/*"}},
+        {"event": {"properties": {"plan.tier": "pro"}}},
+        {"event": {"referrer_host": "google.*", "empty": ["utm_medium"]}},
+        {"event": {"path_regex": "^/blog/[0-9]+$"}},
+        {"event": {"event_name": "PAGE", "path_regex": "^/Blog"}, "optional": True},
+        {"event": {"external_referrer": True}},
+    ], exclusions=[{"event": {"path": "/PRICING/pro", "source": "nothing"}}])
+    build_funnel_marts(con, [f])
+    got = attempts(con)
+    assert got[("compiled", "c1")][:3] == (6, "converted", False)
+    assert got[("compiled", "c1")][3] == [0, 1, 2, 3, None, 5]
+    assert ("compiled", "c2") not in got
+
+
 def test_unknown_breakdown_is_a_clear_error():
     con = warehouse(timeline("A@0"))
     with pytest.raises(FunnelError, match="unknown breakdown 'colour'"):

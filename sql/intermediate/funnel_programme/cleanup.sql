@@ -1,0 +1,15 @@
+drop table if exists funnel_conditions;
+drop table if exists funnel_units;
+drop table if exists funnel_event_masks;
+drop table if exists funnel_matches;
+drop table if exists funnel_states;
+drop table if exists funnel_predecessors;
+drop table if exists funnel_transitions;
+drop table if exists funnel_chain;
+drop table if exists funnel_windows;
+drop table if exists funnel_matching_sizes;
+drop table if exists funnel_chosen_windows;
+drop table if exists funnel_prefixes;
+drop table if exists funnel_counted_attempts;
+drop table if exists funnel_attempt_rows;
+drop table if exists funnel_value_rows;

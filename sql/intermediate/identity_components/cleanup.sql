@@ -1,0 +1,3 @@
+drop table if exists component_label_changes;
+drop table if exists component_labels_next;
+drop table if exists component_labels;
