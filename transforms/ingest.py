@@ -1,7 +1,10 @@
-"""Landing -> raw: load one source's day folder into ``raw.<source>``, every line accounted for.
+"""Landing: read one source's day folders, every line accounted for, for one parse.
 
-Each landed line (JSON Lines), row (CSV) or record (Parquet) becomes one row of
-``raw.<source>`` with its lineage (`_source_file`, `_line`, `_partition`, `_loaded_at`).
+The landing files are the raw layer: they are read as they are, each time a day is loaded or
+replayed, and the ledger ``raw._partitions`` records what was read (files, fingerprint,
+records). Each landed line (JSON Lines), row (CSV) or record (Parquet) becomes one row of the
+temp table ``landing_rows`` with its lineage (`_source_file`, `_line`, `_partition`,
+`_loaded_at`), which transforms.staging parses once, straight into the staged tables.
 Nothing is parsed leniently here: a line DuckDB's JSON or CSV readers would skip or null out
 is kept with a `_load_error` that staging turns into a quarantine reason.
 
@@ -35,18 +38,8 @@ import duckdb
 
 from transforms.config import SourceConfig
 from transforms.landing import landed_days, landed_files, real_dir, source_folder
-from transforms.warehouse import mark_changed, sql_with, transaction
-
-RAW_COLUMNS = """
-    _partition date not null,
-    _source_file varchar not null,
-    _line bigint not null,
-    payload varchar,
-    _bytes bigint not null,
-    _load_error varchar,
-    _loaded_at timestamp not null
-"""
-
+from transforms.staging import ensure_staged_tables
+from transforms.warehouse import mark_changed, run_sql, transaction
 
 @dataclass
 class FileLoad:
@@ -112,17 +105,6 @@ def fingerprint(files: list[Path]) -> str:
         st = p.stat()
         h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
-
-
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    con.execute(sql_with("create table if not exists raw.{name} (", name=name) + RAW_COLUMNS + ")")
-    con.execute(
-        """create table if not exists raw._partitions (
-            source varchar not null, _partition date not null, fingerprint varchar not null,
-            n_files integer not null, n_lines bigint not null, run_id varchar,
-            started_at timestamp not null, loaded_at timestamp not null,
-            primary key (source, _partition))"""
-    )
 
 
 def _hex_escape(err: UnicodeDecodeError) -> tuple[str, int]:
@@ -383,19 +365,6 @@ def _join_quoted_newlines(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("drop table csv_odd_files")
 
 
-def _insert_zstd(con: duckdb.DuckDBPyConnection, insert: str) -> None:
-    """Run `insert` with strings compressed by zstd. Landed lines are long JSON or CSV text,
-    which DuckDB's default string compression mostly leaves as is: at 1M events raw.clickstream
-    takes 500 MB that way and 53 MB with zstd, for less CPU. Only this write uses it (zstd
-    is slower to scan short strings, which the other tables are full of)."""
-    before = con.execute("select current_setting('force_compression')").fetchall()[0][0]
-    con.execute("set force_compression = 'zstd'")
-    try:
-        con.execute(insert)
-    finally:
-        con.execute("set force_compression = $v", {"v": before or "auto"})
-
-
 def _re_escape(ch: str) -> str:
     return "\\" + ch if ch in r".^$*+?()[]{}|\/" else ch
 
@@ -446,22 +415,21 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
                     started_at: datetime | None = None,
                     after_load: Callable[[list[date]], object] | None = None,
                     max_batch_bytes: int | None = None,
-                    before_insert: Callable[[list[date]], object] | None = None) -> list[PartitionLoad]:
-    """Replace partitions `days` of raw.<name> with the files of their landing folders.
-    Days are read in size-capped batches; each batch is read set-based into a temporary table
-    (a failed read cannot abort the transaction), then swapped in with one transaction that
-    also runs `after_load(batch_days)` (parsing the new rows). `before_insert(batch_days)` may
-    change the batch's temp table `landing_rows` first (erasure blanks lines there, so they
-    never reach raw.<name>). A missing folder leaves that
-    partition's rows alone (landing files may have been archived)."""
-    ensure_raw_tables(con, name)
+                    before_insert: Callable[[list[date]], object] | None = None,
+                    ledger: bool = True) -> list[PartitionLoad]:
+    """Read source `name`'s landing days `days` from their files and record them in the ledger
+    raw._partitions. Days are read in size-capped batches; each batch is read set-based into
+    the temp table `landing_rows` (a failed read cannot abort the transaction), then, in one
+    transaction, recorded in the ledger and handed to `after_load(batch_days)`, which parses
+    and files the lines (transforms.staging.parse_partitions). `before_insert(batch_days)`
+    may change `landing_rows` first (erasure blanks lines there, so they are never parsed).
+    Without `ledger` the ledger is left as it is (a replay after an erasure). A missing folder
+    leaves that partition's rows alone (landing files may have been archived)."""
+    ensure_staged_tables(con)
     batches, missing = _batches(landing_dir, name, cfg, days, max_batch_bytes or batch_bytes_for(con))
     results = [PartitionLoad(source=name, partition=d, skipped=True) for d in missing]
     for batch in batches:
-        con.execute("create or replace temp table landing_rows (" + RAW_COLUMNS + ")")
-        con.execute(
-            "create or replace temp table landing_files (f varchar, rel varchar, day date, bytes bigint, note varchar, read_from varchar)"
-        )
+        run_sql(con, "ingest/landing_tables")
         rows = [(str(p), f"{cfg.folder or name}/{day.isoformat()}/{p.name}", day, p.stat().st_size)
                 for day, files in batch for p in files]
         if rows:
@@ -499,23 +467,16 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
             before_insert(batch_days)
         try:
             with transaction(con):
-                con.execute(sql_with("delete from raw.{name} where _partition in (select unnest($days::date[]))", name=name),
-                            {"days": batch_days})
-                _insert_zstd(con, sql_with("insert into raw.{name} select * from landing_rows", name=name))
-                con.execute(
-                    """insert or replace into raw._partitions
-                    select $s, unnest($days::date[]), unnest($fps), unnest($nfs::integer[]), unnest($nls::bigint[]), $run, $started, $at""",
-                    {"s": name, "days": batch_days, "fps": [r.fingerprint for r in batch_results],
-                     "nfs": [len(r.files) for r in batch_results], "nls": [r.lines for r in batch_results],
-                     "run": run_id, "started": started_at or loaded_at, "at": loaded_at},
-                )
-                mark_changed(con, "raw._partitions")
+                if ledger:
+                    run_sql(con, "ingest/record_partitions", {
+                        "source": name, "days": batch_days, "fps": [r.fingerprint for r in batch_results],
+                        "nfs": [len(r.files) for r in batch_results], "nls": [r.lines for r in batch_results],
+                        "run": run_id, "started": started_at or loaded_at, "at": loaded_at})
+                    mark_changed(con, "raw._partitions")
                 if after_load is not None:
                     after_load(batch_days)
         finally:
-            con.execute("drop table if exists landing_rows")
-            con.execute("drop table if exists landing_files")
-            con.execute("drop table if exists csv_headers")
+            run_sql(con, "ingest/drop_landing_tables")
         results += batch_results
     return sorted(results, key=lambda r: r.partition)
 
