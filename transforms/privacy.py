@@ -97,7 +97,8 @@ def _has_erasures(con: duckdb.DuckDBPyConnection) -> bool:
     ).fetchall()[0][0]) and bool(con.execute("select count(*) from intermediate.erased_identifiers").fetchall()[0][0])
 
 
-def erased_lines_params(cfg: SourceConfig, settings: SettingsFile, secret: str) -> dict[str, Any]:
+def erased_lines_params(cfg: SourceConfig, settings: SettingsFile, secret: str,
+                        erasure_id: str | None = None) -> dict[str, Any]:
     """Bound parameters of sql/ingest/erased_lines.sql for one source."""
     types = list(cfg.identifiers)
     ipad, opad = hmac_pads(secret, purpose=ERASE_PURPOSE)
@@ -108,17 +109,22 @@ def erased_lines_params(cfg: SourceConfig, settings: SettingsFile, secret: str) 
         "erase_ipad": ipad,
         "erase_opad": opad,
         "reason": ERASED_REASON,
+        "erasure_id": erasure_id,
     }
 
 
-def erase_lines(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, settings: SettingsFile, secret: str) -> int:
+def erase_lines(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, settings: SettingsFile, secret: str,
+                erasure_id: str | None = None) -> int:
     """Blank the lines of the loader's batch (temp table `landing_rows`) that carry an erased
-    person, before they are parsed. Returns how many. Does nothing (and costs one count) while
-    nobody was erased."""
+    person, before they are parsed. Returns how many; with `erasure_id`, how many carry only
+    people that erasure names (the lines it erases anew). Does nothing (and costs one count)
+    while nobody was erased."""
     if not _has_erasures(con):
         return 0
     load_pii_macros(con)
-    return run_sql(con, "ingest/erased_lines", erased_lines_params(cfg, settings, secret)).fetchall()[0][0]
+    n_erased, n_new = run_sql(con, "ingest/erased_lines",
+                              erased_lines_params(cfg, settings, secret, erasure_id)).fetchall()[0]
+    return n_new if erasure_id is not None else n_erased
 
 
 def _person_values(con: duckdb.DuckDBPyConnection, settings: SettingsFile, secret: str, *,
@@ -175,7 +181,7 @@ def forget_person(con: duckdb.DuckDBPyConnection, config: Config, secret: str, *
     days: dict[str, list[date]] = {}
     n_records = 0
     for name, cfg in config.sources.items():
-        n, hit = replay_erased(con, landing_dir, name, cfg, config.settings, secret, values)
+        n, hit = replay_erased(con, landing_dir, name, cfg, config.settings, secret, values, erasure_id)
         if hit:
             days[name] = hit
         n_records += n
@@ -190,13 +196,13 @@ def forget_person(con: duckdb.DuckDBPyConnection, config: Config, secret: str, *
 
 
 def replay_erased(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str, cfg: SourceConfig,
-                  settings: SettingsFile, secret: str, values: list[str]) -> tuple[int, list[date]]:
+                  settings: SettingsFile, secret: str, values: list[str], erasure_id: str) -> tuple[int, list[date]]:
     """Load source `name`'s loaded landing days again from their files, the erased person's
     lines blanked before they are parsed (the landing files are the raw layer: nothing else
     holds the lines). A day whose folder is gone (archived) cannot be replayed: its staged rows
     that carry one of the person's stored identifier `values` are moved to quarantine as erased
     (sql/ingest/erase_staged.sql). The ledger keeps its rows. Returns how many records were
-    erased and the days they were in."""
+    erased anew (lines carrying only people of `erasure_id`) and the days they were in."""
     from transforms.ingest import load_partitions  # ingest reads through this module's erase_lines
 
     ledger = run_sql(con, "ingest/ledger_days", {"source": name}).fetchall()
@@ -207,7 +213,7 @@ def replay_erased(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str, 
     archived: list[date] = []
     for loaded_at, days in sorted(by_load.items()):
         def blank(batch: list[date]) -> None:
-            n = erase_lines(con, cfg, settings, secret)
+            n = erase_lines(con, cfg, settings, secret, erasure_id)
             if n:
                 hit.update(batch)
             nonlocal n_erased
