@@ -123,6 +123,7 @@ def header_depends(path: Path) -> tuple[str, ...] | None:
 # loader's own statements are in sql/ingest/): the sources of the model graph.
 STAGE_BUILT = frozenset({
     "intermediate.partition_counts", "staging.events", "staging.profiles", "quarantine.rejected",
+    "intermediate.duplicate_events", "intermediate.profile_versions",
 })
 
 
