@@ -197,7 +197,7 @@ def forget_person(con: duckdb.DuckDBPyConnection, config: Config, secret: str, *
 
 def replay_erased(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str, cfg: SourceConfig,
                   settings: SettingsFile, secret: str, values: list[str], erasure_id: str) -> tuple[int, list[date]]:
-    """Load source `name`'s loaded landing days again from their files, the erased person's
+    """Read source `name`'s loaded landing days again from their files, the erased person's
     lines blanked before they are parsed (the landing files are the raw layer: nothing else
     holds the lines). A day whose folder is gone (archived) cannot be replayed: its staged rows
     that carry one of the person's stored identifier `values` are moved to quarantine as erased
@@ -221,7 +221,7 @@ def replay_erased(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str, 
 
         results = load_partitions(
             con, landing_dir, name, cfg, days, loaded_at, ledger=False, before_insert=blank,
-            after_load=lambda batch: parse_partitions(con, name, cfg, batch, settings, secret, loaded_at),
+            after_load=lambda batch, at=loaded_at: parse_partitions(con, name, cfg, batch, settings, secret, at),
         )
         archived += [r.partition for r in results if r.skipped]
     if archived and values:
