@@ -701,7 +701,8 @@ def forget(
 
     try:
         with writer_lock(paths, wait_seconds=resource.lock_wait_seconds), resource.connect() as con:
-            erasure = forget_person(con, cfg, resource.hash_secret, email=email, customer_id=customer, now=utcnow())
+            erasure = forget_person(con, cfg, resource.hash_secret, email=email, customer_id=customer, now=utcnow(),
+                                    landing_dir=resource.landing)
             lo, hi = con.execute("select min(_partition), max(_partition) from raw._partitions").fetchall()[0]
     except PersonNotFound as e:
         raise _fail(str(e), EXIT_CONFIG) from None

@@ -1,7 +1,10 @@
-"""Landing -> raw: load one source's day folder into ``raw.<source>``, every line accounted for.
+"""Landing: read one source's day folders, every line accounted for, for one parse.
 
-Each landed line (JSON Lines), row (CSV) or record (Parquet) becomes one row of
-``raw.<source>`` with its lineage (`_source_file`, `_line`, `_partition`, `_loaded_at`).
+The landing files are the raw layer: they are read as they are, each time a day is loaded or
+replayed, and the ledger ``raw._partitions`` records what was read (files, fingerprint,
+records). Each landed line (JSON Lines), row (CSV) or record (Parquet) becomes one row of the
+temp table ``landing_rows`` with its lineage (`_source_file`, `_line`, `_partition`,
+`_loaded_at`), which transforms.staging parses once, straight into the staged tables.
 Nothing is parsed leniently here: a line DuckDB's JSON or CSV readers would skip or null out
 is kept with a `_load_error` that staging turns into a quarantine reason.
 
@@ -35,17 +38,8 @@ import duckdb
 
 from transforms.config import SourceConfig
 from transforms.landing import landed_days, landed_files, real_dir, source_folder
-from transforms.warehouse import mark_changed, sql_with, transaction
-
-RAW_COLUMNS = """
-    _partition date not null,
-    _source_file varchar not null,
-    _line bigint not null,
-    payload varchar,
-    _bytes bigint not null,
-    _load_error varchar,
-    _loaded_at timestamp not null
-"""
+from transforms.staging import ensure_staged_tables
+from transforms.warehouse import mark_changed, run_sql, transaction
 
 
 @dataclass
@@ -112,17 +106,6 @@ def fingerprint(files: list[Path]) -> str:
         st = p.stat()
         h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
-
-
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    con.execute(sql_with("create table if not exists raw.{name} (", name=name) + RAW_COLUMNS + ")")
-    con.execute(
-        """create table if not exists raw._partitions (
-            source varchar not null, _partition date not null, fingerprint varchar not null,
-            n_files integer not null, n_lines bigint not null, run_id varchar,
-            started_at timestamp not null, loaded_at timestamp not null,
-            primary key (source, _partition))"""
-    )
 
 
 def _hex_escape(err: UnicodeDecodeError) -> tuple[str, int]:
@@ -192,11 +175,11 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
     UTF-8, is read through a scratch copy (decompressed, with its bad lines blanked; see
     `_split_out_bad_lines`); the bad lines are then put back as their escaped text with a
     `_load_error`, so only they are flagged."""
-    files = [r[0] for r in con.execute("select f from landing_files order by f").fetchall()]
+    files = [r[0] for r in run_sql(con, "ingest/landing_file_paths").fetchall()]
     if not files:
         return
     bad_rows: list[tuple[str, int, str | None, int, str, str]] = []  # file, line, text, bytes, reason, note
-    threads = int(con.execute("select current_setting('threads')").fetchall()[0][0])
+    threads = int(_setting(con, "threads"))
     with tempfile.TemporaryDirectory(prefix="journeys-landing-", dir=_scratch_dir(con)) as scratch:
         copies = [Path(scratch) / f"{i}.txt" for i in range(len(files))]
         # reading, decompressing and writing release the GIL: files are prepared in parallel
@@ -204,62 +187,31 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
             prepared = list(pool.map(_prepare_text_file, files, copies))
         moved = [(str(copy), f) for f, copy, (changed, _, _) in zip(files, copies, prepared, strict=True) if changed]
         if moved:
-            con.execute(
-                """update landing_files set read_from = m.c
-                from (select unnest($c) as c, unnest($f) as f) as m where landing_files.f = m.f""",
-                {"c": [m[0] for m in moved], "f": [m[1] for m in moved]},
-            )
+            run_sql(con, "ingest/read_from_copies", {"c": [m[0] for m in moved], "f": [m[1] for m in moved]})
         for f, (_, bad, damage) in zip(files, prepared, strict=True):
             bad_rows += [(f, n, text, nbytes, "the line is not valid UTF-8 text", "some lines are not valid UTF-8")
                          for n, text, nbytes in bad]
             if damage:
                 bad_rows.append((f, damage[0], None, 0, damage[1], damage[1]))
-        paths = [r[0] for r in con.execute("select read_from from landing_files order by f").fetchall()]
-        con.execute(
-            """insert into landing_rows
-            with parts as (
-                -- a UTF-8 byte order mark starts the first line of some exports: it is not text
-                select filename, string_split(if(starts_with(content, chr(65279)), content[2:], content), chr(10)) as lines
-                from read_text($paths)
-            ), numbered as (
-                select filename, unnest(lines) as line, generate_subscripts(lines, 1) as n, len(lines) as total
-                from parts
-            )
-            select lf.day, lf.rel, n, if(ends_with(line, chr(13)), line[:-2], line), strlen(line), null, $at
-            from numbered join landing_files as lf on numbered.filename = lf.read_from
-            where not (n = total and line = '')""",
-            {"paths": paths, "at": loaded_at},
-        )
+        paths = [r[1] for r in run_sql(con, "ingest/landing_file_paths").fetchall()]
+        run_sql(con, "ingest/read_text", {"paths": paths, "at": loaded_at})
     if bad_rows:
         # a damaged archive's row is new (its line was lost); a bad UTF-8 line replaces its blank
-        con.execute(
-            """create or replace temp table landing_bad as
-            select lf.day, lf.rel, b.n, b.payload, b.nbytes, b.reason, b.note
-            from (
-                select unnest($f) as f, unnest($n::bigint[]) as n, unnest($p::varchar[]) as payload,
-                       unnest($b::bigint[]) as nbytes, unnest($r) as reason, unnest($o) as note
-            ) as b join landing_files as lf on lf.f = b.f""",
-            {"f": [r[0] for r in bad_rows], "n": [r[1] for r in bad_rows], "p": [r[2] for r in bad_rows],
-             "b": [r[3] for r in bad_rows], "r": [r[4] for r in bad_rows], "o": [r[5] for r in bad_rows]},
-        )
-        con.execute(
-            """delete from landing_rows using landing_bad as b
-            where landing_rows._source_file = b.rel and landing_rows._line = b.n"""
-        )
-        con.execute("insert into landing_rows select day, rel, n, payload, nbytes, reason, $at from landing_bad",
-                    {"at": loaded_at})
-        con.execute(
-            """update landing_files set note = b.note
-            from (select rel, string_agg(distinct note, '; ') as note from landing_bad group by rel) as b
-            where landing_files.rel = b.rel"""
-        )
-        con.execute("drop table landing_bad")
+        run_sql(con, "ingest/put_back_bad_lines", {
+            "f": [r[0] for r in bad_rows], "n": [r[1] for r in bad_rows], "p": [r[2] for r in bad_rows],
+            "b": [r[3] for r in bad_rows], "r": [r[4] for r in bad_rows], "o": [r[5] for r in bad_rows],
+            "at": loaded_at})
+
+
+def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """A setting of the connection (threads, temp_directory, memory_limit), as text."""
+    return str(run_sql(con, "ingest/setting", {"name": name}).fetchall()[0][0])
 
 
 def _scratch_dir(con: duckdb.DuckDBPyConnection) -> str | None:
     """The connection's spill folder (beside the warehouse), else the system's. Scratch
     copies a killed run left there are removed: only one run writes a warehouse at a time."""
-    folder = con.execute("select current_setting('temp_directory')").fetchall()[0][0]
+    folder = _setting(con, "temp_directory")
     if folder and folder != ".tmp":
         Path(folder).mkdir(parents=True, exist_ok=True)
         for stale in Path(folder).glob("journeys-landing-*"):
@@ -276,59 +228,21 @@ def _csv_to_records(con: duckdb.DuckDBPyConnection, cfg: SourceConfig) -> None:
     delim = cfg.delimiter
     fields_re = f'("(?:[^"]|"")*"|[^{_re_class(delim)}"]*){_re_escape(delim)}'
     whole_re = f'(?:"(?:[^"]|"")*"|[^{_re_class(delim)}"]*){_re_escape(delim)}'
-    headers = con.execute(
-        """select _source_file, _load_error,
-            list_transform(regexp_extract_all(payload || $d, $fre, 1),
-                           lambda x: trim(case when x like '"%' then replace(x[2:-2], '""', '"') else x end)) as cols
-        from landing_rows where _line = 1""",
-        {"d": delim, "fre": fields_re},
-    ).fetchall()
-    con.execute("create or replace temp table csv_headers (rel varchar, cols varchar[], problem varchar)")
+    headers = run_sql(con, "ingest/csv_headers", {"d": delim, "fre": fields_re}).fetchall()
     required = cfg.required_columns()
-    for rel, load_error, cols in headers:
+    problems: list[str | None] = []
+    for _rel, load_error, cols in headers:  # once per file, not per row
         if load_error is not None:
-            problem = "the file's header line is not valid UTF-8, so no row can be read"
-        else:
-            missing = [" or ".join(repr(p) for p in paths) for paths in required if not any(p in cols for p in paths)]
-            problem = (
-                f"the file's header lacks the required column {', '.join(missing)}, so the whole file is rejected"
-                if missing else None
-            )
-        con.execute("insert into csv_headers values ($r, $c, $p)", {"r": rel, "c": cols, "p": problem})
-        if problem:
-            con.execute("update landing_files set note = $p where rel = $r", {"p": problem, "r": rel})
-    con.execute("delete from landing_rows where _line = 1")
-    con.execute(
-        """create or replace temp table landing_csv as
-        with parsed as (
-            select r.*, h.cols, h.problem,
-                -- most rows have no quote at all: a plain split, no regular expression
-                case
-                    when not contains(r.payload, '"') then string_split(r.payload, $d)
-                    else list_transform(regexp_extract_all(r.payload || $d, $fre, 1),
-                                        lambda x: case when x like '"%' then replace(x[2:-2], '""', '"') else x end)
-                end as vals,
-                not contains(r.payload, '"')
-                    or array_to_string(regexp_extract_all(r.payload || $d, $wre), '') = r.payload || $d as quoted_ok
-            from landing_rows as r join csv_headers as h on r._source_file = h.rel
+            problems.append("the file's header line is not valid UTF-8, so no row can be read")
+            continue
+        missing = [" or ".join(repr(p) for p in paths) for paths in required if not any(p in cols for p in paths)]
+        problems.append(
+            f"the file's header lacks the required column {', '.join(missing)}, so the whole file is rejected"
+            if missing else None
         )
-        select _partition, _source_file, _line,
-            case when _load_error is null and problem is null and quoted_ok and len(vals) = len(cols)
-                then to_json(map_from_entries(list_zip(cols, vals)))::varchar else payload end as payload,
-            _bytes,
-            case
-                when _load_error is not null then _load_error
-                when problem is not null then problem
-                when not quoted_ok then 'the CSV row has unbalanced quotes'
-                when len(vals) <> len(cols) then 'the CSV row has ' || len(vals) || ' fields; the header has ' || len(cols)
-            end as _load_error,
-            _loaded_at
-        from parsed""",
-        {"d": delim, "fre": fields_re, "wre": whole_re},
-    )
-    con.execute("delete from landing_rows")
-    con.execute("insert into landing_rows select * from landing_csv")
-    con.execute("drop table landing_csv")
+    run_sql(con, "ingest/csv_header_problems",
+            {"rel": [h[0] for h in headers], "cols": [h[2] for h in headers], "problem": problems})
+    run_sql(con, "ingest/csv_records", {"d": delim, "fre": fields_re, "wre": whole_re})
 
 
 def _join_quoted_newlines(con: duckdb.DuckDBPyConnection) -> None:
@@ -338,62 +252,11 @@ def _join_quoted_newlines(con: duckdb.DuckDBPyConnection) -> None:
     the same record. A field still open at the end of the file is not joined (its lines keep
     their own rows and are rejected for their unbalanced quotes), nor is a group holding a
     line that already failed to load. Files without an odd line, the usual case, cost one scan."""
-    odd = "(strlen(payload) - strlen(replace(payload, '\"', ''))) % 2"
-    con.execute(
-        "create or replace temp table csv_odd_files as select distinct _source_file from landing_rows "
-        "where contains(payload, '\"') and " + odd + " = 1"
-    )
-    if not con.execute("select count(*) from csv_odd_files").fetchall()[0][0]:
-        con.execute("drop table csv_odd_files")
-        return
-    con.execute(
-        """create or replace temp table csv_joined as
-        with marked as (
-            select r.*, """ + odd + """ as odd
-            from landing_rows as r semi join csv_odd_files using (_source_file)
-        ),
-        opened as (
-            select *, coalesce(sum(odd) over (partition by _source_file order by _line
-                                              rows between unbounded preceding and 1 preceding), 0) % 2 = 1 as continues
-            from marked
-        ),
-        grouped as (
-            select *, sum(if(continues, 0, 1)) over (partition by _source_file order by _line) as record
-            from opened
-        ),
-        records as (
-            select _source_file, record, min(_line) as first_line
-            from grouped
-            group by all
-            having count(*) > 1 and sum(odd) % 2 = 0 and count(_load_error) = 0
-        )
-        select g._partition, g._source_file, r.first_line as _line,
-               string_agg(g.payload, chr(10) order by g._line) as payload,
-               sum(g._bytes) + count(*) - 1 as _bytes, null::varchar as _load_error, any_value(g._loaded_at) as _loaded_at,
-               list(g._line) as lines
-        from grouped as g join records as r using (_source_file, record)
-        group by all"""
-    )
-    con.execute(
-        """delete from landing_rows using (select _source_file, unnest(lines) as _line from csv_joined) as j
-        where landing_rows._source_file = j._source_file and landing_rows._line = j._line"""
-    )
-    con.execute("insert into landing_rows select * exclude (lines) from csv_joined")
-    con.execute("drop table csv_joined")
-    con.execute("drop table csv_odd_files")
-
-
-def _insert_zstd(con: duckdb.DuckDBPyConnection, insert: str) -> None:
-    """Run `insert` with strings compressed by zstd. Landed lines are long JSON or CSV text,
-    which DuckDB's default string compression mostly leaves as is: at 1M events raw.clickstream
-    takes 500 MB that way and 53 MB with zstd, for less CPU. Only this write uses it (zstd
-    is slower to scan short strings, which the other tables are full of)."""
-    before = con.execute("select current_setting('force_compression')").fetchall()[0][0]
-    con.execute("set force_compression = 'zstd'")
     try:
-        con.execute(insert)
+        if run_sql(con, "ingest/csv_odd_files").fetchall()[0][0]:
+            run_sql(con, "ingest/csv_join_quoted")
     finally:
-        con.execute("set force_compression = $v", {"v": before or "auto"})
+        run_sql(con, "ingest/drop_csv_odd_files")
 
 
 def _re_escape(ch: str) -> str:
@@ -433,7 +296,7 @@ def batch_bytes_for(con: duckdb.DuckDBPyConnection) -> int:
     """How many bytes of landed files to read in one batch: a fifth of DuckDB's memory limit
     (a batch's lines, their parse and its records are in flight together), between 64 MB and
     1 GB, so a smaller limit means smaller batches rather than spilling."""
-    setting = str(con.execute("select current_setting('memory_limit')").fetchall()[0][0])
+    setting = _setting(con, "memory_limit")
     m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", setting)
     limit = float(m.group(1)) * _UNITS.get(m.group(2).upper() or "B", 0) if m else 0
     if limit <= 0:
@@ -446,47 +309,35 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
                     started_at: datetime | None = None,
                     after_load: Callable[[list[date]], object] | None = None,
                     max_batch_bytes: int | None = None,
-                    before_insert: Callable[[list[date]], object] | None = None) -> list[PartitionLoad]:
-    """Replace partitions `days` of raw.<name> with the files of their landing folders.
-    Days are read in size-capped batches; each batch is read set-based into a temporary table
-    (a failed read cannot abort the transaction), then swapped in with one transaction that
-    also runs `after_load(batch_days)` (parsing the new rows). `before_insert(batch_days)` may
-    change the batch's temp table `landing_rows` first (erasure blanks lines there, so they
-    never reach raw.<name>). A missing folder leaves that
-    partition's rows alone (landing files may have been archived)."""
-    ensure_raw_tables(con, name)
+                    before_insert: Callable[[list[date]], object] | None = None,
+                    ledger: bool = True) -> list[PartitionLoad]:
+    """Read source `name`'s landing days `days` from their files and record them in the ledger
+    raw._partitions. Days are read in size-capped batches; each batch is read set-based into
+    the temp table `landing_rows` (a failed read cannot abort the transaction), then, in one
+    transaction, recorded in the ledger and handed to `after_load(batch_days)`, which parses
+    and files the lines (transforms.staging.parse_partitions). `before_insert(batch_days)`
+    may change `landing_rows` first (erasure blanks lines there, so they are never parsed).
+    Without `ledger` the ledger is left as it is (a replay after an erasure). A missing folder
+    leaves that partition's rows alone (landing files may have been archived)."""
+    ensure_staged_tables(con)
     batches, missing = _batches(landing_dir, name, cfg, days, max_batch_bytes or batch_bytes_for(con))
     results = [PartitionLoad(source=name, partition=d, skipped=True) for d in missing]
     for batch in batches:
-        con.execute("create or replace temp table landing_rows (" + RAW_COLUMNS + ")")
-        con.execute(
-            "create or replace temp table landing_files (f varchar, rel varchar, day date, bytes bigint, note varchar, read_from varchar)"
-        )
+        run_sql(con, "ingest/landing_tables")
         rows = [(str(p), f"{cfg.folder or name}/{day.isoformat()}/{p.name}", day, p.stat().st_size)
                 for day, files in batch for p in files]
         if rows:
-            con.execute(
-                "insert into landing_files select unnest($f), unnest($r), unnest($d::date[]), unnest($b::bigint[]), null, unnest($f)",
-                {"f": [r[0] for r in rows], "r": [r[1] for r in rows], "d": [r[2] for r in rows], "b": [r[3] for r in rows]},
-            )
+            run_sql(con, "ingest/add_landing_files",
+                    {"f": [r[0] for r in rows], "r": [r[1] for r in rows], "d": [r[2] for r in rows], "b": [r[3] for r in rows]})
             if cfg.format == "parquet":
-                con.execute(
-                    """insert into landing_rows
-                    select lf.day, lf.rel, file_row_number + 1, j, strlen(j), null, $at
-                    from (select filename, file_row_number,
-                                 to_json(struct_pack(*columns(* exclude (filename, file_row_number))))::varchar as j
-                          from read_parquet($files, filename = true,
-                                            file_row_number = true, union_by_name = true)) as p
-                    join landing_files as lf on p.filename = lf.f""",
-                    {"at": loaded_at, "files": [r[0] for r in rows]},
-                )
+                run_sql(con, "ingest/read_parquet", {"at": loaded_at, "files": [r[0] for r in rows]})
             else:
                 _read_text_files(con, loaded_at)
                 if cfg.format == "csv":
                     _csv_to_records(con, cfg)
-        per_file = dict((r[0], r[1]) for r in con.execute(
-            "select _source_file, count(*) from landing_rows group by all").fetchall())
-        notes = dict(con.execute("select rel, note from landing_files").fetchall())
+        per_file, notes = {}, {}
+        for rel, n_lines, note in run_sql(con, "ingest/lines_per_file").fetchall():
+            per_file[rel], notes[rel] = n_lines, note
         batch_results = []
         for day, files in batch:
             res = PartitionLoad(source=name, partition=day, fingerprint=fingerprint(files))
@@ -499,23 +350,16 @@ def load_partitions(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str
             before_insert(batch_days)
         try:
             with transaction(con):
-                con.execute(sql_with("delete from raw.{name} where _partition in (select unnest($days::date[]))", name=name),
-                            {"days": batch_days})
-                _insert_zstd(con, sql_with("insert into raw.{name} select * from landing_rows", name=name))
-                con.execute(
-                    """insert or replace into raw._partitions
-                    select $s, unnest($days::date[]), unnest($fps), unnest($nfs::integer[]), unnest($nls::bigint[]), $run, $started, $at""",
-                    {"s": name, "days": batch_days, "fps": [r.fingerprint for r in batch_results],
-                     "nfs": [len(r.files) for r in batch_results], "nls": [r.lines for r in batch_results],
-                     "run": run_id, "started": started_at or loaded_at, "at": loaded_at},
-                )
-                mark_changed(con, "raw._partitions")
+                if ledger:
+                    run_sql(con, "ingest/record_partitions", {
+                        "source": name, "days": batch_days, "fps": [r.fingerprint for r in batch_results],
+                        "nfs": [len(r.files) for r in batch_results], "nls": [r.lines for r in batch_results],
+                        "run": run_id, "started": started_at or loaded_at, "at": loaded_at})
+                    mark_changed(con, "raw._partitions")
                 if after_load is not None:
                     after_load(batch_days)
         finally:
-            con.execute("drop table if exists landing_rows")
-            con.execute("drop table if exists landing_files")
-            con.execute("drop table if exists csv_headers")
+            run_sql(con, "ingest/drop_landing_tables")
         results += batch_results
     return sorted(results, key=lambda r: r.partition)
 
@@ -536,9 +380,7 @@ def pending_days(con: duckdb.DuckDBPyConnection | None, landing_dir: Path, name:
     loaded: dict[date, str] = {}
     if con is not None:
         try:
-            loaded = dict(con.execute(
-                "select _partition, fingerprint from raw._partitions where source = $s", {"s": name}
-            ).fetchall())
+            loaded = {day: fp for day, _, fp in run_sql(con, "ingest/ledger_days", {"source": name}).fetchall()}
         except duckdb.CatalogException:
             loaded = {}
     out = []

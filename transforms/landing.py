@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.config import Config, SettingsFile, SourceConfig, glob_matches
-from transforms.warehouse import apply_comments, mark_changed, transaction
+from transforms.warehouse import apply_comments, mark_changed, run_sql, transaction
 
 # The first day Dagster partitions when settings.partitions_start is unset: every landing day
 # folder from 1970 on is loaded. 20,000 daily partitions cost nothing measurable (definitions
@@ -391,25 +391,13 @@ def unread_warning(landing_dir: Path, config: Config) -> str | None:
 
 # --------------------------------------------------------------------------- the table
 
-UNREAD_COLUMNS = """
-    source varchar, path varchar not null, kind varchar not null, _partition date,
-    n_files bigint not null, reason varchar not null, run_id varchar, found_at timestamp not null
-"""
-
-
 def record_unread(con: duckdb.DuckDBPyConnection, unread: list[Unread], run_id: str | None, found_at: datetime) -> int:
     """Replace quarantine.unread_files (one row per landing entry not read) with `unread`."""
     with transaction(con):
-        con.execute("create or replace table quarantine.unread_files (" + UNREAD_COLUMNS + ")")
-        if unread:
-            con.execute(
-                """insert into quarantine.unread_files
-                select unnest($source::varchar[]), unnest($path), unnest($kind), unnest($day::date[]),
-                       unnest($n::bigint[]), unnest($reason), $run, $at""",
-                {"source": [u.source for u in unread], "path": [u.path for u in unread], "kind": [u.kind for u in unread],
-                 "day": [u.day for u in unread], "n": [u.n_files for u in unread], "reason": [u.reason for u in unread],
-                 "run": run_id, "at": found_at},
-            )
+        run_sql(con, "ingest/record_unread", {
+            "source": [u.source for u in unread], "path": [u.path for u in unread], "kind": [u.kind for u in unread],
+            "day": [u.day for u in unread], "n": [u.n_files for u in unread], "reason": [u.reason for u in unread],
+            "run": run_id, "at": found_at})
         apply_comments(con, "quarantine.unread_files")
         mark_changed(con, "quarantine.unread_files")
     return len(unread)

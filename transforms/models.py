@@ -120,11 +120,11 @@ def header_depends(path: Path) -> tuple[str, ...] | None:
 
 # --------------------------------------------------------------------------- the graph
 
-# Built by the ingest and staging stage (pipelines/defs/ingest, pipelines/defs/staging), or run
-# by the loader per source (erased_lines): the sources of the model graph.
+# Built by the ingest and staging stage (pipelines/defs/ingest, pipelines/defs/staging; the
+# loader's own statements are in sql/ingest/): the sources of the model graph.
 STAGE_BUILT = frozenset({
-    "intermediate.records", "intermediate.partition_counts", "intermediate.erased_lines", "staging.events",
-    "staging.profiles", "quarantine.rejected",
+    "intermediate.partition_counts", "staging.events", "staging.profiles", "quarantine.rejected",
+    "intermediate.duplicate_events", "intermediate.profile_versions",
 })
 
 

@@ -7,15 +7,17 @@ of their customer in identity.customer_ids. Then:
 1. A suppression key for each identifier goes into ``intermediate.erased_identifiers``: a keyed
    hash (under a key derived from the secret for this purpose only) of the value as stored, so
    the list holds neither their email or phone nor their identifier hashes.
-2. Every landed line carrying one of those keys (in an identifier field, or an email or phone
-   written anywhere in it: sql/intermediate/erased_lines.sql) is blanked in raw.<source>: no
-   payload, and the load error ERASED_REASON, so it stays counted (read = accepted + rejected
-   + duplicates) and reaches quarantine.rejected as a rejected record without payload. The
-   loader blanks the same lines before they reach raw.<source> in every later run, so their
-   old landing files may stay where they are.
-3. The blanked partitions are parsed again; the caller then rebuilds every table through the
-   Dagster assets and rewrites the working file into a fresh one (``rewrite_working_file``):
-   DuckDB keeps deleted rows' bytes in a file until it is copied.
+2. Every loaded landing day is read again from its files (the landing files are the raw
+   layer), and every landed line carrying one of those keys (in an identifier field, or an
+   email or phone written anywhere in it: sql/ingest/erased_lines.sql) is blanked before it is
+   parsed: no payload, and the load error ERASED_REASON, so it stays counted (read = accepted +
+   rejected + duplicates) and reaches quarantine.rejected as a rejected record without payload.
+   The loader blanks the same lines in every later run, so their old landing files may stay
+   where they are. A day whose folder was archived has its staged rows of the person moved to
+   quarantine instead (``replay_erased``).
+3. The caller then rebuilds every table through the Dagster assets and rewrites the working
+   file into a fresh one (``rewrite_working_file``): DuckDB keeps deleted rows' bytes in a file
+   until it is copied.
 4. ``marts.erasures`` records when and how many rows, without any identifier.
 """
 
@@ -27,23 +29,23 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from transforms.config import PII_IDENTIFIERS, Config, SettingsFile, SourceConfig
-from transforms.staging import identifier_hash_params, json_path, parse_partitions
+from transforms.staging import STAGED_TABLES, identifier_hash_params, json_path, parse_partitions
 from transforms.warehouse import (
     PRIVATE_FILE_MODE,
     WarehousePaths,
     apply_comments,
-    bind,
     connect,
     hmac_pads,
     load_pii_macros,
     mark_changed,
     private_files,
-    read_model,
+    run_sql,
     sql_with,
     transaction,
 )
@@ -95,8 +97,9 @@ def _has_erasures(con: duckdb.DuckDBPyConnection) -> bool:
     ).fetchall()[0][0]) and bool(con.execute("select count(*) from intermediate.erased_identifiers").fetchall()[0][0])
 
 
-def erased_lines_params(cfg: SourceConfig, settings: SettingsFile, secret: str, days: list[date]) -> dict[str, Any]:
-    """Bound parameters of sql/intermediate/erased_lines.sql for one source."""
+def erased_lines_params(cfg: SourceConfig, settings: SettingsFile, secret: str,
+                        erasure_id: str | None = None) -> dict[str, Any]:
+    """Bound parameters of sql/ingest/erased_lines.sql for one source."""
     types = list(cfg.identifiers)
     ipad, opad = hmac_pads(secret, purpose=ERASE_PURPOSE)
     return {
@@ -105,32 +108,23 @@ def erased_lines_params(cfg: SourceConfig, settings: SettingsFile, secret: str, 
         "pii_kinds": [t if t in PII_IDENTIFIERS else "none" for t in types],
         "erase_ipad": ipad,
         "erase_opad": opad,
-        "days": days,
+        "reason": ERASED_REASON,
+        "erasure_id": erasure_id,
     }
 
 
-def erase_lines(con: duckdb.DuckDBPyConnection, relation: str, cfg: SourceConfig, settings: SettingsFile,
-                secret: str, days: list[date]) -> int:
-    """Blank the lines of `relation` (the loader's `landing_rows`, or `raw.<source>`) in `days`
-    that carry an erased person. Returns how many. Does nothing (and costs one count) while
-    nobody was erased."""
-    if not days or not _has_erasures(con):
+def erase_lines(con: duckdb.DuckDBPyConnection, cfg: SourceConfig, settings: SettingsFile, secret: str,
+                erasure_id: str | None = None) -> int:
+    """Blank the lines of the loader's batch (temp table `landing_rows`) that carry an erased
+    person, before they are parsed. Returns how many; with `erasure_id`, how many carry only
+    people that erasure names (the lines it erases anew). Does nothing (and costs one count)
+    while nobody was erased."""
+    if not _has_erasures(con):
         return 0
     load_pii_macros(con)
-    sql = read_model("intermediate.erased_lines").replace("raw.__source__", relation)
-    params = erased_lines_params(cfg, settings, secret, days)
-    con.execute("create or replace temp table _erased_lines as " + sql, bind(sql, params))
-    try:
-        n = con.execute("select count(*) from _erased_lines").fetchall()[0][0]
-        if n:
-            con.execute(
-                sql_with("update {relation} set payload = null, _load_error = $reason ", relation=relation)
-                + "where (_source_file, _line) in (select (_source_file, _line) from _erased_lines)",
-                {"reason": ERASED_REASON},
-            )
-        return n
-    finally:
-        con.execute("drop table if exists _erased_lines")
+    n_erased, n_new = run_sql(con, "ingest/erased_lines",
+                              erased_lines_params(cfg, settings, secret, erasure_id)).fetchall()[0]
+    return n_new if erasure_id is not None else n_erased
 
 
 def _person_values(con: duckdb.DuckDBPyConnection, settings: SettingsFile, secret: str, *,
@@ -162,7 +156,7 @@ def _person_values(con: duckdb.DuckDBPyConnection, settings: SettingsFile, secre
 
 
 def forget_person(con: duckdb.DuckDBPyConnection, config: Config, secret: str, *, email: str | None = None,
-                  customer_id: str | None = None, now: datetime) -> Erasure:
+                  customer_id: str | None = None, now: datetime, landing_dir: Path) -> Erasure:
     """Erase one person from the working database's raw and parsed records (see the module
     docstring); the caller then rebuilds the tables and rewrites the file. An email that
     matches nobody is still suppressed, so lines that land with it later are erased."""
@@ -187,20 +181,9 @@ def forget_person(con: duckdb.DuckDBPyConnection, config: Config, secret: str, *
     days: dict[str, list[date]] = {}
     n_records = 0
     for name, cfg in config.sources.items():
-        if not _has_raw(con, name):
-            continue
-        source_days = [r[0] for r in con.execute(
-            "select _partition from raw._partitions where source = $s order by 1", {"s": name}).fetchall()]
-        rel = sql_with("raw.{name}", name=name)
-        with transaction(con):
-            n = erase_lines(con, rel, cfg, config.settings, secret, source_days)
-            if n:
-                hit = [r[0] for r in con.execute(
-                    sql_with("select distinct _partition from raw.{name} where _load_error = $r order by 1", name=name),
-                    {"r": ERASED_REASON},
-                ).fetchall()]
-                parse_partitions(con, name, cfg, hit, config.settings, secret, now)
-                days[name] = hit
+        n, hit = replay_erased(con, landing_dir, name, cfg, config.settings, secret, values, erasure_id)
+        if hit:
+            days[name] = hit
         n_records += n
     with transaction(con):
         mark_changed(con, "marts.erasures")
@@ -212,12 +195,42 @@ def forget_person(con: duckdb.DuckDBPyConnection, config: Config, secret: str, *
     return Erasure(erasure_id, len(customers), len(values), n_records, n_events, days)
 
 
-def _has_raw(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute(
-        """select count(*) from duckdb_tables() where database_name = current_database()
-        and schema_name = 'raw' and table_name = $t""",
-        {"t": name},
-    ).fetchall()[0][0])
+def replay_erased(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str, cfg: SourceConfig,
+                  settings: SettingsFile, secret: str, values: list[str], erasure_id: str) -> tuple[int, list[date]]:
+    """Read source `name`'s loaded landing days again from their files, the erased person's
+    lines blanked before they are parsed (the landing files are the raw layer: nothing else
+    holds the lines). A day whose folder is gone (archived) cannot be replayed: its staged rows
+    that carry one of the person's stored identifier `values` are moved to quarantine as erased
+    (sql/ingest/erase_staged.sql). The ledger keeps its rows. Returns how many records were
+    erased anew (lines carrying only people of `erasure_id`) and the days they were in."""
+    from transforms.ingest import load_partitions  # ingest reads through this module's erase_lines
+
+    ledger = run_sql(con, "ingest/ledger_days", {"source": name}).fetchall()
+    by_load: dict[datetime, list[date]] = {}
+    for day, loaded_at in ledger:
+        by_load.setdefault(loaded_at, []).append(day)
+    n_erased, hit = 0, set()
+    archived: list[date] = []
+    for loaded_at, days in sorted(by_load.items()):
+        def blank(batch: list[date]) -> None:
+            n = erase_lines(con, cfg, settings, secret, erasure_id)
+            if n:
+                hit.update(batch)
+            nonlocal n_erased
+            n_erased += n
+
+        results = load_partitions(
+            con, landing_dir, name, cfg, days, loaded_at, ledger=False, before_insert=blank,
+            after_load=lambda batch, at=loaded_at: parse_partitions(con, name, cfg, batch, settings, secret, at),
+        )
+        archived += [r.partition for r in results if r.skipped]
+    if archived and values:
+        with transaction(con):
+            n = run_sql(con, "ingest/erase_staged", {"source": name, "days": archived, "values": values,
+                                                     "reason": ERASED_REASON}).fetchall()[0][0]
+            mark_changed(con, *STAGED_TABLES)
+        n_erased += n
+    return n_erased, sorted(hit | set(archived if n_erased else []))
 
 
 def rewrite_working_file(paths: WarehousePaths, *, memory_limit: str | None = None,

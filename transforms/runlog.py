@@ -68,7 +68,7 @@ def _has_partitions(con: duckdb.DuckDBPyConnection) -> bool:
 def record_loads(con: duckdb.DuckDBPyConnection, source: str, days: list[date], run_id: str,
                  started_at: datetime) -> None:
     """Write a `running` row for each of `days` of `source` that run `run_id` has just loaded,
-    with the number of records read (from intermediate.records, parsed in the same load). Runs
+    with the number of records read (from the ledger raw._partitions, written in the same load). Runs
     inside the caller's load transaction: the partition and its row commit together."""
     ensure_runs_table(con)
     mark_changed(con, "marts.pipeline_runs")
@@ -82,9 +82,8 @@ def record_loads(con: duckdb.DuckDBPyConnection, source: str, days: list[date], 
         """insert into marts.pipeline_runs
         with loaded as (select unnest($days::date[]) as _partition),
         records as (
-            select _partition, count(*) as n_read from intermediate.records
+            select _partition, n_lines as n_read from raw._partitions
             where source = $s and _partition in (select _partition from loaded)
-            group by all
         )
         select $run, $s, l._partition, coalesce(r.n_read, 0), null, null, null, $started, null, $status, null
         from loaded as l left join records as r using (_partition)""",
@@ -236,7 +235,7 @@ def run_log_gaps(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
         return []
     return con.execute(
         """with raw_counts as (
-            select source, _partition, count(*) as n from intermediate.records group by all
+            select source, _partition, n_lines as n from raw._partitions
         )
         select p.source, p._partition, p.run_id,
             case

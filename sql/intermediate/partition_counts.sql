@@ -1,43 +1,38 @@
 -- grain: one row per source and landed partition
--- depends on: intermediate.records, staging.events
--- Records read, accepted, rejected and duplicated per source and partition:
--- read = accepted + rejected + duplicates.
-with records as (
-    select source, kind, _partition, event_id, reason from intermediate.records
+-- depends on: intermediate.duplicate_events, intermediate.profile_versions, quarantine.rejected,
+--             raw._partitions, staging.events
+-- Records read (the load ledger), accepted, rejected and duplicated per source and partition,
+-- each counted on its own table: read = accepted + rejected + duplicates.
+with ledger as (
+    select source, _partition, n_lines from raw._partitions
 ),
 
-accepted_events as (
+accepted as (
     select source, _partition, count(*) as n from staging.events group by all
+    union all
+    select source, _partition, count(*) as n from intermediate.profile_versions group by all
 ),
 
-accepted_profiles as (
-    select source, _partition, count(*) as n
-    from intermediate.records
-    where kind = 'profiles' and reason is null
-    group by all
+rejected as (
+    select source, _partition, count(*) as n from quarantine.rejected group by all
 ),
 
-per_partition as (
-    select
-        source,
-        _partition,
-        count(*) as n_read,
-        count(reason) as n_rejected
-    from records
-    group by all
+duplicates as (
+    select source, _partition, count(*) as n from intermediate.duplicate_events group by all
 ),
 
 final as (
     select
-        p.source,
-        p._partition,
-        p.n_read,
-        coalesce(e.n, pr.n, 0) as n_accepted,
-        p.n_rejected,
-        p.n_read - p.n_rejected - coalesce(e.n, pr.n, 0) as n_duplicates
-    from per_partition as p
-    left join accepted_events as e on p.source = e.source and p._partition = e._partition
-    left join accepted_profiles as pr on p.source = pr.source and p._partition = pr._partition
+        source,
+        _partition,
+        coalesce(l.n_lines, 0) as n_read,
+        coalesce(a.n, 0) as n_accepted,
+        coalesce(q.n, 0) as n_rejected,
+        coalesce(d.n, 0) as n_duplicates
+    from ledger as l
+    full join accepted as a using (source, _partition)
+    full join rejected as q using (source, _partition)
+    full join duplicates as d using (source, _partition)
 )
 
 select * from final

@@ -1,9 +1,8 @@
 -- grain: one row per customer profile (profile_id = '<source>:<id>'), its latest version
--- depends on: intermediate.records
+-- depends on: intermediate.profile_versions
 -- Profile records (e.g. CRM contacts): identifiers and attributes used for personas.
 with records as (
-    select * from intermediate.records
-    where kind = 'profiles' and reason is null
+    select * from intermediate.profile_versions
 ),
 
 latest as (

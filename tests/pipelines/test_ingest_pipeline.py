@@ -121,8 +121,10 @@ def test_published_file_is_readable_while_the_working_file_is_private(landing, t
         n_events = work.execute("select count(*) from staging.events").fetchall()[0][0]
     finally:
         work.close()
-    # landed payloads (clear-text emails) and intermediate steps stay in the working file
-    assert {"raw.clickstream", "raw.crm", "intermediate.records"} <= private
+    # intermediate steps stay in the working file; landed payloads (clear-text emails) stay in
+    # the landing files, the raw layer: no copy of them is kept in either file
+    assert {"intermediate.duplicate_events", "intermediate.profile_versions", "raw._partitions"} <= private
+    assert {t for t in private if t.startswith("raw.")} == {"raw._partitions"}
     assert tables & private == {"raw._partitions"}
     assert {"staging.events", "quarantine.rejected", "identity.customer_ids", "marts.journeys"} <= tables
     assert comment and column_comments > 5  # the table documentation is published too

@@ -1,5 +1,6 @@
-"""raw.<source>: one daily-partitioned asset per configured source; quarantine.unread_files:
-every landing entry no source reads."""
+"""raw.<source>: one daily-partitioned asset per configured source, the landing files of that
+source (the raw layer, read in place), each day read and parsed once into the staged tables;
+quarantine.unread_files: every landing entry no source reads."""
 
 
 import time
@@ -35,12 +36,14 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
         key=["raw", name],
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="ingest",
+        group_name="raw",
         kinds={"duckdb"},
         description=(
-            f"One row per landed record of source '{name}' ({source.format}, files '{source.files}'), "
-            "with its lineage; each partition is one landing day folder, replaced whole on "
-            "rematerialization. The records are also parsed into intermediate.records."
+            f"The landing files of source '{name}' ({source.format}, files '{source.files}'): the raw "
+            "layer, read in place (file and line lineage; the ledger raw._partitions holds each day's "
+            "fingerprint and records read). Each partition is one landing day folder, read and parsed "
+            "once, straight into staging.events and quarantine.rejected, and replaced whole on "
+            "rematerialization."
         ),
         retry_policy=dg.RetryPolicy(max_retries=1, delay=2),
     )
@@ -66,15 +69,15 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
             unchanged = len([d for d in days if d not in todo])
 
             def after_load(batch: list[date]) -> None:
-                # inside the load's transaction: the partitions, their records and their run log rows commit together
-                parse_partitions(con, name, source, batch, cfg.settings, journeys.hash_secret, started, from_landing=True)
+                # inside the load's transaction: the ledger, the staged records and the run log rows commit together
+                parse_partitions(con, name, source, batch, cfg.settings, journeys.hash_secret, started)
                 record_loads(con, name, batch, context.run_id, started)
 
             results = load_partitions(
                 con, journeys.landing, name, source, sorted(todo), loaded_at=utcnow(), run_id=context.run_id,
                 started_at=started, after_load=after_load,
                 before_insert=lambda batch: erased.append(
-                    erase_lines(con, "landing_rows", source, cfg.settings, journeys.hash_secret, batch)
+                    erase_lines(con, source, cfg.settings, journeys.hash_secret)
                 ),
             )
             for res in results:
@@ -116,7 +119,7 @@ def unread_files_asset(raw_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
         key=["quarantine", "unread_files"],
         deps=raw_keys,
-        group_name="ingest",
+        group_name="quarantine",
         kinds={"duckdb"},
         description=describe("quarantine.unread_files"),
     )

@@ -1,24 +1,24 @@
--- grain: one row per landed line that carries an erased person (journeys forget)
--- depends on: raw.__source__ (the runner substitutes the loader's landing_rows or raw.<source>),
---             intermediate.erased_identifiers
--- not materialized: the loader blanks these lines before they reach raw.<source>, and
--- `journeys forget` blanks them in raw.<source>; both through this one query.
+-- Blank the landed lines of one batch (temp table landing_rows) that carry an erased person
+-- (journeys forget), before they are parsed: no payload, and the load error $reason, so each
+-- stays counted (read = accepted + rejected + duplicates) and reaches quarantine.rejected as a
+-- rejected record without payload. The last statement returns how many lines were blanked,
+-- and how many of them by the erasure $erasure_id alone.
 -- A line is erased when one of its configured identifier fields, or any email or phone number
 -- written anywhere in it, gives a suppression key in intermediate.erased_identifiers. Values
--- take the path of intermediate.records (normalize_identifier, keyed_hash), then a second
+-- take the path of sql/ingest/parse.sql (normalize_identifier, keyed_hash), then a second
 -- keyed hash: the list holds neither the person's values nor their identifier hashes.
+create or replace temp table erased_lines as
 with landed as (
     select
         _source_file,
         _line,
         payload
-    from raw.__source__
+    from landing_rows
     where payload is not null
-        and _partition in (select unnest($days::date[]))
 ),
 
 erased as (
-    select erased_key from intermediate.erased_identifiers
+    select erased_key, erasure_id from intermediate.erased_identifiers
 ),
 
 field_values as (
@@ -38,7 +38,7 @@ field_values as (
 ),
 
 stored_values as (
-    -- as intermediate.records stores them: emails and phones keyed-hashed, other ids as they are
+    -- as sql/ingest/parse.sql stores them: emails and phones keyed-hashed, other ids as they are
     select
         _source_file,
         _line,
@@ -65,11 +65,20 @@ candidate_keys as (
 ),
 
 final as (
-    select distinct
+    -- is_new: every key the line carries was erased by the erasure $erasure_id (a forget
+    -- counting what it erases; null when the loader asks)
+    select
         c._source_file,
-        c._line
+        c._line,
+        bool_and(e.erasure_id = $erasure_id) as is_new
     from candidate_keys as c
-    semi join erased as e on c.erased_key = e.erased_key
+    join erased as e on c.erased_key = e.erased_key
+    group by all
 )
 
-select * from final
+select * from final;
+
+update landing_rows set payload = null, _load_error = $reason
+where (_source_file, _line) in (select (_source_file, _line) from erased_lines);
+
+select count(*) as n_erased, count(*) filter (where is_new) as n_new from erased_lines;

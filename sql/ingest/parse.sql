@@ -1,10 +1,34 @@
--- grain: one row per landed record of one source (raw.<source>), accepted or not
--- depends on: raw.<source> (the runner substitutes the validated source table for raw.__source__
---             and one fixed timestamp parser for __parse_timestamp__; everything else is bound)
+-- Parse one batch of landed lines (temp table landing_rows, filled by transforms.ingest from
+-- the landing files) into temp table `parsed`: one row per landed record, with its canonical
+-- fields when accepted or the reason it is rejected. Run once per batch; sql/ingest/stage.sql
+-- then files the rows into staging.events, quarantine.rejected and the private duplicates and
+-- profile versions. Every per-source variant is a bound parameter ($ts_kind picks the
+-- timestamp parser). The personal-data macros are in sql/macros/pii.sql.
 -- Parses every landed record into the canonical event fields, normalises every identifier and
 -- keyed-hashes (HMAC-SHA256) the emails and phones among them, masks emails and phones in
 -- names, URLs and free text, and gives each record that cannot be accepted a reason a person
--- understands. The personal-data macros are in sql/macros/pii.sql.
+-- understands.
+
+-- the first of a field's configured paths that holds a value; the common case of one path
+-- skips the list filter
+create or replace temp macro first_nonempty(v, idx) as
+    case
+        when len(idx) = 1 then nullif(v[idx[1]], '')
+        else list_filter(list_select(v, idx), lambda x: x <> '')[1]
+    end;
+
+create or replace temp macro first_filled(v, idx) as
+    case
+        when len(idx) = 1 then (case when trim(v[idx[1]]) <> '' then v[idx[1]] end)
+        else list_filter(list_select(v, idx), lambda x: nullif(trim(x), '') is not null)[1]
+    end;
+
+-- doubles rounded to 12 significant digits, as every model's are (transforms.warehouse.deterministic)
+create or replace temp macro round_12(x) as
+    case when x is null or x = 0 or isnan(x) or isinf(x) then x
+    else round(x, (11 - floor(log10(abs(x))))::integer) end;
+
+create or replace temp table parsed as
 with landed as (
     select
         _partition,
@@ -14,8 +38,7 @@ with landed as (
         payload,
         _bytes,
         _load_error
-    from raw.__source__
-    where _partition in (select unnest($days::date[]))
+    from landing_rows
 ),
 
 extracted as (
@@ -60,7 +83,20 @@ first_values as (
 typed as (
     select
         *,
-        __parse_timestamp__ as occurred_at,
+        -- without an offset an ISO timestamp is read in the source's time zone; the session's
+        -- zone is UTC, so for UTC sources one cast does both
+        case $ts_kind
+            when 'iso8601' then
+                case
+                    when $ts_tz = 'UTC' then timezone('UTC', try_cast(ts_text as timestamptz))
+                    when regexp_matches(ts_text, '\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$')
+                        then timezone('UTC', try_cast(ts_text as timestamptz))
+                    else timezone('UTC', timezone($ts_tz, try_cast(ts_text as timestamp)))
+                end
+            when 'epoch_seconds' then timezone('UTC', to_timestamp(try_cast(ts_text as double)))
+            when 'epoch_millis' then timezone('UTC', to_timestamp(try_cast(ts_text as double) / 1000))
+            else timezone('UTC', timezone($ts_tz, try_strptime(ts_text, $ts_format)))
+        end as occurred_at,
         try_cast(amount_text as double) as amount,
         try_cast(csat_text as double) as csat,
         -- a record id that is an email or phone (a CRM keyed by email) is kept as its keyed hash
@@ -156,8 +192,8 @@ final as (
         mask_pii(device) as device,
         mask_pii(channel) as channel,
         -- measures
-        amount,
-        csat,
+        round_12(amount) as amount,
+        round_12(csat) as csat,
         mask_pii(satisfaction) as satisfaction,
         mask_pii(text_raw) as text,
         mask_pii(case
@@ -174,7 +210,7 @@ final as (
                 ))
         end as attributes,
         -- the verdict: null = accepted. A rejected record keeps a masked prefix of its text,
-        -- its length and a keyed hash of the whole (the original stays in raw.<source>)
+        -- its length and a keyed hash of the whole (the original stays in its landing file)
         mask_pii(reason) as reason,
         case
             when reason is not null then left(mask_pii(left(payload, $payload_prefix_chars + 300)), $payload_prefix_chars)
@@ -184,4 +220,4 @@ final as (
     from judged
 )
 
-select * from final
+select * from final;

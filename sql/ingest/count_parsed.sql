@@ -1,0 +1,2 @@
+-- How many records the batch parsed (sql/ingest/parse.sql).
+select count(*) from parsed;

@@ -1,0 +1,2 @@
+-- The end of the quoted-line join.
+drop table if exists csv_odd_files;
