@@ -20,7 +20,7 @@ from transforms.journeys import journey_params
 from transforms.models import build_models
 from transforms.warehouse import bind, build_model, read_model, table_doc
 
-JOURNEY_MODELS = ("marts.journey_events", "marts.journeys", "marts.journey_paths", "marts.touchpoint_transitions",
+JOURNEY_MODELS = ("intermediate.journey_timeline", "intermediate.journey_steps", "marts.journey_events", "marts.journeys", "marts.journey_paths", "marts.touchpoint_transitions",
                   "marts.customers")
 
 T0 = datetime(2025, 3, 1, 9, 0)
@@ -42,15 +42,19 @@ def path_count_errors(con):
 def transition_probability_errors(con):
     return offending(con, "marts.touchpoint_transitions/probabilities_sum_to_one")
 
-CLASSIFIED_EVENTS_DDL = """
-create table intermediate.classified_events (
-    event_id varchar, customer_id varchar, occurred_at timestamp, source varchar,
-    source_rank integer, event_name varchar, touchpoint varchar, channel_group varchar,
-    stage varchar, phase varchar, phase_order integer, rule_id varchar, is_conversion boolean,
-    revenue double, sentiment double, sentiment_source varchar, csat double, satisfaction varchar,
-    amount double, device varchar, channel varchar, url varchar, url_path varchar,
+STAGING_EVENTS_DDL = """
+create table staging.events (
+    event_id varchar, source varchar, event_name varchar, occurred_at timestamp, amount double,
+    csat double, satisfaction varchar, device varchar, channel varchar, url varchar, url_path varchar,
     referrer varchar, utm_source varchar, utm_medium varchar, utm_campaign varchar, text varchar,
     properties json, _partition date
+)
+"""
+CLASSIFIED_EVENTS_DDL = """
+create table intermediate.classified_events (
+    event_id varchar, customer_id varchar, occurred_at timestamp, source_rank integer,
+    touchpoint varchar, channel_group varchar, stage varchar, phase varchar, phase_order integer,
+    rule_id varchar, is_conversion boolean, revenue double, sentiment double, sentiment_source varchar
 )
 """
 PROFILES_DDL = """
@@ -86,26 +90,27 @@ class Ev:
 def warehouse(events: list[Ev], personas: dict[str, str] | None = None,
               journey_settings: JourneySettings | None = None, documented: bool = True,
               con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse with the two upstream tables filled, and the journey marts built.
+    """An in-memory warehouse with the upstream tables filled (staging.events, the classification,
+    the profiles), and the journey models built.
     `documented=False` skips the COMMENT ON statements and `con` reuses a connection, for speed
     in the property tests."""
     if con is None:
         con = duckdb.connect()
         con.execute("set TimeZone = 'UTC'")
-    for schema in ("intermediate", "marts"):
+    for schema in ("staging", "intermediate", "marts"):
         con.execute(f"drop schema if exists {schema} cascade")
         con.execute(f"create schema {schema}")
+    con.execute(STAGING_EVENTS_DDL)
     con.execute(CLASSIFIED_EVENTS_DDL)
     con.execute(PROFILES_DDL)
     # one statement, the columns as bound lists
     con.execute(
         """
-        insert into intermediate.classified_events (event_id, customer_id, occurred_at, source,
-            source_rank, event_name, touchpoint, channel_group, stage, phase, phase_order, rule_id,
-            is_conversion, revenue)
+        insert into intermediate.classified_events (event_id, customer_id, occurred_at, source_rank,
+            touchpoint, channel_group, stage, phase, phase_order, rule_id, is_conversion, revenue)
         select
             unnest($event_id::varchar[]), unnest($customer_id::varchar[]),
-            unnest($occurred_at::timestamp[]), 'src', unnest($source_rank::integer[]), 'evt',
+            unnest($occurred_at::timestamp[]), unnest($source_rank::integer[]),
             unnest($touchpoint::varchar[]) as tp, if(tp = 'unclassified', null, 'owned'),
             if(tp = 'unclassified', null, 'front'), unnest($phase::varchar[]),
             if(tp = 'unclassified', null, 1), if(tp = 'unclassified', null, 'rule'),
@@ -121,6 +126,10 @@ def warehouse(events: list[Ev], personas: dict[str, str] | None = None,
             "is_conversion": [e.is_conversion for e in events],
             "revenue": [e.revenue for e in events],
         },
+    )
+    con.execute(
+        "insert into staging.events (event_id, source, event_name, occurred_at) "
+        "select event_id, 'src', 'evt', occurred_at from intermediate.classified_events"
     )
     personas = personas if personas is not None else {}
     customers = sorted({e.customer_id for e in events if e.customer_id is not None})
