@@ -71,7 +71,7 @@ featured as (
     from features
 ),
 
-combinations as (
+combinations as materialized (
     select
         row_number() over (
             order by source, event_name, m_url, m_url_path, m_referrer, m_referrer_host, m_utm_source,
@@ -88,30 +88,32 @@ combinations as (
 
 -- each condition is tested once per distinct value of the field it reads
 combination_values as (
-    select combination_id, field, 0 as prop_index, value
-    from (
-        select
-            combination_id,
-            source,
-            event_name,
-            m_url as url,
-            m_url_path as url_path,
-            m_referrer as referrer,
-            m_referrer_host as referrer_host,
-            m_utm_source as utm_source,
-            m_utm_medium as utm_medium,
-            m_utm_campaign as utm_campaign,
-            m_device as device,
-            m_channel as channel,
-            m_external_referrer::varchar as external_referrer,
-            null::varchar as always
-        from combinations
-    ) unpivot include nulls (
-        value for field in (
-            source, event_name, url, url_path, referrer, referrer_host, utm_source, utm_medium, utm_campaign,
-            device, channel, external_referrer, always
-        )
-    )
+    -- a union, not DuckDB's UNPIVOT statement (portable); nulls are kept
+    select combination_id, 'source' as field, 0 as prop_index, source as value from combinations
+    union all
+    select combination_id, 'event_name' as field, 0 as prop_index, event_name as value from combinations
+    union all
+    select combination_id, 'url' as field, 0 as prop_index, m_url as value from combinations
+    union all
+    select combination_id, 'url_path' as field, 0 as prop_index, m_url_path as value from combinations
+    union all
+    select combination_id, 'referrer' as field, 0 as prop_index, m_referrer as value from combinations
+    union all
+    select combination_id, 'referrer_host' as field, 0 as prop_index, m_referrer_host as value from combinations
+    union all
+    select combination_id, 'utm_source' as field, 0 as prop_index, m_utm_source as value from combinations
+    union all
+    select combination_id, 'utm_medium' as field, 0 as prop_index, m_utm_medium as value from combinations
+    union all
+    select combination_id, 'utm_campaign' as field, 0 as prop_index, m_utm_campaign as value from combinations
+    union all
+    select combination_id, 'device' as field, 0 as prop_index, m_device as value from combinations
+    union all
+    select combination_id, 'channel' as field, 0 as prop_index, m_channel as value from combinations
+    union all
+    select combination_id, 'external_referrer' as field, 0 as prop_index, m_external_referrer::varchar as value from combinations
+    union all
+    select combination_id, 'always' as field, 0 as prop_index, null::varchar as value from combinations
     union all
     select
         combination_id,

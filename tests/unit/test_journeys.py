@@ -4,6 +4,7 @@ against a plain-Python reference."""
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -308,6 +309,63 @@ def test_journey_paths_count_per_persona_and_all():
         ("smb", "email > website", 1, 1, 1, 1.0, 1.0, 5.0, 1800.0),
     ]
     assert path_count_errors(con) == []
+
+
+# --------------------------------------------------------------------------- per-journey runs (issue 15, point 5)
+
+
+def test_steps_are_runs_of_one_touchpoint_cut_at_journey_boundaries():
+    # website runs across the conversion into the next journey, and across an unclassified event
+    con = warehouse([
+        Ev("s:1", "c1", 0, "paid_search"), Ev("s:2", "c1", 5, "website"),
+        Ev("s:3", "c1", 6, "unclassified"), Ev("s:4", "c1", 7, "website", is_conversion=True),
+        Ev("s:5", "c1", 8, "website"), Ev("s:6", "c1", 9, "email"), Ev("s:7", "c1", 12, "website"),
+        Ev("s:8", "c2", 0, "unclassified"),
+    ])
+    assert rows(con, """select journey_id, step_number, name, first_step_index, last_step_index, arrived_at, left_at,
+                        n_events from intermediate.journey_steps where level = 'touchpoint' order by 1, 2""") == [
+        ("c1-001", 1, "paid_search", 1, 1, T0, T0, 1),
+        ("c1-001", 2, "website", 2, 4, T0 + timedelta(minutes=5), T0 + timedelta(minutes=7), 2),
+        ("c1-002", 1, "website", 1, 1, T0 + timedelta(minutes=8), T0 + timedelta(minutes=8), 1),
+        ("c1-002", 2, "email", 2, 2, T0 + timedelta(minutes=9), T0 + timedelta(minutes=9), 1),
+        ("c1-002", 3, "website", 3, 3, T0 + timedelta(minutes=12), T0 + timedelta(minutes=12), 1),
+    ]
+    # phases collapse on their own: email and website are different phases, paid_search and
+    # website too, so the phase steps follow the touchpoint steps here
+    assert rows(con, "select journey_id, count(*) from intermediate.journey_steps where level = 'phase' "
+                     "group by all order by 1") == [("c1-001", 2), ("c1-002", 3)]
+    assert rows(con, "select journey_id, touchpoint_path, n_touchpoint_steps from marts.journeys order by 1") == [
+        ("c1-001", "paid_search > website", 2), ("c1-002", "website > email > website", 3),
+        ("c2-001", "unclassified", 0),
+    ]
+
+
+def sql_text(name: str) -> str:
+    """sql/<name>.sql without comments, lowercase, whitespace collapsed."""
+    from transforms.warehouse import SQL_DIR
+
+    lines = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8").splitlines()
+    return " ".join(" ".join(line.split("--")[0] for line in lines).lower().split())
+
+
+@pytest.mark.parametrize("name", ["intermediate/journey_steps", "marts/journeys", "marts/touchpoint_transitions",
+                                  "intermediate/attribution_touches"])
+def test_models_after_the_timeline_sort_no_events(name):
+    # only intermediate.journey_timeline puts events in order; these aggregate its runs by key
+    sql = sql_text(name)
+    assert "order by step_index" not in sql and "order by occurred_at" not in sql
+
+
+@pytest.mark.parametrize("name", ["intermediate/classified_events", "intermediate/customer_profiles",
+                                  "intermediate/identifier_sets", "intermediate/journey_timeline",
+                                  "intermediate/journey_steps", "intermediate/attribution_touches",
+                                  "marts/journey_events", "marts/journeys", "marts/touchpoint_transitions",
+                                  "marts/attribution"])
+def test_models_avoid_what_other_engines_lack(name):
+    # issue 15 point 8: no rowid, no row_number() over (), no UNPIVOT statement, no MAP joined on
+    sql = sql_text(name)
+    assert "rowid" not in sql and "over ()" not in sql and not re.search(r"\bunpivot\b", sql)
+    assert "identifiers =" not in sql and "attributes is not distinct" not in sql
 
 
 # --------------------------------------------------------------------------- transitions, customers
