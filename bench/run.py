@@ -107,8 +107,9 @@ STAGES = {
     "staging (dedupe, quarantine)": lambda k: k == "staging",
     "identity + classification": lambda k: k in ("identity_components", "sentiment_lexicon") or k.startswith((
         "identity__", "intermediate__identity", "intermediate__text_sentiment", "intermediate__classified_events",
-        "intermediate__customer_profiles")),
-    "journeys, paths, transitions": lambda k: k.startswith(("marts__journey", "marts__journeys", "marts__touchpoint_transitions", "marts__customers")),
+        "intermediate__customer_profiles", "intermediate__identifier_sets")),
+    "journeys, paths, transitions": lambda k: k.startswith(("marts__journey", "marts__journeys", "marts__touchpoint_transitions", "marts__customers",
+                                                            "intermediate__journey_timeline", "intermediate__journey_steps")),
     "funnels": lambda k: k == "funnel_programme" or k.startswith("marts__funnel"),
     "attribution, health, pain points": lambda k: k == "attribution_model_credits" or k.startswith((
         "marts__attribution", "intermediate__attribution", "marts__touchpoint_health", "marts__pain_points")),

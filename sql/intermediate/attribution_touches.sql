@@ -1,9 +1,12 @@
 -- grain: one row per touch of a journey (a run of consecutive attributable events at one touchpoint)
--- depends on: marts.journey_events, marts.journeys
+-- depends on: intermediate.journey_timeline, marts.journeys
 -- The touches attribution works on, for every journey, converting or not: front-stage, classified
 -- events before the conversion (or up to the journey's last event) within the lookback; the
 -- excluded touchpoints are dropped unless nothing else is left; consecutive repeats collapse into
--- one touch; a journey left with no touch gets a single '(none)' touch.
+-- one touch; a journey left with no touch gets a single '(none)' touch. The kept events are
+-- aggregated by the touchpoint runs the journey pass numbered (intermediate.journey_timeline);
+-- only those runs, not the events, are put in order, to merge runs that meet once the runs
+-- between them are left out.
 with journeys as (
     select
         journey_id,
@@ -22,8 +25,9 @@ journey_events as (
         occurred_at,
         touchpoint,
         stage,
-        is_conversion
-    from marts.journey_events
+        is_conversion,
+        touchpoint_run
+    from intermediate.journey_timeline
 ),
 
 conversion_steps as (
@@ -59,6 +63,7 @@ candidates as (
         journey_events.step_index,
         journey_events.occurred_at,
         journey_events.touchpoint,
+        journey_events.touchpoint_run,
         list_contains($exclude_touchpoints::varchar[], journey_events.touchpoint) as is_excluded
     from journey_events
     inner join anchors on journey_events.journey_id = anchors.journey_id
@@ -84,46 +89,57 @@ kept as (
         candidates.journey_id,
         candidates.step_index,
         candidates.occurred_at,
-        candidates.touchpoint
+        candidates.touchpoint,
+        candidates.touchpoint_run
     from candidates
     inner join journey_flags on candidates.journey_id = journey_flags.journey_id
     where not candidates.is_excluded or not journey_flags.has_kept
 ),
 
-run_starts as (
-    -- windows, not per-journey lists: a sort spills to disk where a list aggregate cannot
+kept_runs as (
+    -- the kept events of one run of the journey pass: one touchpoint, consecutive
     select
         journey_id,
-        step_index,
-        occurred_at,
-        touchpoint,
-        coalesce(
-            lag(touchpoint) over (partition by journey_id order by step_index) <> touchpoint, true
-        ) as is_run_start
-    from kept
-),
-
-numbered as (
-    select
-        journey_id,
-        step_index,
-        occurred_at,
-        touchpoint,
-        sum(is_run_start::integer) over (
-            partition by journey_id order by step_index rows between unbounded preceding and current row
-        ) as touch_index
-    from run_starts
-),
-
-touch_runs as (
-    -- one row per run of one touchpoint: its first and last event
-    select
-        journey_id,
-        touch_index,
+        touchpoint_run,
         any_value(touchpoint) as touchpoint,
         arg_min(occurred_at, step_index) as first_touched_at,
         arg_max(occurred_at, step_index) as touched_at,
         count(*) as n_events
+    from kept
+    group by journey_id, touchpoint_run
+),
+
+numbered as (
+    -- runs of one touchpoint that meet once the runs between them are left out are one touch
+    select
+        journey_id,
+        touchpoint_run,
+        touchpoint,
+        first_touched_at,
+        touched_at,
+        n_events,
+        sum(is_touch_start::integer) over (
+            partition by journey_id order by touchpoint_run rows between unbounded preceding and current row
+        ) as touch_index
+    from (
+        select
+            *,
+            coalesce(
+                lag(touchpoint) over (partition by journey_id order by touchpoint_run) <> touchpoint, true
+            ) as is_touch_start
+        from kept_runs
+    )
+),
+
+touch_runs as (
+    -- one row per touch: its first and last event
+    select
+        journey_id,
+        touch_index,
+        any_value(touchpoint) as touchpoint,
+        arg_min(first_touched_at, touchpoint_run) as first_touched_at,
+        arg_max(touched_at, touchpoint_run) as touched_at,
+        sum(n_events) as n_events
     from numbered
     group by journey_id, touch_index
 ),

@@ -1,18 +1,23 @@
 -- grain: one row per event of staging.events
--- depends on: staging.events, identity.customer_ids, intermediate.text_sentiment
--- Every event with its customer, the first classification rule it matches (touchpoint, phase,
--- conversion) and its sentiment. Rules arrive as bound lists (data, never SQL text) and are
--- evaluated once per distinct combination of the columns they look at, then joined back.
+-- depends on: staging.events, intermediate.identifier_sets, intermediate.text_sentiment
+-- Every event's key with what classification adds to it: its customer, the first classification
+-- rule it matches (touchpoint, phase, conversion) and its sentiment, plus the ordering keys of
+-- its customer's timeline. The event itself stays in staging.events (marts.journey_events joins
+-- it once). Rules arrive as bound lists (data, never SQL text) and are evaluated once per
+-- distinct combination of the columns they look at, then joined back.
 with events as not materialized (
-    select * from staging.events
+    select
+        event_id, source, event_name, occurred_at, identifiers, url, url_path, referrer, utm_source,
+        utm_medium, utm_campaign, device, channel, amount, csat, satisfaction, text, properties
+    from staging.events
 ),
 
-customer_ids as (
-    select * from identity.customer_ids
+identifier_sets as (
+    select identifier_set, customer_id from intermediate.identifier_sets
 ),
 
 text_sentiment as (
-    select * from intermediate.text_sentiment
+    select text, sentiment from intermediate.text_sentiment
 ),
 
 rules as (
@@ -35,34 +40,6 @@ conditions as (
         unnest($cond_kind::varchar[]) as kind,
         unnest($cond_pattern::varchar[]) as pattern,
         unnest($cond_prop::integer[]) as prop_index
-),
-
--- customers: each distinct identifier set is resolved once; a shared identifier yields to the
--- others, device-level identifiers to person-level ones, then the smallest customer_id wins
-identifier_sets as (
-    select distinct identifiers from events
-),
-
-set_members as (
-    select
-        identifiers,
-        unnest(map_keys(identifiers)) as identifier_type,
-        unnest(map_values(identifiers)) as identifier_value
-    from identifier_sets
-),
-
-set_customers as (
-    select
-        m.identifiers,
-        arg_min(
-            c.customer_id,
-            (c.is_shared, list_contains($device_types, m.identifier_type), c.customer_id)
-        ) as customer_id
-    from set_members as m
-    inner join customer_ids as c
-        on m.identifier_type = c.identifier_type
-        and m.identifier_value = c.identifier_value
-    group by m.identifiers
 ),
 
 -- what the rules can see of each event; columns no rule needs are left out
@@ -94,9 +71,12 @@ featured as (
     from features
 ),
 
-combinations as (
+combinations as materialized (
     select
-        row_number() over () as combination_id,
+        row_number() over (
+            order by source, event_name, m_url, m_url_path, m_referrer, m_referrer_host, m_utm_source,
+                m_utm_medium, m_utm_campaign, m_device, m_channel, m_external_referrer, m_properties
+        ) as combination_id,
         *
     from (
         select distinct
@@ -108,30 +88,32 @@ combinations as (
 
 -- each condition is tested once per distinct value of the field it reads
 combination_values as (
-    select combination_id, field, 0 as prop_index, value
-    from (
-        select
-            combination_id,
-            source,
-            event_name,
-            m_url as url,
-            m_url_path as url_path,
-            m_referrer as referrer,
-            m_referrer_host as referrer_host,
-            m_utm_source as utm_source,
-            m_utm_medium as utm_medium,
-            m_utm_campaign as utm_campaign,
-            m_device as device,
-            m_channel as channel,
-            m_external_referrer::varchar as external_referrer,
-            null::varchar as always
-        from combinations
-    ) unpivot include nulls (
-        value for field in (
-            source, event_name, url, url_path, referrer, referrer_host, utm_source, utm_medium, utm_campaign,
-            device, channel, external_referrer, always
-        )
-    )
+    -- a union, not DuckDB's UNPIVOT statement (portable); nulls are kept
+    select combination_id, 'source' as field, 0 as prop_index, source as value from combinations
+    union all
+    select combination_id, 'event_name' as field, 0 as prop_index, event_name as value from combinations
+    union all
+    select combination_id, 'url' as field, 0 as prop_index, m_url as value from combinations
+    union all
+    select combination_id, 'url_path' as field, 0 as prop_index, m_url_path as value from combinations
+    union all
+    select combination_id, 'referrer' as field, 0 as prop_index, m_referrer as value from combinations
+    union all
+    select combination_id, 'referrer_host' as field, 0 as prop_index, m_referrer_host as value from combinations
+    union all
+    select combination_id, 'utm_source' as field, 0 as prop_index, m_utm_source as value from combinations
+    union all
+    select combination_id, 'utm_medium' as field, 0 as prop_index, m_utm_medium as value from combinations
+    union all
+    select combination_id, 'utm_campaign' as field, 0 as prop_index, m_utm_campaign as value from combinations
+    union all
+    select combination_id, 'device' as field, 0 as prop_index, m_device as value from combinations
+    union all
+    select combination_id, 'channel' as field, 0 as prop_index, m_channel as value from combinations
+    union all
+    select combination_id, 'external_referrer' as field, 0 as prop_index, m_external_referrer::varchar as value from combinations
+    union all
+    select combination_id, 'always' as field, 0 as prop_index, null::varchar as value from combinations
     union all
     select
         combination_id,
@@ -250,12 +232,10 @@ final as (
     select
         -- keys
         e.event_id,
-        sc.customer_id,
-        -- when, where from
+        s.customer_id,
+        -- the order of the customer's timeline: time, then the source's rank
         e.occurred_at,
-        e.source,
         list_position($source_names::varchar[], e.source)::integer as source_rank,
-        e.event_name,
         -- classification
         coalesce(e.touchpoint, 'unclassified') as touchpoint,
         e.channel_group,
@@ -282,25 +262,9 @@ final as (
             when ts.sentiment is null then null
             when coalesce(json_extract_string(e.properties, '$.author'), '') in ('agent', 'staff', 'bot') then null
             else 'text'
-        end as sentiment_source,
-        e.csat,
-        e.satisfaction,
-        e.amount,
-        -- context
-        e.device,
-        e.channel,
-        e.url,
-        e.url_path,
-        e.referrer,
-        e.utm_source,
-        e.utm_medium,
-        e.utm_campaign,
-        e.text,
-        e.properties,
-        -- lineage
-        e._partition
+        end as sentiment_source
     from classified as e
-    left join set_customers as sc on e.identifiers = sc.identifiers
+    left join identifier_sets as s on e.identifiers::varchar = s.identifier_set
     left join text_sentiment as ts on e.text = ts.text
 )
 

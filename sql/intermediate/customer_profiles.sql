@@ -1,17 +1,17 @@
 -- grain: one row per customer with at least one event
--- depends on: intermediate.classified_events, identity.customer_ids, staging.profiles
+-- depends on: intermediate.classified_events, intermediate.identifier_sets, staging.profiles
 -- The persona and profile attributes of each customer, from the customer's most recently
 -- updated profile; persona rules (personas.yaml) arrive as bound lists, first match wins.
 with classified_events as (
     select customer_id from intermediate.classified_events
 ),
 
-customer_ids as (
-    select * from identity.customer_ids
+identifier_sets as (
+    select identifier_set, customer_id from intermediate.identifier_sets
 ),
 
 profiles as (
-    select * from staging.profiles
+    select profile_id, updated_at, identifiers, attributes from staging.profiles
 ),
 
 persona_rules as (
@@ -33,38 +33,18 @@ customers as (
     where customer_id is not null
 ),
 
-profile_members as (
-    select
-        profile_id,
-        unnest(map_keys(identifiers)) as identifier_type,
-        unnest(map_values(identifiers)) as identifier_value
-    from profiles
-),
-
-profile_customers as (
-    select
-        m.profile_id,
-        arg_min(
-            c.customer_id,
-            (c.is_shared, list_contains($device_types, m.identifier_type), c.customer_id)
-        ) as customer_id
-    from profile_members as m
-    inner join customer_ids as c
-        on m.identifier_type = c.identifier_type
-        and m.identifier_value = c.identifier_value
-    group by m.profile_id
-),
-
+-- a profile (one row per profile_id) belongs to its identifier set's customer: the rule that
+-- picks it is intermediate.identifier_sets'
 latest_profiles as (
     select
-        pc.customer_id,
+        s.customer_id,
         p.profile_id,
         p.updated_at,
         p.attributes
-    from profile_customers as pc
-    inner join profiles as p on pc.profile_id = p.profile_id
+    from profiles as p
+    inner join identifier_sets as s on p.identifiers::varchar = s.identifier_set
     qualify row_number() over (
-        partition by pc.customer_id order by p.updated_at desc, p.profile_id desc
+        partition by s.customer_id order by p.updated_at desc, p.profile_id desc
     ) = 1
 ),
 
@@ -73,19 +53,25 @@ customer_attributes as (
         c.customer_id,
         lp.profile_id,
         lp.updated_at as profile_updated_at,
-        lp.attributes
+        lp.attributes,
+        lp.attributes::varchar as attribute_set
     from customers as c
     left join latest_profiles as lp on c.customer_id = lp.customer_id
 ),
 
--- persona rules are evaluated once per distinct attribute set
+-- persona rules are evaluated once per distinct attribute set, keyed by its text form (no MAP
+-- value is grouped or joined on)
 attribute_sets as (
-    select distinct attributes from customer_attributes
+    select
+        attribute_set,
+        any_value(attributes) as attributes
+    from customer_attributes
+    group by attribute_set
 ),
 
 condition_checks as (
     select
-        a.attributes,
+        a.attribute_set,
         k.rule_rank,
         k.attribute,
         bool_or(
@@ -94,20 +80,20 @@ condition_checks as (
         ) as holds
     from attribute_sets as a
     cross join persona_conditions as k
-    group by a.attributes, k.rule_rank, k.attribute
+    group by a.attribute_set, k.rule_rank, k.attribute
 ),
 
 first_persona as (
     select
-        attributes,
+        attribute_set,
         min(rule_rank) as rule_rank
     from (
-        select attributes, rule_rank
+        select attribute_set, rule_rank
         from condition_checks
-        group by attributes, rule_rank
+        group by attribute_set, rule_rank
         having bool_and(holds)
     )
-    group by attributes
+    group by attribute_set
 ),
 
 final as (
@@ -122,7 +108,7 @@ final as (
         ca.profile_id,
         ca.profile_updated_at
     from customer_attributes as ca
-    left join first_persona as fp on ca.attributes is not distinct from fp.attributes
+    left join first_persona as fp on ca.attribute_set is not distinct from fp.attribute_set
     left join persona_rules as pr on fp.rule_rank = pr.rule_rank
 )
 

@@ -78,10 +78,17 @@ weights as (
     from decayed
 ),
 
+-- one row per touch and rule-based model (a union, not DuckDB's UNPIVOT statement: portable)
 unpivoted as (
-    unpivot weights
-    on first_touch, last_touch, linear, time_decay, position_based
-    into name model value weight
+    select journey_id, touchpoint, revenue, 'first_touch' as model, first_touch as weight from weights
+    union all
+    select journey_id, touchpoint, revenue, 'last_touch' as model, last_touch as weight from weights
+    union all
+    select journey_id, touchpoint, revenue, 'linear' as model, linear as weight from weights
+    union all
+    select journey_id, touchpoint, revenue, 'time_decay' as model, time_decay as weight from weights
+    union all
+    select journey_id, touchpoint, revenue, 'position_based' as model, position_based as weight from weights
 ),
 
 rule_credits as (

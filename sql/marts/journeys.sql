@@ -1,20 +1,24 @@
 -- grain: one row per journey
--- depends on: marts.journey_events
+-- depends on: intermediate.journey_timeline, intermediate.journey_steps, intermediate.customer_profiles
 -- Journeys with their timing, outcome and paths. Paths leave out 'unclassified' events and
 -- collapse consecutive repeats; a journey of unclassified events only has the path 'unclassified'.
-with journey_events as (
-    select
-        journey_id, customer_id, persona, journey_number, step_index, occurred_at,
-        touchpoint, phase, is_conversion, revenue
-    from marts.journey_events
-    where journey_id is not null
+with journey_timeline as (
+    select journey_id, customer_id, journey_number, occurred_at, touchpoint, is_conversion, revenue
+    from intermediate.journey_timeline
+),
+
+customer_profiles as (
+    select customer_id, persona from intermediate.customer_profiles
+),
+
+journey_steps as (
+    select level, journey_id, step_number, name from intermediate.journey_steps
 ),
 
 per_journey as (
     select
         journey_id,
         any_value(customer_id) as customer_id,
-        any_value(persona) as persona,
         any_value(journey_number) as journey_number,
         min(occurred_at) as started_at,
         max(occurred_at) as ended_at,
@@ -23,34 +27,20 @@ per_journey as (
         sum(revenue) filter (where is_conversion) as revenue,
         count(*) as n_events,
         count(*) filter (where touchpoint = 'unclassified') as n_unclassified_events
-    from journey_events
+    from journey_timeline
     group by journey_id
 ),
 
--- classified events with the touchpoint and phase just before them in the journey
-classified as (
-    select
-        journey_id,
-        step_index,
-        touchpoint,
-        phase,
-        lag(touchpoint) over in_journey as previous_touchpoint,
-        lag(phase) over in_journey as previous_phase
-    from journey_events
-    where touchpoint <> 'unclassified'
-    window in_journey as (partition by journey_id order by step_index)
-),
-
--- a step is a change of touchpoint (or phase): consecutive repeats collapse; steps are
--- gathered unordered and sorted by step_index once per journey (cheaper than ordered aggregates)
+-- the collapsed paths, a step per row (intermediate.journey_steps); steps are gathered
+-- unordered and sorted by step_number once per journey (cheaper than ordered aggregates)
 steps as (
     select
         journey_id,
-        list_sort(list({'step_index': step_index, 'name': phase})
-            filter (where phase is distinct from previous_phase)) as phase_steps,
-        list_sort(list({'step_index': step_index, 'name': touchpoint})
-            filter (where touchpoint is distinct from previous_touchpoint)) as touchpoint_steps
-    from classified
+        list_sort(list({'step_number': step_number, 'name': name}) filter (where level = 'phase'))
+            as phase_steps,
+        list_sort(list({'step_number': step_number, 'name': name}) filter (where level = 'touchpoint'))
+            as touchpoint_steps
+    from journey_steps
     group by journey_id
 ),
 
@@ -72,7 +62,7 @@ final as (
         -- keys
         j.journey_id,
         j.customer_id,
-        j.persona,
+        coalesce(cp.persona, 'unknown') as persona,
         j.journey_number,
         -- timing
         j.started_at,
@@ -95,6 +85,7 @@ final as (
         coalesce(p.n_touchpoint_steps, 0)::integer as n_touchpoint_steps
     from per_journey as j
     left join paths as p on j.journey_id = p.journey_id
+    left join customer_profiles as cp on j.customer_id = cp.customer_id
 )
 
 select * from final

@@ -1,48 +1,27 @@
 -- grain: one row per (from_touchpoint, to_touchpoint) pair
--- depends on: marts.journey_events, marts.journeys
+-- depends on: intermediate.journey_steps, marts.journeys
 -- First-order transitions between consecutive touchpoints of each journey, after leaving out
 -- 'unclassified' events and collapsing consecutive repeats (the path of marts.journeys), with
 -- '(start)' before the first touchpoint and '(conversion)' or '(exit)' after the last.
--- journeys are keyed by a row number here: the windows below sort every event, and an
--- integer key keeps those sorts (and what they spill to disk at 100M events) small
-with journeys as materialized (
+-- A step meets the next by a join on (journey, step_number + 1): no event is sorted here.
+with journeys as (
     select
         journey_id,
-        row_number() over () as journey_key,
         converted,
         converted_at,
         n_touchpoint_steps
     from marts.journeys
 ),
 
-journey_events as (
-    select journeys.journey_key as journey_id, events.step_index, events.occurred_at, events.touchpoint
-    from marts.journey_events as events
-    inner join journeys on events.journey_id = journeys.journey_id
-    where events.touchpoint <> 'unclassified'
-),
-
--- the first event of each run of one touchpoint: when the journey arrived there
-arrivals as (
-    select
-        journey_id,
-        step_index,
-        touchpoint,
-        occurred_at as arrived_at
-    from journey_events
-    qualify touchpoint is distinct from lag(touchpoint) over (partition by journey_id order by step_index)
-),
-
+-- a run of one touchpoint, with when the journey arrived there
 runs as (
     select
         journey_id,
-        touchpoint,
-        arrived_at,
-        lag(touchpoint) over journey as previous_touchpoint,
-        lag(arrived_at) over journey as previous_arrived_at,
-        lead(touchpoint) over journey is null as is_last
-    from arrivals
-    window journey as (partition by journey_id order by step_index)
+        step_number,
+        name as touchpoint,
+        arrived_at
+    from intermediate.journey_steps
+    where level = 'touchpoint'
 ),
 
 -- journeys of unclassified events only: their path is the single step 'unclassified'
@@ -54,18 +33,29 @@ unclassified_runs as (
 
 edges as (
     select
-        coalesce(previous_touchpoint, '(start)') as from_touchpoint,
+        '(start)' as from_touchpoint,
         touchpoint as to_touchpoint,
-        epoch(arrived_at - previous_arrived_at) as seconds
+        null::double as seconds
     from runs
+    where step_number = 1
+    union all
+    select
+        previous.touchpoint as from_touchpoint,
+        runs.touchpoint as to_touchpoint,
+        epoch(runs.arrived_at - previous.arrived_at) as seconds
+    from runs
+    inner join runs as previous
+        on runs.journey_id = previous.journey_id
+        and runs.step_number = previous.step_number + 1
     union all
     select
         runs.touchpoint as from_touchpoint,
         case when journeys.converted then '(conversion)' else '(exit)' end as to_touchpoint,
         case when journeys.converted then epoch(journeys.converted_at - runs.arrived_at) end as seconds
     from runs
-    inner join journeys on runs.journey_id = journeys.journey_key
-    where runs.is_last
+    inner join journeys
+        on runs.journey_id = journeys.journey_id
+        and runs.step_number = journeys.n_touchpoint_steps
     union all
     select '(start)' as from_touchpoint, touchpoint as to_touchpoint, null::double as seconds
     from unclassified_runs

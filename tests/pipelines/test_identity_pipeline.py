@@ -265,7 +265,8 @@ def test_demo_coverage_per_source_and_checks(demo_run):
     assert all(checks[c] for c in IDENTITY_CHECKS), checks
     with duckdb.connect(str(demo_run.work), read_only=True) as con:
         coverage = con.execute(
-            "select source, count(rule_id) / count(*) from intermediate.classified_events group by source"
+            "select e.source, count(c.rule_id) / count(*) from intermediate.classified_events as c "
+            "join staging.events as e using (event_id) group by e.source"
         ).fetchall()
         n_staging = con.execute("select count(*) from staging.events").fetchall()[0][0]
         n_classified = con.execute("select count(distinct event_id) from intermediate.classified_events").fetchall()[0][0]

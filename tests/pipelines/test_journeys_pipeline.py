@@ -12,6 +12,9 @@ from transforms.config import load_config
 
 CLASSIFIED_EVENTS = dg.AssetKey(["intermediate", "classified_events"])
 CUSTOMER_PROFILES = dg.AssetKey(["intermediate", "customer_profiles"])
+JOURNEY_TIMELINE = dg.AssetKey(["intermediate", "journey_timeline"])
+JOURNEY_STEPS = dg.AssetKey(["intermediate", "journey_steps"])
+STAGING_EVENTS = dg.AssetKey(["staging", "events"])
 JOURNEY_KEYS = [dg.AssetKey(["marts", t]) for t in
                 ("journey_events", "journeys", "journey_paths", "touchpoint_transitions", "customers")]
 
@@ -39,8 +42,13 @@ def test_journey_assets_keys_deps_and_blocking_checks():
     defs = build_definitions(load_config())
     graph = defs.resolve_asset_graph()
     deps = {k: set(graph.get(k).parent_keys) for k in JOURNEY_KEYS}
-    assert deps[dg.AssetKey(["marts", "journey_events"])] == {CLASSIFIED_EVENTS, CUSTOMER_PROFILES}
-    assert deps[dg.AssetKey(["marts", "journeys"])] == {dg.AssetKey(["marts", "journey_events"])}
+    # the one wide event table reads staging.events once; everything else goes by key
+    assert deps[dg.AssetKey(["marts", "journey_events"])] == {STAGING_EVENTS, CLASSIFIED_EVENTS, JOURNEY_TIMELINE,
+                                                              CUSTOMER_PROFILES}
+    # journeys and transitions come from the per-journey runs, not from a sort of every event
+    assert deps[dg.AssetKey(["marts", "journeys"])] == {JOURNEY_TIMELINE, JOURNEY_STEPS, CUSTOMER_PROFILES}
+    assert set(graph.get(JOURNEY_STEPS).parent_keys) == {JOURNEY_TIMELINE}
+    assert JOURNEY_STEPS in deps[dg.AssetKey(["marts", "touchpoint_transitions"])]
     assert dg.AssetKey(["marts", "journeys"]) in deps[dg.AssetKey(["marts", "journey_paths"])]
     for key in JOURNEY_KEYS:
         assert defs.resolve_assets_def(key).descriptions_by_key[key].startswith("One row per")

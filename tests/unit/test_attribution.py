@@ -62,6 +62,24 @@ select
 from marts.journey_events
 group by journey_id
 """
+# what intermediate.journey_timeline gives attribution: each event with the number of its run of
+# one touchpoint among the classified events (one customer per journey here)
+TIMELINE_SQL = """
+create table intermediate.journey_timeline as
+select
+    journey_id, step_index, occurred_at, touchpoint, stage, is_conversion,
+    case when touchpoint <> 'unclassified' then
+        sum(is_change::integer) over (partition by journey_id order by step_index)
+    end::integer as touchpoint_run
+from (
+    select
+        *,
+        touchpoint <> 'unclassified' and touchpoint is distinct from lag(
+            case when touchpoint <> 'unclassified' then touchpoint end ignore nulls
+        ) over (partition by journey_id order by step_index) as is_change
+    from marts.journey_events
+)
+"""
 
 
 @dataclass(frozen=True)
@@ -106,7 +124,7 @@ class Warehouse:
 
 
 def make_warehouse(journeys: list[J], con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse with marts.journey_events and marts.journeys; `con` is reused
+    """An in-memory warehouse with marts.journey_events, marts.journeys and the journey timeline; `con` is reused
     (emptied first) when given, since a new DuckDB connection costs more than a small build."""
     if con is None:
         con = duckdb.connect()
@@ -133,6 +151,7 @@ def make_warehouse(journeys: list[J], con: duckdb.DuckDBPyConnection | None = No
         con.execute("insert into marts.journey_events by name select * from journey_events_frame")
         con.unregister("journey_events_frame")
     con.execute(JOURNEYS_SQL)
+    con.execute(TIMELINE_SQL)
     return con
 
 

@@ -186,7 +186,6 @@ def test_conversions_and_revenue(classified):
     assert conv["x:deal_won"] == (True, 9000.0)
     assert conv["x:store"] == (True, 55.0)
     assert conv["x:quote"] == (False, None)  # an amount on a non-conversion is not revenue
-    assert classified["x:web_order"]["amount"] == 120.5
     app_order = next(r for c, e, _, _ in CASES if c == "app Order Completed" for r in [classified[e["event_id"]]])
     assert app_order["is_conversion"] and app_order["touchpoint"] == "mobile_app"
 
@@ -200,12 +199,12 @@ def test_unmatched_events_are_kept_as_unclassified(classified):
 
 
 def test_contract_columns(classified):
+    # narrow: the event key, the ordering keys and what classification adds; the event itself
+    # stays in staging.events (marts.journey_events joins it once)
     row = next(iter(classified.values()))
-    contract = ["event_id", "customer_id", "occurred_at", "source", "source_rank", "event_name", "touchpoint",
-                "channel_group", "stage", "phase", "phase_order", "rule_id", "is_conversion", "revenue", "sentiment",
-                "csat", "satisfaction", "device", "channel", "url", "url_path", "referrer", "utm_source", "utm_medium",
-                "utm_campaign", "text", "properties"]
-    assert [c for c in row if c in contract] == contract
+    contract = ["event_id", "customer_id", "occurred_at", "source_rank", "touchpoint", "channel_group", "stage",
+                "phase", "phase_order", "rule_id", "is_conversion", "revenue", "sentiment", "sentiment_source"]
+    assert list(row) == contract
     assert classified["x:unknown"]["source_rank"] == 1  # clickstream is the first source of sources.yaml
     assert classified["x:deal_won"]["source_rank"] == 2
 

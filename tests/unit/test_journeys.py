@@ -4,6 +4,7 @@ against a plain-Python reference."""
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from transforms.journeys import journey_params
 from transforms.models import build_models
 from transforms.warehouse import bind, build_model, read_model, table_doc
 
-JOURNEY_MODELS = ("marts.journey_events", "marts.journeys", "marts.journey_paths", "marts.touchpoint_transitions",
+JOURNEY_MODELS = ("intermediate.journey_timeline", "intermediate.journey_steps", "marts.journey_events", "marts.journeys", "marts.journey_paths", "marts.touchpoint_transitions",
                   "marts.customers")
 
 T0 = datetime(2025, 3, 1, 9, 0)
@@ -42,15 +43,19 @@ def path_count_errors(con):
 def transition_probability_errors(con):
     return offending(con, "marts.touchpoint_transitions/probabilities_sum_to_one")
 
-CLASSIFIED_EVENTS_DDL = """
-create table intermediate.classified_events (
-    event_id varchar, customer_id varchar, occurred_at timestamp, source varchar,
-    source_rank integer, event_name varchar, touchpoint varchar, channel_group varchar,
-    stage varchar, phase varchar, phase_order integer, rule_id varchar, is_conversion boolean,
-    revenue double, sentiment double, sentiment_source varchar, csat double, satisfaction varchar,
-    amount double, device varchar, channel varchar, url varchar, url_path varchar,
+STAGING_EVENTS_DDL = """
+create table staging.events (
+    event_id varchar, source varchar, event_name varchar, occurred_at timestamp, amount double,
+    csat double, satisfaction varchar, device varchar, channel varchar, url varchar, url_path varchar,
     referrer varchar, utm_source varchar, utm_medium varchar, utm_campaign varchar, text varchar,
     properties json, _partition date
+)
+"""
+CLASSIFIED_EVENTS_DDL = """
+create table intermediate.classified_events (
+    event_id varchar, customer_id varchar, occurred_at timestamp, source_rank integer,
+    touchpoint varchar, channel_group varchar, stage varchar, phase varchar, phase_order integer,
+    rule_id varchar, is_conversion boolean, revenue double, sentiment double, sentiment_source varchar
 )
 """
 PROFILES_DDL = """
@@ -86,26 +91,27 @@ class Ev:
 def warehouse(events: list[Ev], personas: dict[str, str] | None = None,
               journey_settings: JourneySettings | None = None, documented: bool = True,
               con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse with the two upstream tables filled, and the journey marts built.
+    """An in-memory warehouse with the upstream tables filled (staging.events, the classification,
+    the profiles), and the journey models built.
     `documented=False` skips the COMMENT ON statements and `con` reuses a connection, for speed
     in the property tests."""
     if con is None:
         con = duckdb.connect()
         con.execute("set TimeZone = 'UTC'")
-    for schema in ("intermediate", "marts"):
+    for schema in ("staging", "intermediate", "marts"):
         con.execute(f"drop schema if exists {schema} cascade")
         con.execute(f"create schema {schema}")
+    con.execute(STAGING_EVENTS_DDL)
     con.execute(CLASSIFIED_EVENTS_DDL)
     con.execute(PROFILES_DDL)
     # one statement, the columns as bound lists
     con.execute(
         """
-        insert into intermediate.classified_events (event_id, customer_id, occurred_at, source,
-            source_rank, event_name, touchpoint, channel_group, stage, phase, phase_order, rule_id,
-            is_conversion, revenue)
+        insert into intermediate.classified_events (event_id, customer_id, occurred_at, source_rank,
+            touchpoint, channel_group, stage, phase, phase_order, rule_id, is_conversion, revenue)
         select
             unnest($event_id::varchar[]), unnest($customer_id::varchar[]),
-            unnest($occurred_at::timestamp[]), 'src', unnest($source_rank::integer[]), 'evt',
+            unnest($occurred_at::timestamp[]), unnest($source_rank::integer[]),
             unnest($touchpoint::varchar[]) as tp, if(tp = 'unclassified', null, 'owned'),
             if(tp = 'unclassified', null, 'front'), unnest($phase::varchar[]),
             if(tp = 'unclassified', null, 1), if(tp = 'unclassified', null, 'rule'),
@@ -121,6 +127,10 @@ def warehouse(events: list[Ev], personas: dict[str, str] | None = None,
             "is_conversion": [e.is_conversion for e in events],
             "revenue": [e.revenue for e in events],
         },
+    )
+    con.execute(
+        "insert into staging.events (event_id, source, event_name, occurred_at) "
+        "select event_id, 'src', 'evt', occurred_at from intermediate.classified_events"
     )
     personas = personas if personas is not None else {}
     customers = sorted({e.customer_id for e in events if e.customer_id is not None})
@@ -299,6 +309,63 @@ def test_journey_paths_count_per_persona_and_all():
         ("smb", "email > website", 1, 1, 1, 1.0, 1.0, 5.0, 1800.0),
     ]
     assert path_count_errors(con) == []
+
+
+# --------------------------------------------------------------------------- per-journey runs (issue 15, point 5)
+
+
+def test_steps_are_runs_of_one_touchpoint_cut_at_journey_boundaries():
+    # website runs across the conversion into the next journey, and across an unclassified event
+    con = warehouse([
+        Ev("s:1", "c1", 0, "paid_search"), Ev("s:2", "c1", 5, "website"),
+        Ev("s:3", "c1", 6, "unclassified"), Ev("s:4", "c1", 7, "website", is_conversion=True),
+        Ev("s:5", "c1", 8, "website"), Ev("s:6", "c1", 9, "email"), Ev("s:7", "c1", 12, "website"),
+        Ev("s:8", "c2", 0, "unclassified"),
+    ])
+    assert rows(con, """select journey_id, step_number, name, first_step_index, last_step_index, arrived_at, left_at,
+                        n_events from intermediate.journey_steps where level = 'touchpoint' order by 1, 2""") == [
+        ("c1-001", 1, "paid_search", 1, 1, T0, T0, 1),
+        ("c1-001", 2, "website", 2, 4, T0 + timedelta(minutes=5), T0 + timedelta(minutes=7), 2),
+        ("c1-002", 1, "website", 1, 1, T0 + timedelta(minutes=8), T0 + timedelta(minutes=8), 1),
+        ("c1-002", 2, "email", 2, 2, T0 + timedelta(minutes=9), T0 + timedelta(minutes=9), 1),
+        ("c1-002", 3, "website", 3, 3, T0 + timedelta(minutes=12), T0 + timedelta(minutes=12), 1),
+    ]
+    # phases collapse on their own: email and website are different phases, paid_search and
+    # website too, so the phase steps follow the touchpoint steps here
+    assert rows(con, "select journey_id, count(*) from intermediate.journey_steps where level = 'phase' "
+                     "group by all order by 1") == [("c1-001", 2), ("c1-002", 3)]
+    assert rows(con, "select journey_id, touchpoint_path, n_touchpoint_steps from marts.journeys order by 1") == [
+        ("c1-001", "paid_search > website", 2), ("c1-002", "website > email > website", 3),
+        ("c2-001", "unclassified", 0),
+    ]
+
+
+def sql_text(name: str) -> str:
+    """sql/<name>.sql without comments, lowercase, whitespace collapsed."""
+    from transforms.warehouse import SQL_DIR
+
+    lines = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8").splitlines()
+    return " ".join(" ".join(line.split("--")[0] for line in lines).lower().split())
+
+
+@pytest.mark.parametrize("name", ["intermediate/journey_steps", "marts/journeys", "marts/touchpoint_transitions",
+                                  "intermediate/attribution_touches"])
+def test_models_after_the_timeline_sort_no_events(name):
+    # only intermediate.journey_timeline puts events in order; these aggregate its runs by key
+    sql = sql_text(name)
+    assert "order by step_index" not in sql and "order by occurred_at" not in sql
+
+
+@pytest.mark.parametrize("name", ["intermediate/classified_events", "intermediate/customer_profiles",
+                                  "intermediate/identifier_sets", "intermediate/journey_timeline",
+                                  "intermediate/journey_steps", "intermediate/attribution_touches",
+                                  "marts/journey_events", "marts/journeys", "marts/touchpoint_transitions",
+                                  "marts/attribution"])
+def test_models_avoid_what_other_engines_lack(name):
+    # issue 15 point 8: no rowid, no row_number() over (), no UNPIVOT statement, no MAP joined on
+    sql = sql_text(name)
+    assert "rowid" not in sql and "over ()" not in sql and not re.search(r"\bunpivot\b", sql)
+    assert "identifiers =" not in sql and "attributes is not distinct" not in sql
 
 
 # --------------------------------------------------------------------------- transitions, customers

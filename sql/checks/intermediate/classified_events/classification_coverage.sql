@@ -1,13 +1,23 @@
 -- Share of each source's events that some rule classifies (not 'unclassified') is at least settings coverage_threshold.
 -- offending rows: one per source below $coverage_threshold, with the event names to write
 -- rules for (rules.yaml), most frequent first
-with per_source as (
+-- (the classification is keyed by event_id; source and event name are the event's, in staging.events)
+with classified as (
+    select
+        e.source,
+        e.event_name,
+        c.rule_id
+    from intermediate.classified_events as c
+    inner join staging.events as e on c.event_id = e.event_id
+),
+
+per_source as (
     select
         source,
         count(*) as n_events,
         count(rule_id) as n_classified,
         count(rule_id) / count(*) as coverage
-    from intermediate.classified_events
+    from classified
     group by source
 ),
 
@@ -16,7 +26,7 @@ unclassified as (
         source,
         event_name,
         count(*) as n_events
-    from intermediate.classified_events
+    from classified
     where rule_id is null
     group by all
 ),
