@@ -1,5 +1,6 @@
 -- grain: one row per distinct identifier set of staging.events and staging.profiles that some
 -- identifier of identity.customer_ids resolves
+-- depends on: identity.customer_ids, staging.events, staging.profiles
 -- The one place that picks a customer for a set of identifiers (an event's or a profile's):
 -- a shared identifier yields to the others, device-level identifiers to person-level ones, then
 -- the smallest customer_id wins. A set is keyed by its text form (identifier_set), so that
