@@ -767,7 +767,7 @@ def _summary(path: Path) -> None:
         for schema, table in run_sql(con, "ops/cli/published_tables").fetchall():
             if table.startswith("_"):
                 continue
-            n = run_sql(con, "ops/cli/count_rows", {"relation": f"{schema}.{table}"}).fetchall()[0][0]
+            n = run_sql(con, "ops/catalog/count_rows", {"relation": f"{schema}.{table}"}).fetchall()[0][0]
             t.add_row(f"{schema}.{table}", f"{n:,}")
         out.print(t)
         reasons = run_sql(con, "ops/cli/rejection_reasons").fetchall()
