@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from transforms.warehouse import run_sql
+
 # Columns whose values depend on when or by which run a table was built, not on the data.
 # File fingerprints include modification times, which differ between two checkouts of the same files.
 RUN_COLUMNS = {"run_id", "_loaded_at", "loaded_at", "started_at", "finished_at", "published_at", "fingerprint",
@@ -38,36 +40,32 @@ class TableDiff:
     detail: str = ""
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, list[tuple[str, str]]]:
-    rows = con.execute(
-        "select schema_name, table_name, column_name, data_type from duckdb_columns() "
-        "where database_name = $db and not internal order by schema_name, table_name, column_index",
-        {"db": catalog},
-    ).fetchall()
+    rows = run_sql(con, "ops/golden/columns", {"db": catalog}).fetchall()
     out: dict[str, list[tuple[str, str]]] = {}
     for schema, table, column, kind in rows:
         out.setdefault(f"{schema}.{table}", []).append((column, kind))
     return out
 
 
-def _expr(column: str, kind: str) -> str:
-    q = _quote(column)
-    if kind in ("DOUBLE", "FLOAT"):
-        return (f"case when {q} is null or {q} = 0 or isnan({q}) or isinf({q}) then {q} "
-                f"else round({q}, (11 - floor(log10(abs({q}))))::integer) end")
-    return q
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    return run_sql(con, "ops/catalog/count_rows", {"relation": relation}).fetchall()[0][0]
+
+
+def _only_in(con: duckdb.DuckDBPyConnection, left: str, right: str, columns: list[tuple[str, str]]) -> int:
+    """Rows of `left` not in `right` (a multiset difference) over `columns`, DOUBLE values
+    compared at 12 significant digits (sql/ops/golden/rows_only_in.sql)."""
+    doubles = [c for c, kind in columns if kind in ("DOUBLE", "FLOAT")]
+    others = [c for c, kind in columns if kind not in ("DOUBLE", "FLOAT")]
+    return run_sql(con, "ops/golden/rows_only_in",
+                   {"left": left, "right": right, "doubles": doubles, "others": others}).fetchall()[0][0]
 
 
 def compare(before: Path, after: Path, ignore: tuple[str, ...] = DEFAULT_IGNORE) -> list[TableDiff]:
     """One TableDiff per table found in either warehouse."""
     con = duckdb.connect()
     try:
-        con.execute("attach $p as b (read_only)", {"p": str(before)})
-        con.execute("attach $p as a (read_only)", {"p": str(after)})
+        run_sql(con, "ops/golden/open", {"before": str(before), "after": str(after)})
         tb, ta = _tables(con, "b"), _tables(con, "a")
         diffs: list[TableDiff] = []
         for relation in sorted(set(tb) | set(ta)):
@@ -81,23 +79,16 @@ def compare(before: Path, after: Path, ignore: tuple[str, ...] = DEFAULT_IGNORE)
                 continue
             cols_b = [c for c in tb[relation] if c[0] not in RUN_COLUMNS]
             cols_a = [c for c in ta[relation] if c[0] not in RUN_COLUMNS]
-            schema, table = relation.split(".")
-            rel_b, rel_a = f"b.{_quote(schema)}.{_quote(table)}", f"a.{_quote(schema)}.{_quote(table)}"
-            n_b = con.execute(f"select count(*) from {rel_b}").fetchall()[0][0]
-            n_a = con.execute(f"select count(*) from {rel_a}").fetchall()[0][0]
+            rel_b, rel_a = f"b.{relation}", f"a.{relation}"
+            n_b, n_a = _count(con, rel_b), _count(con, rel_a)
             if cols_b != cols_a:
                 missing = [c for c in cols_b if c not in cols_a]
                 extra = [c for c in cols_a if c not in cols_b]
                 diffs.append(TableDiff(relation, "columns differ", n_b, n_a,
                                        detail=f"before only {missing}, after only {extra}"))
                 continue
-            select = ", ".join(_expr(c, k) for c, k in cols_b)
-            only_b = con.execute(
-                f"select count(*) from (select {select} from {rel_b} except all select {select} from {rel_a})"
-            ).fetchall()[0][0]
-            only_a = con.execute(
-                f"select count(*) from (select {select} from {rel_a} except all select {select} from {rel_b})"
-            ).fetchall()[0][0]
+            only_b = _only_in(con, rel_b, rel_a, cols_b)
+            only_a = _only_in(con, rel_a, rel_b, cols_b)
             verdict = "identical" if only_b == 0 and only_a == 0 else "differs"
             diffs.append(TableDiff(relation, verdict, n_b, n_a, only_b, only_a))
         return diffs

@@ -452,9 +452,10 @@ def _read_only_connection(path: Path):
     setting changed (the configuration is locked after the session time zone is set)."""
     import duckdb
 
+    from transforms.warehouse import run_sql
+
     con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("set lock_configuration = true")
+    run_sql(con, "ops/cli/read_only_session")
     return con
 
 
@@ -558,6 +559,7 @@ def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: C
     resource, cfg = _load(landing, warehouse, config)
     from transforms.ingest import fingerprint
     from transforms.landing import landed_days, landed_files
+    from transforms.warehouse import run_sql
 
     path = resource.paths.published
     loaded: dict[tuple[str, str], str] = {}
@@ -565,11 +567,8 @@ def status(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: C
     if path.exists():
         con = duckdb.connect(str(path), read_only=True)
         try:
-            loaded = {(s, str(d)): fp for s, d, fp in con.execute(
-                "select source, _partition, fingerprint from raw._partitions").fetchall()}
-            last = con.execute(
-                "select run_id, max(finished_at), sum(n_read), sum(n_accepted), sum(n_rejected), sum(n_duplicates) "
-                "from marts.pipeline_runs group by run_id order by 2 desc limit 1").fetchall()
+            loaded = {(s, str(d)): fp for s, d, fp in run_sql(con, "ops/cli/loaded_partitions").fetchall()}
+            last = run_sql(con, "ops/cli/last_run").fetchall()
         except duckdb.Error:
             pass
         finally:
@@ -660,6 +659,7 @@ def _unseen_event_names(published: Path, cfg) -> list[str]:
     import duckdb
 
     from transforms.config import unseen_event_names
+    from transforms.warehouse import run_sql
 
     if not published.exists():
         return []
@@ -668,7 +668,7 @@ def _unseen_event_names(published: Path, cfg) -> list[str]:
     except duckdb.Error:
         return []
     try:
-        rows = con.execute("select source, event_name from staging.events where event_name is not null group by all").fetchall()
+        rows = run_sql(con, "ops/cli/event_names").fetchall()
     except duckdb.Error:
         return []
     finally:
@@ -697,13 +697,13 @@ def forget(
         raise _fail(f"no warehouse at {paths.published} to erase from. Set --warehouse or JOURNEYS_WAREHOUSE.", EXIT_CONFIG)
     from pipelines.defs.ops.resources import utcnow
     from transforms.privacy import PersonNotFound, forget_person, rewrite_working_file
-    from transforms.warehouse import WarehouseBusy, writer_lock
+    from transforms.warehouse import WarehouseBusy, run_sql, writer_lock
 
     try:
         with writer_lock(paths, wait_seconds=resource.lock_wait_seconds), resource.connect() as con:
             erasure = forget_person(con, cfg, resource.hash_secret, email=email, customer_id=customer, now=utcnow(),
                                     landing_dir=resource.landing)
-            lo, hi = con.execute("select min(_partition), max(_partition) from raw._partitions").fetchall()[0]
+            lo, hi = run_sql(con, "ops/cli/loaded_range").fetchall()[0]
     except PersonNotFound as e:
         raise _fail(str(e), EXIT_CONFIG) from None
     except WarehouseBusy as e:
@@ -758,24 +758,20 @@ def _summary(path: Path) -> None:
     """A short summary of the published warehouse."""
     import duckdb
 
+    from transforms.warehouse import run_sql, sql_file
+
     con = duckdb.connect(str(path), read_only=True)
     try:
         t = Table(title="Published tables", show_header=True, header_style="bold")
         t.add_column("table")
         t.add_column("rows", justify="right")
-        for schema, table in con.execute(
-            "select schema_name, table_name from duckdb_tables() where schema_name in ('raw','staging','quarantine','identity','marts') order by 1, 2"
-        ).fetchall():
+        for schema, table in run_sql(con, "ops/cli/published_tables").fetchall():
             if table.startswith("_"):
                 continue
-            from transforms.warehouse import sql_with
-
-            n = con.execute(sql_with("select count(*) from {relation}", relation=f"{schema}.{table}")).fetchall()[0][0]
+            n = run_sql(con, "ops/catalog/count_rows", {"relation": f"{schema}.{table}"}).fetchall()[0][0]
             t.add_row(f"{schema}.{table}", f"{n:,}")
         out.print(t)
-        reasons = con.execute(
-            "select reason, count(*) from quarantine.rejected group by all order by 2 desc, 1 limit 30"
-        ).fetchall()
+        reasons = run_sql(con, "ops/cli/rejection_reasons").fetchall()
         if reasons:
             out.print("[bold]Rejected records[/] (quarantine.rejected):")
             for reason, n in reasons:
@@ -784,7 +780,7 @@ def _summary(path: Path) -> None:
         con.close()
     from pipelines.defs.ops.resources import DEFAULT_WAREHOUSE
 
-    query = "select * from marts.journeys limit 5"
+    query = sql_file("ops/cli/first_query").strip()  # the example a person is shown
     where = "" if path.resolve() == DEFAULT_WAREHOUSE.resolve() else f" --warehouse {_shell_quote(str(path))}"
     out.print(f"\nWarehouse: [bold]{path}[/]", soft_wrap=True)
     out.print(f"Query it:  {_me()} sql{where} {_shell_quote(query)}", soft_wrap=True, highlight=False, markup=False)

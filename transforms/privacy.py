@@ -35,32 +35,25 @@ from typing import Any
 import duckdb
 
 from transforms.config import PII_IDENTIFIERS, Config, SettingsFile, SourceConfig
+from transforms.runlog import has_table
 from transforms.staging import STAGED_TABLES, identifier_hash_params, json_path, parse_partitions
 from transforms.warehouse import (
     PRIVATE_FILE_MODE,
     WarehousePaths,
     apply_comments,
     connect,
+    copy_rows,
     hmac_pads,
     load_pii_macros,
     mark_changed,
     private_files,
     run_sql,
-    sql_with,
     transaction,
 )
 
 ERASED_REASON = "erased at the person's request (journeys forget): nothing of the record is kept"
 ERASE_PURPOSE = "erasure-suppression"
 
-ERASED_IDENTIFIERS_COLUMNS = """
-    erased_key varchar primary key, erasure_id varchar not null, erased_at timestamp not null
-"""
-ERASURES_COLUMNS = """
-    erasure_id varchar not null, erased_at timestamp not null, requested_by varchar not null,
-    n_customers bigint not null, n_identifiers bigint not null, n_records bigint not null,
-    n_events bigint not null
-"""
 
 
 class PersonNotFound(ValueError):
@@ -79,22 +72,17 @@ class Erasure:
 
 def ensure_privacy_tables(con: duckdb.DuckDBPyConnection) -> None:
     """The suppression list (private) and the erasure log (published), empty until a forget."""
-    con.execute("create table if not exists intermediate.erased_identifiers (" + ERASED_IDENTIFIERS_COLUMNS + ")")
-    if not con.execute(
-        """select count(*) from duckdb_tables() where database_name = current_database()
-        and schema_name = 'marts' and table_name = 'erasures'"""
-    ).fetchall()[0][0]:
+    run_sql(con, "ops/privacy/create_erased_identifiers")
+    if not has_table(con, "marts", "erasures"):
         with transaction(con):
-            con.execute("create table marts.erasures (" + ERASURES_COLUMNS + ")")
+            run_sql(con, "ops/privacy/create_erasures")
             mark_changed(con, "marts.erasures")
     apply_comments(con, "marts.erasures")
 
 
 def _has_erasures(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute(
-        """select count(*) from duckdb_tables() where database_name = current_database()
-        and schema_name = 'intermediate' and table_name = 'erased_identifiers'"""
-    ).fetchall()[0][0]) and bool(con.execute("select count(*) from intermediate.erased_identifiers").fetchall()[0][0])
+    return has_table(con, "intermediate", "erased_identifiers") and bool(
+        run_sql(con, "ops/privacy/count_erased_identifiers").fetchall()[0][0])
 
 
 def erased_lines_params(cfg: SourceConfig, settings: SettingsFile, secret: str,
@@ -132,26 +120,17 @@ def _person_values(con: duckdb.DuckDBPyConnection, settings: SettingsFile, secre
     """(customer ids, stored identifier values) of the person named by `email` or `customer_id`."""
     seeds: list[str] = []
     if email is not None:
-        seeds = [r[0] for r in con.execute(
-            "select keyed_hash(normalize_email($e), $ipad, $opad)",
-            {"e": email, **{k: v for k, v in identifier_hash_params(settings, secret).items() if k != "phone_cc"}},
+        seeds = [r[0] for r in run_sql(
+            con, "ops/privacy/email_key", {"e": email, **identifier_hash_params(settings, secret)},
         ).fetchall() if r[0] is not None]
         if not seeds:
             raise PersonNotFound(f"{email!r} is not an email address.")
-        customers = [r[0] for r in con.execute(
-            "select distinct customer_id from identity.customer_ids where identifier_value = $h order by 1",
-            {"h": seeds[0]},
-        ).fetchall()]
+        customers = [r[0] for r in run_sql(con, "ops/privacy/customers_with_identifier", {"h": seeds[0]}).fetchall()]
     else:
-        customers = [r[0] for r in con.execute(
-            "select distinct customer_id from identity.customer_ids where customer_id = $c", {"c": customer_id}
-        ).fetchall()]
+        customers = [r[0] for r in run_sql(con, "ops/privacy/customer", {"c": customer_id}).fetchall()]
         if not customers:
             raise PersonNotFound(f"no customer {customer_id!r} in the warehouse (see marts.customers).")
-    values = [r[0] for r in con.execute(
-        "select distinct identifier_value from identity.customer_ids where list_contains($c, customer_id)",
-        {"c": customers},
-    ).fetchall()]
+    values = [r[0] for r in run_sql(con, "ops/privacy/identifier_values", {"c": customers}).fetchall()]
     return customers, sorted(set(seeds) | set(values))
 
 
@@ -167,17 +146,9 @@ def forget_person(con: duckdb.DuckDBPyConnection, config: Config, secret: str, *
     customers, values = _person_values(con, config.settings, secret, email=email, customer_id=customer_id)
     erasure_id = uuid.uuid4().hex[:16]
     ipad, opad = hmac_pads(secret, purpose=ERASE_PURPOSE)
-    n_events = con.execute(
-        """select count(*) from staging.events
-        where len(list_intersect(map_values(identifiers), $v)) > 0""",
-        {"v": values},
-    ).fetchall()[0][0] if values else 0
+    n_events = run_sql(con, "ops/privacy/count_events", {"v": values}).fetchall()[0][0] if values else 0
     with transaction(con):
-        con.execute(
-            """insert or ignore into intermediate.erased_identifiers
-            select keyed_hash(unnest($v::varchar[]), $ipad, $opad), $id, $at""",
-            {"v": values, "ipad": ipad, "opad": opad, "id": erasure_id, "at": now},
-        )
+        run_sql(con, "ops/privacy/suppress", {"v": values, "ipad": ipad, "opad": opad, "id": erasure_id, "at": now})
     days: dict[str, list[date]] = {}
     n_records = 0
     for name, cfg in config.sources.items():
@@ -187,11 +158,9 @@ def forget_person(con: duckdb.DuckDBPyConnection, config: Config, secret: str, *
         n_records += n
     with transaction(con):
         mark_changed(con, "marts.erasures")
-        con.execute(
-            "insert into marts.erasures values ($id, $at, $by, $nc, $ni, $nr, $ne)",
-            {"id": erasure_id, "at": now, "by": "email" if email is not None else "customer_id",
-             "nc": len(customers), "ni": len(values), "nr": n_records, "ne": n_events},
-        )
+        run_sql(con, "ops/privacy/record_erasure",
+                {"id": erasure_id, "at": now, "by": "email" if email is not None else "customer_id",
+                 "nc": len(customers), "ni": len(values), "nr": n_records, "ne": n_events})
     return Erasure(erasure_id, len(customers), len(values), n_records, n_events, days)
 
 
@@ -243,33 +212,29 @@ def rewrite_working_file(paths: WarehousePaths, *, memory_limit: str | None = No
     tmp = src.with_name(f"{src.name}.rewrite-{os.getpid()}")
     with private_files():
         con = connect(src)  # replays any write-ahead log, then leaves none behind
-        con.execute("checkpoint")
-        con.close()
+        try:
+            run_sql(con, "ops/catalog/checkpoint")
+            schemas = tuple(r[0] for r in run_sql(con, "ops/privacy/working_schemas").fetchall())
+            tables = run_sql(con, "ops/privacy/working_tables").fetchall()
+        finally:
+            con.close()
         tmp.unlink(missing_ok=True)
         try:
-            con = connect(tmp, memory_limit=memory_limit, threads=threads, temp_dir=paths.temp_dir, schemas=())
+            con = connect(tmp, memory_limit=memory_limit, threads=threads, temp_dir=paths.temp_dir, schemas=schemas)
             try:
-                con.execute("attach $p as work (read_only)", {"p": str(src)})
-                for (schema,) in con.execute(
-                    """select schema_name from duckdb_schemas() where database_name = 'work' and not internal
-                    order by 1"""
-                ).fetchall():
-                    con.execute(sql_with("create schema if not exists {schema}", schema=schema))
-                tables = con.execute(
-                    "select schema_name, table_name, sql from duckdb_tables() where database_name = 'work' order by 1, 2"
-                ).fetchall()
+                run_sql(con, "ops/privacy/attach_working_file", {"p": str(src)})
                 for schema, table, create in tables:
-                    con.execute(create)
+                    con.execute(create)  # the table's own DDL, as the working file's catalog holds it
                     # landed payloads are long text: zstd, as the loader writes them
                     compress = schema == "raw" and not table.startswith("_")
                     if compress:
-                        con.execute("set force_compression = 'zstd'")
-                    con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t}", s=schema, t=table))
+                        run_sql(con, "ops/privacy/set_compression", {"compression": "zstd"})
+                    copy_rows(con, schema, table, f"work.{schema}.{table}")
                     if compress:
-                        con.execute("set force_compression = 'auto'")
+                        run_sql(con, "ops/privacy/set_compression", {"compression": "auto"})
                     apply_comments(con, f"{schema}.{table}")
-                con.execute("detach work")
-                con.execute("checkpoint")
+                run_sql(con, "ops/privacy/detach_working_file")
+                run_sql(con, "ops/catalog/checkpoint")
             finally:
                 con.close()
             with open(tmp, "rb+") as fh:

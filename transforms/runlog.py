@@ -28,15 +28,11 @@ from typing import Any
 
 import duckdb
 
-from transforms.warehouse import apply_comments, mark_changed, transaction
+from transforms.warehouse import apply_comments, mark_changed, run_sql, transaction
 
 RUNNING, SUCCEEDED, FAILED, INTERRUPTED = "running", "succeeded", "failed", "interrupted"
-
-PIPELINE_RUNS_COLUMNS = """
-    run_id varchar not null, source varchar not null, _partition date not null,
-    n_read bigint, n_accepted bigint, n_rejected bigint, n_duplicates bigint,
-    started_at timestamp, finished_at timestamp, status varchar not null, message varchar
-"""
+COUNTS_CHECK = "checks/staging/events/counts_add_up"
+"""The check that every loaded partition adds up and has its complete run log row."""
 
 
 @dataclass(frozen=True)
@@ -48,21 +44,20 @@ class Outcome:
     finished_at: datetime | None = None
 
 
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether the current database has the table `schema.table`."""
+    return bool(run_sql(con, "ops/catalog/has_table", {"schema": schema, "table": table}).fetchall()[0][0])
+
+
 def ensure_runs_table(con: duckdb.DuckDBPyConnection) -> None:
-    if not con.execute(
-        """select count(*) from duckdb_tables()
-        where database_name = current_database() and schema_name = 'marts' and table_name = 'pipeline_runs'"""
-    ).fetchall()[0][0]:
-        con.execute("create table marts.pipeline_runs (" + PIPELINE_RUNS_COLUMNS + ")")
+    if not has_table(con, "marts", "pipeline_runs"):
+        run_sql(con, "ops/runlog/create_table")
         apply_comments(con, "marts.pipeline_runs")
 
 
 def _has_partitions(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether raw._partitions exists (any raw asset creates it, even when it loads nothing)."""
-    return bool(con.execute(
-        """select count(*) from duckdb_tables()
-        where database_name = current_database() and schema_name = 'raw' and table_name = '_partitions'"""
-    ).fetchall()[0][0])
+    return has_table(con, "raw", "_partitions")
 
 
 def record_loads(con: duckdb.DuckDBPyConnection, source: str, days: list[date], run_id: str,
@@ -72,23 +67,8 @@ def record_loads(con: duckdb.DuckDBPyConnection, source: str, days: list[date], 
     inside the caller's load transaction: the partition and its row commit together."""
     ensure_runs_table(con)
     mark_changed(con, "marts.pipeline_runs")
-    params = {"run": run_id, "s": source, "days": days}
-    con.execute(
-        """delete from marts.pipeline_runs
-        where run_id = $run and source = $s and _partition in (select unnest($days::date[]))""",
-        params,
-    )
-    con.execute(
-        """insert into marts.pipeline_runs
-        with loaded as (select unnest($days::date[]) as _partition),
-        records as (
-            select _partition, n_lines as n_read from raw._partitions
-            where source = $s and _partition in (select _partition from loaded)
-        )
-        select $run, $s, l._partition, coalesce(r.n_read, 0), null, null, null, $started, null, $status, null
-        from loaded as l left join records as r using (_partition)""",
-        {**params, "started": started_at, "status": RUNNING},
-    )
+    run_sql(con, "ops/runlog/record_loads",
+            {"run": run_id, "s": source, "days": days, "started": started_at, "status": RUNNING})
 
 
 def unsettled_runs(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
@@ -96,20 +76,8 @@ def unsettled_runs(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     or partitions in raw._partitions loaded by a run that has no row for them (a warehouse
     written before loads were logged)."""
     ensure_runs_table(con)
-    if not _has_partitions(con):
-        return [r[0] for r in con.execute(
-            "select distinct run_id from marts.pipeline_runs where status = $running and run_id <> $run order by 1",
-            {"running": RUNNING, "run": run_id}).fetchall()]
-    return [r[0] for r in con.execute(
-        """select run_id from marts.pipeline_runs where status = $running and run_id <> $run
-        union
-        select coalesce(p.run_id, '') from raw._partitions as p
-        anti join marts.pipeline_runs as r
-            on r.run_id = coalesce(p.run_id, '') and r.source = p.source and r._partition = p._partition
-        where coalesce(p.run_id, '') <> $run
-        order by 1""",
-        {"running": RUNNING, "run": run_id},
-    ).fetchall()]
+    name = "ops/runlog/unsettled_runs" if _has_partitions(con) else "ops/runlog/running_runs"
+    return [r[0] for r in run_sql(con, name, {"running": RUNNING, "run": run_id}).fetchall()]
 
 
 def published_successes(published: Path, run_ids: list[str]) -> dict[str, datetime | None]:
@@ -122,11 +90,7 @@ def published_successes(published: Path, run_ids: list[str]) -> dict[str, dateti
     except duckdb.Error:
         return {}
     try:
-        return dict(con.execute(
-            """select run_id, max(finished_at) from marts.pipeline_runs
-            where status = $ok and run_id in (select unnest($runs::varchar[])) group by all""",
-            {"ok": SUCCEEDED, "runs": run_ids},
-        ).fetchall())
+        return dict(run_sql(con, "ops/runlog/published_successes", {"ok": SUCCEEDED, "runs": run_ids}).fetchall())
     except duckdb.Error:
         return {}
     finally:
@@ -148,71 +112,28 @@ def stage_runs(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: Mapping[st
     with transaction(con):
         mark_changed(con, "marts.pipeline_runs")
         if loaded:
-            con.execute(
-                """insert into marts.pipeline_runs
-                select coalesce(p.run_id, ''), p.source, p._partition, p.n_lines, null, null, null,
-                       p.started_at, null, $running, null
-                from raw._partitions as p
-                anti join marts.pipeline_runs as r
-                    on r.run_id = coalesce(p.run_id, '') and r.source = p.source and r._partition = p._partition""",
-                {"running": RUNNING},
-            )
-            con.execute(
-                """update marts.pipeline_runs as r
-                set n_read = c.n_read, n_accepted = c.n_accepted, n_rejected = c.n_rejected,
-                    n_duplicates = c.n_duplicates
-                from (
-                    select p.source, p._partition, coalesce(p.run_id, '') as run_id,
-                           coalesce(c.n_read, 0) as n_read, coalesce(c.n_accepted, 0) as n_accepted,
-                           coalesce(c.n_rejected, 0) as n_rejected, coalesce(c.n_duplicates, 0) as n_duplicates
-                    from raw._partitions as p
-                    left join intermediate.partition_counts as c using (source, _partition)
-                ) as c
-                where r.source = c.source and r._partition = c._partition and r.run_id = c.run_id
-                  and (r.run_id = $run or r.n_accepted is null)""",
-                {"run": run_id},
-            )
+            run_sql(con, "ops/runlog/record_unlogged_partitions", {"running": RUNNING})
+            run_sql(con, "ops/runlog/record_staged_counts", {"run": run_id})
         if runs:
-            # a run whose failure hook marked some rows failed (those loaded before the error) is
-            # failed as a whole, with that error
-            con.execute(
-                """update marts.pipeline_runs as r
-                set status = o.status, finished_at = o.finished_at,
-                    message = case
-                        when r.n_accepted is null and o.status <> $ok then concat_ws(' ', o.message,
-                            'Its records were replaced by a later load before they were staged: only n_read is known.')
-                        else o.message
-                    end
-                from (
-                    select o.run_id, coalesce(f.status, o.status) as status, coalesce(f.message, o.message) as message,
-                           coalesce(f.finished_at, o.finished_at) as finished_at
-                    from (
-                        select unnest($runs::varchar[]) as run_id, unnest($statuses::varchar[]) as status,
-                               unnest($messages::varchar[]) as message, unnest($finished::timestamp[]) as finished_at
-                    ) as o
-                    left join (
-                        select run_id, any_value(status) as status, min(message) as message, max(finished_at) as finished_at
-                        from marts.pipeline_runs where status = $failed group by all
-                    ) as f using (run_id)
-                ) as o
-                where r.run_id = o.run_id and r.status = $running""",
-                {"runs": runs, "statuses": [outcomes[r].status for r in runs],
-                 "messages": [outcomes[r].message for r in runs],
-                 "finished": [outcomes[r].finished_at for r in runs], "ok": SUCCEEDED, "running": RUNNING,
-                 "failed": FAILED},
-            )
+            run_sql(con, "ops/runlog/settle_stopped_runs", {
+                "runs": runs, "statuses": [outcomes[r].status for r in runs],
+                "messages": [outcomes[r].message for r in runs],
+                "finished": [outcomes[r].finished_at for r in runs],
+                "ok": SUCCEEDED, "running": RUNNING, "failed": FAILED,
+            })
         apply_comments(con, "marts.pipeline_runs")
-    return con.execute("select count(*) from marts.pipeline_runs where run_id = $run", {"run": run_id}).fetchall()[0][0]
+    return _run_rows(con, run_id)
+
+
+def _run_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    return run_sql(con, "ops/runlog/count_run_rows", {"run": run_id}).fetchall()[0][0]
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, finished_at: datetime) -> int:
     """Mark every row of `run_id` succeeded (the run has published). Returns the rows marked."""
     ensure_runs_table(con)
-    con.execute(
-        "update marts.pipeline_runs set status = $ok, finished_at = $at, message = null where run_id = $run",
-        {"ok": SUCCEEDED, "at": finished_at, "run": run_id},
-    )
-    return con.execute("select count(*) from marts.pipeline_runs where run_id = $run", {"run": run_id}).fetchall()[0][0]
+    run_sql(con, "ops/runlog/finish_run", {"ok": SUCCEEDED, "at": finished_at, "run": run_id})
+    return _run_rows(con, run_id)
 
 
 def fail_run(con: duckdb.DuckDBPyConnection, run_id: str, message: str, finished_at: datetime) -> None:
@@ -220,36 +141,16 @@ def fail_run(con: duckdb.DuckDBPyConnection, run_id: str, message: str, finished
     ensure_runs_table(con)
     with transaction(con):
         mark_changed(con, "marts.pipeline_runs")
-        con.execute(
-            """update marts.pipeline_runs set status = $failed, finished_at = $at, message = $m
-            where run_id = $run and status = $running""",
-            {"failed": FAILED, "at": finished_at, "m": message, "run": run_id, "running": RUNNING},
-        )
+        run_sql(con, "ops/runlog/fail_run",
+                {"failed": FAILED, "at": finished_at, "m": message, "run": run_id, "running": RUNNING})
 
 
 def run_log_gaps(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
-    """(source, partition, run_id, problem) for each partition in raw._partitions whose run log
-    row is missing, lacks its counts, disagrees with the records loaded, or does not add up."""
+    """(source, partition, run_id, problem) for each loaded partition that does not add up:
+    its run log row is missing, lacks its counts, disagrees with the records loaded or does not
+    add up, or the tables' own counts do not add up. Every row the blocking check
+    sql/checks/staging/events/counts_add_up.sql returns (the check's one definition)."""
     ensure_runs_table(con)
     if not _has_partitions(con):
         return []
-    return con.execute(
-        """with raw_counts as (
-            select source, _partition, n_lines as n from raw._partitions
-        )
-        select p.source, p._partition, p.run_id,
-            case
-                when r.run_id is null then 'no marts.pipeline_runs row'
-                when r.n_accepted is null or r.n_rejected is null or r.n_duplicates is null then 'counts not recorded'
-                when r.n_read <> coalesce(c.n, 0) then 'n_read ' || r.n_read || ' but ' || coalesce(c.n, 0) || ' records loaded'
-                when r.n_read <> r.n_accepted + r.n_rejected + r.n_duplicates then
-                    'read ' || r.n_read || ' <> accepted ' || r.n_accepted || ' + rejected ' || r.n_rejected
-                    || ' + duplicates ' || r.n_duplicates
-            end as problem
-        from raw._partitions as p
-        left join marts.pipeline_runs as r
-            on r.run_id = coalesce(p.run_id, '') and r.source = p.source and r._partition = p._partition
-        left join raw_counts as c on c.source = p.source and c._partition = p._partition
-        where problem is not null
-        order by all"""
-    ).fetchall()
+    return run_sql(con, COUNTS_CHECK).fetchall()

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from transforms.warehouse import replace_table
+from transforms.warehouse import replace_table, sql_file
 
 ALPHA = 15.0  # VADER's normalization constant
 TOKEN_PATTERN = r"[a-z]+(?:'[a-z]+)*"
@@ -77,7 +77,7 @@ def load_lexicon(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> in
     return replace_table(
         con,
         "intermediate.sentiment_lexicon",
-        "select unnest($tokens::varchar[]) as token, unnest($valences::double[]) as valence",
+        sql_file("ops/sentiment/lexicon").strip().rstrip(";"),
         {"tokens": tokens, "valences": valences},
     )
 

@@ -302,6 +302,14 @@ def count_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     return con.execute(sql_with("select count(*) from {relation}", relation=relation)).fetchall()[0][0]
 
 
+def copy_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, source: str) -> None:
+    """Insert every row of `source` (a relation name, e.g. an attached file's
+    `work.raw.clickstream`) into the existing table `schema.table`: the runner's plumbing for
+    copying a table between files, since the target of an insert cannot be a bound parameter."""
+    con.execute(sql_with("insert into {s}.{t} select * from query_table($source)", s=schema, t=table),
+                {"source": source})
+
+
 # Left out of metadata previews: Dagster keeps them in its own storage, which `journeys forget`
 # does not rewrite, so not even an identifier's keyed hash goes there.
 PREVIEW_HIDDEN_COLUMNS = ("identifiers", "identifier_value", "payload_hash")

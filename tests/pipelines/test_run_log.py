@@ -122,9 +122,10 @@ def test_counts_add_up_fails_when_a_loaded_partition_has_no_run_log_row(instance
     con.close()
     evaluation = counts_add_up(landing, wh)
     assert not evaluation.passed
-    assert evaluation.metadata["partitions_without_a_complete_run_log_row"].value == 1
-    assert "crm 2025-03-02" in evaluation.metadata["examples"].value
-    assert "no marts.pipeline_runs row" in evaluation.metadata["examples"].value
+    assert evaluation.metadata["offending_rows"].value == 1
+    assert "| crm | 2025-03-02 |" in evaluation.metadata["examples"].value
+    assert "| no marts.pipeline_runs row |" in evaluation.metadata["examples"].value
+    assert evaluation.metadata["check_file"].value.endswith("sql/checks/staging/events/counts_add_up.sql")
     # the next run writes the missing row again, as the analyst file shows that run
     assert run(instance, landing, wh).success
     assert counts_add_up(landing, wh).passed

@@ -159,6 +159,11 @@ def test_rows_staged_from_no_landed_record_do_not_add_up(tmp_path, con):
                'stray' as reason, '' as payload"""
     )
     assert count_discrepancies(con) == [("clickstream", date(2025, 2, 1), 0, 0, 1, 0)]
+    stage_runs(con, "a", {})
+    # the blocking check counts_add_up (sql/checks/staging/events) finds it, with the run log's gaps
+    assert run_log_gaps(con) == [
+        ("clickstream", date(2025, 2, 1), None, "counted on the tables: read 0 <> accepted 0 + rejected 1 + duplicates 0"),
+    ]
 
 
 def test_published_successes_reads_the_analyst_file(tmp_path, con):

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pipelines.defs.ops.resources import JourneysResource, utcnow
 from transforms.runlog import finish_run
-from transforms.warehouse import publish
+from transforms.warehouse import publish, run_sql
 
 PUBLISH_KEY = dg.AssetKey(["warehouse", "published"])
 PUBLISH_OP = "warehouse__published"
@@ -47,7 +47,7 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     def published(context: dg.AssetExecutionContext, config: PublishConfig,
                   journeys: JourneysResource) -> dg.MaterializeResult:
         with journeys.connect() as con:
-            con.execute("checkpoint")
+            run_sql(con, "ops/catalog/checkpoint")  # the working file is whole before it is copied
         s = journeys.config.settings
         at = utcnow()
         info = publish(journeys.paths, full=config.full_rewrite, memory_limit=s.duckdb_memory_limit,

@@ -14,8 +14,8 @@ from pipelines.defs.ops.resources import JourneysResource
 from pipelines.defs.ops.run_history import stopped_run_outcomes
 from transforms.config import Config
 from transforms.privacy import ensure_privacy_tables
-from transforms.runlog import published_successes, run_log_gaps, stage_runs, unsettled_runs
-from transforms.staging import build_staging, count_partitions
+from transforms.runlog import published_successes, stage_runs, unsettled_runs
+from transforms.staging import build_staging
 from transforms.warehouse import preview
 
 STAGING_KEYS = {
@@ -63,33 +63,5 @@ def build_staging_assets(config: Config) -> list:
             f"{counts['intermediate.duplicate_events']:,} duplicates"
         )
 
-    @dg.asset_check(
-        asset=STAGING_KEYS["staging.events"],
-        blocking=True,
-        description=(
-            "For every source and partition, and over the whole loaded landing zone: records read = "
-            "accepted + rejected + duplicates, each counted on its own table; and every loaded partition "
-            "has its marts.pipeline_runs row, whose counts add up."
-        ),
-    )
-    def counts_add_up(journeys: JourneysResource) -> dg.AssetCheckResult:
-        with journeys.connect() as con:
-            partitions = count_partitions(con)
-            gaps = run_log_gaps(con)
-        bad = [p for p in partitions if p[2] != p[3] + p[4] + p[5]]
-        read, accepted, rejected, duplicates = (sum(p[i] for p in partitions) for i in range(2, 6))
-        return dg.AssetCheckResult(
-            passed=not bad and not gaps and read == accepted + rejected + duplicates,
-            metadata={
-                "read": read, "accepted": accepted, "rejected": rejected, "duplicates": duplicates,
-                "partitions_that_do_not_add_up": len(bad),
-                "partitions_without_a_complete_run_log_row": len(gaps),
-                "examples": dg.MetadataValue.md(
-                    "\n".join([f"- {s} {p}: read {r}, accepted {a}, rejected {q}, duplicates {d}" for s, p, r, a, q, d in bad[:10]]
-                              + [f"- {s} {p} (run {run}): {problem}" for s, p, run, problem in gaps[:10]])
-                    or "none"
-                ),
-            },
-        )
-
-    return [staging, counts_add_up]
+    # counts_add_up, its blocking check, is sql/checks/staging/events/counts_add_up.sql
+    return [staging]

@@ -1,0 +1,2 @@
+-- The rows of the table $relation.
+select count(*) as n from query_table($relation)

@@ -1,0 +1,1 @@
+select * from marts.journeys limit 5

@@ -1,0 +1,2 @@
+-- The working file $p, read-only, as `work`.
+attach $p as work (read_only)
