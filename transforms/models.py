@@ -30,6 +30,7 @@ from sqlglot import exp
 from transforms.attribution import attribution_params, build_model_credits
 from transforms.classify import classify_params
 from transforms.config import Config
+from transforms.designs import design_params, retention_params
 from transforms.funnels import build_funnel_tables
 from transforms.identity import connected_components, identity_params
 from transforms.journeys import journey_params
@@ -38,7 +39,7 @@ from transforms.personas import persona_params
 from transforms.sentiment import load_lexicon, sentiment_params
 from transforms.warehouse import SQL_DIR, build_model, count_rows, model_path
 
-NOT_MODELS = {"examples", "checks", "macros"}
+NOT_MODELS = {"examples", "checks", "macros", "report"}
 _HEADER_DEPENDS = re.compile(r"^-- depends on:(.*(?:\n--\s{6,}.*)*)", re.MULTILINE)
 
 
@@ -198,6 +199,7 @@ def model_params(config: Config) -> dict[str, Any]:
         identity_params(config.settings.identity), sentiment_params(), classify_params(config),
         persona_params(config), journey_params(config.settings.journeys), touchpoint_health_params(config),
         pain_point_params(config), attribution_params(config.settings.attribution),
+        design_params(config), retention_params(config),
     ):
         for name, value in part.items():
             if name in merged and merged[name] != value:
