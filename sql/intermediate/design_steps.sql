@@ -1,5 +1,5 @@
 -- grain: one row per step of a designed journey
--- depends on: (designs.yaml, bound as lists)
+-- depends on: no relation: the designs config arrives as bound lists
 -- The steps of every design in designs.yaml, in order: what each matches (phase, touchpoint,
 -- event name; null = any), whether it is optional or repeatable, and its target time.
 with bound as (

@@ -1,5 +1,5 @@
 -- grain: one row per design and touchpoint it plans
--- depends on: (designs.yaml, bound as lists)
+-- depends on: no relation: the designs config arrives as bound lists
 -- The touchpoints each design plans: those its steps name and its also_planned ones. An event
 -- at any other front-stage touchpoint is an unplanned touchpoint for a design that names some.
 with bound as (
