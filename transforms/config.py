@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
-CONFIG_FILES = ("sources", "taxonomy", "rules", "personas", "funnels", "settings")
+CONFIG_FILES = ("sources", "taxonomy", "rules", "personas", "funnels", "settings", "designs")
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Canonical event fields a source may fill (besides id, timestamp, event name, identifiers).
@@ -433,6 +433,57 @@ class FunnelsFile(Model):
     funnels: list[FunnelConfig] = Field(description="Funnel definitions.")
 
 
+# --------------------------------------------------------------------------- designed journeys
+
+
+class DesignStep(Model):
+    name: str | None = Field(None, description="Display name of the step; defaults to what it matches.")
+    phase: str | None = Field(None, description="The step is an event in this phase.")
+    touchpoint: str | None = Field(None, description="The step is an event at this touchpoint.")
+    event_name: str | None = Field(None, description="The step is an event of this name (exact, e.g. 'Order Completed').")
+    optional: bool = Field(False, description="The journey may skip this step without deviating (never step 1).")
+    repeatable: bool = Field(False, description="The step may happen several times in a row of the design without deviating.")
+    target: str | None = Field(None, description="Target time from the previous step to this one, e.g. '10m', '2d'; longer is a stall (never step 1).")
+
+    @model_validator(mode="after")
+    def _check(self) -> DesignStep:
+        if self.phase is None and self.touchpoint is None and self.event_name is None:
+            raise ValueError("a step needs at least one of `phase`, `touchpoint` or `event_name` (all given must hold)")
+        if self.target is not None:
+            parse_duration(self.target)
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or " / ".join(v for v in (self.event_name, self.touchpoint, self.phase) if v is not None)
+
+
+MAX_DESIGN_STEPS = 20
+
+
+class DesignConfig(Model):
+    name: str = Field(description="Design name, used as the `design` column.")
+    persona: str = Field("all", description="Persona whose journeys the design is for, or 'all'.")
+    description: str | None = Field(None, description="What the design intends, for the report.")
+    also_planned: list[str] = Field(default_factory=list, description="Touchpoints the design expects besides its steps' (e.g. [website, email]): events there are not deviations.")
+    steps: list[DesignStep] = Field(min_length=1, max_length=MAX_DESIGN_STEPS, description=f"The intended steps in order (1 to {MAX_DESIGN_STEPS}); a journey enters the design at its first event matching step 1.")
+
+    _n = field_validator("name")(lambda v: _name(v, "design name"))
+
+    @model_validator(mode="after")
+    def _check(self) -> DesignConfig:
+        first = self.steps[0]
+        if first.optional:
+            raise ValueError("step 1 cannot be optional: a journey enters the design at step 1")
+        if first.target is not None:
+            raise ValueError("step 1 has no previous step: move `target` to a later step")
+        return self
+
+
+class DesignsFile(Model):
+    designs: list[DesignConfig] = Field(default_factory=list, description="Designed journeys (future state) that observed journeys are aligned against.")
+
+
 # --------------------------------------------------------------------------- settings
 
 
@@ -489,6 +540,15 @@ class PainPointSettings(Model):
     )
 
 
+class RetentionSettings(Model):
+    cohort: Literal["first_seen", "first_purchase"] = Field(
+        "first_seen", description="marts.retention: a customer's cohort is the week of their first return event (first_seen) or first conversion (first_purchase).")
+    return_phase: str | None = Field(None, description="marts.retention and marts.lifecycle: the return event is in this phase (unset: any).")
+    return_touchpoint: str | None = Field(None, description="... at this touchpoint (unset: any front-stage touchpoint).")
+    return_event_name: str | None = Field(None, description="... of this event name (unset: any).")
+    periods: int = Field(12, ge=1, le=104, description="marts.retention: weeks since the cohort week shown (0 to this).")
+
+
 class SettingsFile(Model):
     partitions_start: date | None = Field(
         None,
@@ -510,6 +570,7 @@ class SettingsFile(Model):
     journeys: JourneySettings = Field(default_factory=JourneySettings)
     attribution: AttributionSettings = Field(default_factory=AttributionSettings)
     pain_points: PainPointSettings = Field(default_factory=PainPointSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
 
 # --------------------------------------------------------------------------- loading
@@ -535,6 +596,7 @@ class Config(Model):
     personas: list[PersonaRule]
     funnels: list[FunnelConfig]
     settings: SettingsFile
+    designs: list[DesignConfig] = Field(default_factory=list)
     files: dict[str, str] = Field(description="Config name -> the file it was read from.")
 
     def event_sources(self) -> dict[str, SourceConfig]:
@@ -551,6 +613,7 @@ _MODELS: dict[str, type[Model]] = {
     "personas": PersonasFile,
     "funnels": FunnelsFile,
     "settings": SettingsFile,
+    "designs": DesignsFile,
 }
 
 
@@ -653,6 +716,7 @@ def load_config(config_dir: Path | str | None = None) -> Config:
     personas: PersonasFile = parsed["personas"]  # type: ignore[assignment]
     funnels: FunnelsFile = parsed["funnels"]  # type: ignore[assignment]
     settings: SettingsFile = parsed["settings"]  # type: ignore[assignment]
+    designs: DesignsFile = parsed["designs"]  # type: ignore[assignment]
 
     phases, touchpoints = set(taxonomy.phase_names), set(taxonomy.touchpoint_names)
     for i, r in enumerate(rules.rules):
@@ -707,6 +771,8 @@ def load_config(config_dir: Path | str | None = None) -> Config:
     except ValueError as e:
         raise ConfigError(f"{paths['settings']}: {e}.") from None
 
+    _check_designs(designs, paths["designs"], taxonomy, personas, settings, paths["settings"])
+
     return Config(
         sources=sources.sources,
         taxonomy=taxonomy,
@@ -714,8 +780,36 @@ def load_config(config_dir: Path | str | None = None) -> Config:
         personas=personas.personas,
         funnels=funnels.funnels,
         settings=settings,
+        designs=designs.designs,
         files={k: str(v) for k, v in paths.items()},
     )
+
+
+def _check_designs(designs: DesignsFile, path: Path, taxonomy: TaxonomyFile, personas: PersonasFile,
+                   settings: SettingsFile, settings_path: Path) -> None:
+    """Designs name known phases, touchpoints and personas, once each; so does the return event."""
+    phases, touchpoints = taxonomy.phase_names, taxonomy.touchpoint_names
+    known_personas = sorted({p.persona for p in personas.personas} | {"unknown", "all"})
+    names = [d.name for d in designs.designs]
+    for i, d in enumerate(designs.designs):
+        where = f"{path}: designs[{i}] ({d.name})"
+        if names.count(d.name) > 1:
+            raise ConfigError(f"{where}.name: design names must be unique; rename one of the designs called {d.name!r}.")
+        if d.persona not in known_personas:
+            raise ConfigError(f"{where}.persona: unknown persona {d.persona!r}. Use one of {known_personas} (personas.yaml).")
+        for j, s in enumerate(d.steps):
+            if s.phase is not None and s.phase not in phases:
+                raise ConfigError(f"{where}.steps[{j}].phase: unknown phase {s.phase!r}. Use one of {phases}.")
+            if s.touchpoint is not None and s.touchpoint not in touchpoints:
+                raise ConfigError(f"{where}.steps[{j}].touchpoint: unknown touchpoint {s.touchpoint!r}. Use one of {sorted(touchpoints)}.")
+        for t in d.also_planned:
+            if t not in touchpoints:
+                raise ConfigError(f"{where}.also_planned: unknown touchpoint {t!r}. Use one of {sorted(touchpoints)}.")
+    r = settings.retention
+    if r.return_phase is not None and r.return_phase not in phases:
+        raise ConfigError(f"{settings_path}: retention.return_phase: unknown phase {r.return_phase!r}. Use one of {phases}.")
+    if r.return_touchpoint is not None and r.return_touchpoint not in touchpoints:
+        raise ConfigError(f"{settings_path}: retention.return_touchpoint: unknown touchpoint {r.return_touchpoint!r}. Use one of {sorted(touchpoints)}.")
 
 
 def _shipped(name: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from sqlglot import exp
 from transforms.attribution import attribution_params, build_model_credits
 from transforms.classify import classify_params
 from transforms.config import Config
+from transforms.designs import design_params, retention_params
 from transforms.funnels import build_funnel_tables
 from transforms.identity import connected_components, identity_params
 from transforms.journeys import journey_params
@@ -199,6 +200,7 @@ def model_params(config: Config) -> dict[str, Any]:
         identity_params(config.settings.identity), sentiment_params(), classify_params(config),
         persona_params(config), journey_params(config.settings.journeys), touchpoint_health_params(config),
         pain_point_params(config), attribution_params(config.settings.attribution),
+        design_params(config), retention_params(config),
     ):
         for name, value in part.items():
             if name in merged and merged[name] != value:
