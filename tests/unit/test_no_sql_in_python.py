@@ -23,20 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("pipelines", "transforms", "bench")
 RUNNER = {"transforms/warehouse.py", "transforms/models.py"}
 
-# Files (or one function of a file) other engineers are emptying at the same time as this test
-# was written (issue 15). Each is expected to hold SQL still; the lead removes an entry when it
-# is empty (its test below then passes as XPASS), and a file not listed may hold none.
-PENDING = {
-    "transforms/ingest.py": None,
-    "transforms/staging.py": None,
-    "transforms/landing.py": None,
-    "transforms/privacy.py": "erase_lines",
-    "transforms/funnels.py": None,
-    "transforms/identity.py": None,
-    "transforms/attribution.py": None,
-    "transforms/report.py": None,
-    "bench/reference.py": None,
-}
 
 KEYWORDS = (
     "select", "with", "create", "insert", "delete", "update", "copy", "attach", "detach", "alter", "drop",
@@ -166,26 +152,10 @@ def scan() -> list[Hit]:
     return hits
 
 
-def _pending(hit: Hit) -> bool:
-    if hit.path not in PENDING:
-        return False
-    function = PENDING[hit.path]
-    return function is None or hit.function == function
-
-
 def test_no_sql_statement_in_python_outside_the_runner():
-    found = [h for h in scan() if h.path not in RUNNER and not _pending(h)]
+    found = [h for h in scan() if h.path not in RUNNER]
     assert not found, "SQL written in Python strings; move each statement to a file under sql/ and run it " \
                       "with transforms.warehouse.run_sql:\n" + "\n".join(map(str, found))
-
-
-@pytest.mark.xfail(strict=False, reason="being emptied by another change of issue 15; remove it from PENDING when empty")
-@pytest.mark.parametrize("path", sorted(PENDING))
-def test_pending_file_holds_no_sql(path):
-    function = PENDING[path]
-    file = ROOT / path
-    hits = [h for h in sql_strings(file.read_text(encoding="utf-8"), path) if function is None or h.function == function]
-    assert not hits, "\n".join(map(str, hits))
 
 
 @pytest.mark.parametrize("text", [
