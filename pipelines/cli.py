@@ -145,7 +145,9 @@ def execute(resource, config, selection_names: list[str] | None, start: date, en
         if cause:
             err.print(cause)
         if verbose or not cause:
-            shown = failures + checks if verbose else (failures or checks)[:1]
+            # a step stopped by a blocking check says only that: the check says why
+            real = [e for e in failures if "DagsterAssetCheckFailedError" not in _failure_reason(e)]
+            shown = failures + checks if verbose else (real or checks or failures)[:1]
             for e in shown:
                 err.print(f"  • {e.step_key or ''}: {_failure_reason(e)}".rstrip())
                 if verbose:
