@@ -388,3 +388,15 @@ def test_quoted_csv_fields_may_hold_line_breaks(tmp_path):
     assert rejected(con) == {6: "the CSV row has unbalanced quotes"}
     assert raw_lines(con, "crm") == 4  # records, not physical lines
     assert count_discrepancies(con) == []
+
+
+def test_a_new_loader_format_changes_every_fingerprint(tmp_path, monkeypatch):
+    """A warehouse loaded by an earlier loader reloads its days once (its staging tables differ)."""
+    from transforms import ingest
+
+    f = tmp_path / "events.jsonl"
+    f.write_text('{"a": 1}\n')
+    before = ingest.fingerprint([f])
+    assert ingest.fingerprint([f]) == before
+    monkeypatch.setattr(ingest, "LOADER_FORMAT", "a later format")
+    assert ingest.fingerprint([f]) != before
