@@ -380,6 +380,11 @@ def _overall(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [seen[k] for k in sorted(seen)]
 
 
+def conversion_phase(wh: Warehouse) -> str | None:
+    """The phase where most conversions happen (sql/report/conversion_phase.sql)."""
+    return (wh.rows("conversion_phase") or [{}])[0].get("phase")
+
+
 def _persona_pains(wh: Warehouse, labels: Labels) -> dict[str, list[dict[str, Any]]]:
     """Each persona's own pain points (sql/report/persona_pain_points.sql), in the map's shape."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -390,7 +395,8 @@ def _persona_pains(wh: Warehouse, labels: Labels) -> dict[str, list[dict[str, An
                  f"{fmt_int(r['n_journeys'])} journeys).")
         pain = {**r, "kind": labels.kind(r["kind"]), "label": label,
                 "n_customers": r["n_journeys"], "n_affected": r["n_exits"]}
-        out[r["persona"]].append({**pain, "opportunity": opportunity(pain | {"kind": r["kind"]}, labels)})
+        out[r["persona"]].append({**pain, "opportunity": opportunity(pain | {"kind": r["kind"]}, labels,
+                                                                      conversion_phase(wh))})
     return dict(out)
 
 
@@ -407,11 +413,12 @@ def _pain_points(wh: Warehouse, labels: Labels) -> tuple[list[dict[str, Any]], l
         late = conversion is not None and order.get(r["phase"], 0) > conversion
         phase = str(r["phase"])  # the mart's sentence names the phase as configured: use its label
         label = str(r.get("label") or "").replace(f" · {phase}:", f" · {labels.phase(phase)}:", 1)
-        (after if is_exit and late else kept).append({**r, "label": label, "opportunity": opportunity(r, labels)})
+        (after if is_exit and late else kept).append(
+            {**r, "label": label, "opportunity": opportunity(r, labels, conversion_phase(wh))})
     return kept, after
 
 
-def opportunity(pain: dict[str, Any], labels: Labels | None = None) -> str:
+def opportunity(pain: dict[str, Any], labels: Labels | None = None, conversion_phase: str | None = None) -> str:
     """One sentence that turns a pain point into something to do, from its own numbers: where,
     how many customers, how far above the baseline, and the action its kind calls for."""
     labels = labels or Labels()
@@ -429,8 +436,16 @@ def opportunity(pain: dict[str, Any], labels: Labels | None = None) -> str:
     times = f", {lift:.1f}× the baseline" if lift else ""
     digital = touchpoint in ("website", "mobile_app", "direct", "email", "sms", "messaging")
     if "exit" in kind or "drop" in kind:
-        fix = ("watch session recordings of the last screens, remove a step or field and retry a failed "
-               "payment in place" if digital else "find where the conversation stalls and give the next step a date")
+        if touchpoint in ("website", "mobile_app", "direct") and phase == conversion_phase:
+            fix = "watch recordings of the last screens, remove a step or field and retry a failed payment in place"
+        elif touchpoint in ("website", "mobile_app", "direct"):
+            fix = "make the next step obvious on the pages where they stop and remind those who left"
+        elif touchpoint in ("email", "sms", "messaging"):
+            fix = "give each message one call to action that leads to the next step, and resend to those who did not act"
+        elif touchpoint in ("paid_search", "paid_social", "display", "organic_search", "organic_social", "referral"):
+            fix = "check that the ad or link lands on a page that keeps its promise, and retarget those who left"
+        else:
+            fix = "find where the conversation stalls and give the next step a date"
         return (f"Simplify {where}: {who} end their journey here without converting{versus}{times}. "
                 f"On {labels.touchpoint(touchpoint)}: {fix}; follow up within a day with those who left.")
     if "sentiment" in kind or "negative" in kind:

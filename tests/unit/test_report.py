@@ -711,3 +711,18 @@ def test_new_views_say_which_mart_is_missing(tmp_path: Path) -> None:
     text = _text(build_report(wh, tmp_path / "out").read_text(encoding="utf-8"))
     for mart in ("funnel_step_trends", "sessions", "journey_conformance", "retention", "lifecycle"):
         assert f"marts.{mart} is not in this warehouse" in text, mart
+
+
+@pytest.mark.parametrize(("touchpoint", "phase", "action"), [
+    ("mobile_app", "purchase", "retry a failed payment in place"),
+    ("mobile_app", "interest", "make the next step obvious"),
+    ("email", "interest", "one call to action"),
+    ("paid_search", "awareness", "lands on a page that keeps its promise"),
+    ("sales_call", "comparison", "give the next step a date"),
+])
+def test_an_exit_opportunity_fits_its_touchpoint_and_phase(touchpoint: str, phase: str, action: str) -> None:
+    sentence = opportunity({"kind": "exits", "touchpoint": touchpoint, "phase": phase, "n_customers": 40,
+                            "rate": 0.25, "baseline_rate": 0.1}, Labels.load(), "purchase")
+    assert action in sentence
+    assert "10 of 40 customers end their journey here without converting (25% vs 10%" in sentence
+    assert "2.5× the baseline" in sentence
