@@ -12,8 +12,12 @@ time); per persona (and 'all') the classic journey map with phases as columns an
 the touchpoints used (a heat grid), the top customer actions, the emotion curve, drop-off
 between phases, pain points and the opportunities they suggest; then a Sankey of touchpoint
 paths from first touch to conversion or exit, the funnels with drop-off, the weekly funnel
-trend, attribution by model side by side and touchpoint health. A table that is missing or
-empty turns its section into a "No data" note instead of an error.
+trend, each funnel step by week (marts.funnel_step_trends), sessions (marts.sessions), the
+designed journey beside the observed one with its top gaps (designs.yaml, marts.journey_conformance,
+marts.design_gaps), a retention triangle and a lifecycle chart (marts.retention, marts.lifecycle),
+attribution by model side by side and touchpoint health. A table that is missing or empty turns
+its section into a "No data" note instead of an error. Labels of phases, touchpoints, designs and
+pain kinds come from the config folder (``config_dir``, else JOURNEYS_CONFIG_DIR, else the defaults).
 
 Adding a section is one SQL file and one template block: write ``sql/report/<name>.sql`` (a
 select over ``marts`` tables; the tables it reads, from its own ``from``/``join``, decide its
@@ -963,7 +967,7 @@ def _sessions_chart(wh: Warehouse) -> Markup | None:
                     hovertemplate="week of %{x|%-d %b %Y}: %{y:.1f}% of sessions converted<extra></extra>")
     _layout(fig, "Sessions per week and the share that converted", 360, showlegend=True,
             yaxis={"title": "sessions"}, margin={"l": 60, "r": 30, "t": 60, "b": 90},
-            yaxis2={"title": "converted", "overlaying": "y", "side": "right", "ticksuffix": "%",
+            yaxis2={"title": "converted", "overlaying": "y", "side": "right", "ticksuffix": "%", "tickformat": ".0f",
                     "rangemode": "tozero", "showgrid": False})
     _weekly_axes(fig, [r["period_start"] for r in kept], [], first_day, len(kept) < len(rows))
     return _chart(fig, "chart-sessions")
