@@ -12,8 +12,12 @@ time); per persona (and 'all') the classic journey map with phases as columns an
 the touchpoints used (a heat grid), the top customer actions, the emotion curve, drop-off
 between phases, pain points and the opportunities they suggest; then a Sankey of touchpoint
 paths from first touch to conversion or exit, the funnels with drop-off, the weekly funnel
-trend, attribution by model side by side and touchpoint health. A table that is missing or
-empty turns its section into a "No data" note instead of an error.
+trend, each funnel step by week (marts.funnel_step_trends), sessions (marts.sessions), the
+designed journey beside the observed one with its top gaps (designs.yaml, marts.journey_conformance,
+marts.design_gaps), a retention triangle and a lifecycle chart (marts.retention, marts.lifecycle),
+attribution by model side by side and touchpoint health. A table that is missing or empty turns
+its section into a "No data" note instead of an error. Labels of phases, touchpoints, designs and
+pain kinds come from the config folder (``config_dir``, else JOURNEYS_CONFIG_DIR, else the defaults).
 
 Adding a section is one SQL file and one template block: write ``sql/report/<name>.sql`` (a
 select over ``marts`` tables; the tables it reads, from its own ``from``/``join``, decide its
@@ -29,6 +33,7 @@ from __future__ import annotations
 import functools
 import html
 import math
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -58,9 +63,20 @@ PAIN_POINTS_PER_PHASE = 3
 
 REPORT_SQL = "report"
 """The report's queries: `sql/report/<name>.sql`, one small aggregate a file, run by name."""
-QUERY_PARAMS = {"max_steps": SANKEY_MAX_STEPS, "top": TOP_ACTIONS, "max_rows": HEALTH_MAX_ROWS}
-"""The values the report's queries bind; each file takes the $names it uses."""
+TOP_GAPS = 5  # design gaps shown per design
+PERSONA_PAINS = 6  # pain points of its own shown per persona
+SESSION_ENTRIES = 12  # entry touchpoints in the sessions table
+QUERY_PARAMS = {"max_steps": SANKEY_MAX_STEPS, "top": TOP_ACTIONS, "max_rows": HEALTH_MAX_ROWS,
+                "top_gaps": TOP_GAPS, "persona": ALL, "top_pains": PERSONA_PAINS, "min_exits": 3,
+                "min_lift": 1.5, "max_entries": SESSION_ENTRIES}
+"""The values the report's queries bind; each file takes the $names it uses (the designed steps
+of designs.yaml, `design_step_*`, are added from the config folder: `Labels.params`)."""
+POST_CONVERSION_NOTE = "after the conversion phase: the journey ended after buying, not lost"
 
+KIND_LABELS = {"exits": "Exits", "support contact after": "Support contact after",
+               "negative sentiment": "Negative sentiment", "skipped_step": "Skipped step",
+               "out_of_order": "Step out of order", "unplanned_touchpoint": "Unplanned touchpoint",
+               "stall": "Stall beyond target"}
 ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based",
                       "markov", "shapley")
 OVERALL_BREAKDOWNS = ("all", "(all)", "none", "total", "overall", "")
@@ -147,8 +163,9 @@ class Warehouse:
     each reading `marts` tables) and turns a missing table, a missing column or no rows into a
     note instead of an error."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None = None) -> None:
         self.con = con
+        self.params = {**QUERY_PARAMS, **(params or {})}
         self.tables = {r[0] for r in run_sql(con, "report/warehouse_tables").fetchall()}
         self.notes: dict[str, str] = {}
         self._rows: dict[str, list[dict[str, Any]] | None] = {}
@@ -172,7 +189,7 @@ class Warehouse:
             return None
         relation = relations[0] if relations else f"sql/{REPORT_SQL}/{name}.sql"
         try:
-            cursor = run_sql(self.con, f"{REPORT_SQL}/{name}", QUERY_PARAMS)
+            cursor = run_sql(self.con, f"{REPORT_SQL}/{name}", self.params)
             names = [d[0] for d in cursor.description]
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except duckdb.Error as exc:
@@ -231,20 +248,45 @@ class Labels:
     touchpoints: dict[str, str] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     colours: dict[str, str] = field(default_factory=dict)
+    personas: dict[str, str] = field(default_factory=dict)
+    designs: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
 
     @classmethod
-    def load(cls) -> Labels:
+    def load(cls, config_dir: Path | str | None = None) -> Labels:
+        """Labels of the config folder: `config_dir`, else JOURNEYS_CONFIG_DIR, else the shipped
+        defaults (the folder the pipeline ran with)."""
         labels = cls()
+        config_dir = config_dir or os.environ.get("JOURNEYS_CONFIG_DIR") or None
         try:  # labels only: a report must not fail because the config folder is broken
             from transforms.config import load_config
+            from transforms.designs import design_params
 
-            taxonomy = load_config().taxonomy
+            config = load_config(config_dir)
+            taxonomy = config.taxonomy
             labels.phases = {p.name: p.label or pretty(p.name) for p in taxonomy.phases}
             labels.touchpoints = {t.name: t.label or pretty(t.name) for t in taxonomy.touchpoints}
             labels.order = [t.name for t in taxonomy.touchpoints]
-        except Exception:  # noqa: BLE001
-            pass
+            labels.designs = {d.name: pretty(d.name) for d in config.designs}
+            labels.params = design_params(config)
+        except Exception as exc:  # noqa: BLE001
+            labels.problem = f"config folder not read ({str(exc).splitlines()[0]}): names shown as they are"
         return labels
+
+    def persona(self, name: str) -> str:
+        return "All customers" if name == ALL else self.personas.get(name) or pretty(name)
+
+    def design(self, name: str) -> str:
+        return self.designs.get(name) or pretty(name)
+
+    def kind(self, name: str) -> str:
+        """A pain point's or a design gap's kind as words: 'skipped_step' -> 'Skipped step'."""
+        return KIND_LABELS.get(str(name), pretty(str(name)))
+
+    def step(self, name: str) -> str:
+        """A funnel or design step: a phase or touchpoint name gets its label, an event name is prettified."""
+        return self.phases.get(name) or self.touchpoints.get(name) or pretty(str(name))
 
     def phase(self, name: str) -> str:
         return self.phases.get(name) or pretty(name)
@@ -342,77 +384,159 @@ def _overall(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [seen[k] for k in sorted(seen)]
 
 
-def _pain_points(wh: Warehouse) -> list[dict[str, Any]]:
-    return [{**r, "opportunity": opportunity(r)} for r in wh.rows("pain_points") or []]
+def conversion_phase(wh: Warehouse) -> str | None:
+    """The phase where most conversions happen (sql/report/conversion_phase.sql)."""
+    return (wh.rows("conversion_phase") or [{}])[0].get("phase")
 
 
-def opportunity(pain: dict[str, Any]) -> str:
-    """One sentence that turns a pain point into something to do, by its kind."""
+def _persona_pains(wh: Warehouse, labels: Labels) -> dict[str, list[dict[str, Any]]]:
+    """Each persona's own pain points (sql/report/persona_pain_points.sql), in the map's shape."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in wh.rows("persona_pain_points") or []:
+        where = f"{labels.touchpoint(r['touchpoint'])} · {labels.phase(r['phase'])}"
+        label = (f"{where}: {fmt_pct(r['rate'])} of this persona's journeys here end without converting, "
+                 f"{float(r['lift'] or 0):.1f}× its average cell ({fmt_int(r['n_exits'])} of "
+                 f"{fmt_int(r['n_journeys'])} journeys).")
+        pain = {**r, "kind": labels.kind(r["kind"]), "label": label,
+                "n_customers": r["n_journeys"], "n_affected": r["n_exits"]}
+        out[r["persona"]].append({**pain, "opportunity": opportunity(pain | {"kind": r["kind"]}, labels,
+                                                                      conversion_phase(wh))})
+    return dict(out)
+
+
+def _pain_points(wh: Warehouse, labels: Labels) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ranked pain points, each with its opportunity, and apart the exits in phases after the
+    conversion phase: a journey that ends after buying (in use, loyalty, advocacy) is not lost."""
+    conversion = (wh.rows("conversion_phase") or [{}])[0].get("phase_order")
+    order = {p: i for i, p in enumerate(labels.phases, start=1)}
+    for r in wh.rows("phases") or []:
+        order.setdefault(r["phase"], r["phase_order"])
+    kept, after = [], []
+    for r in wh.rows("pain_points") or []:
+        is_exit = "exit" in str(r.get("kind")).lower() or "drop" in str(r.get("kind")).lower()
+        late = conversion is not None and order.get(r["phase"], 0) > conversion
+        phase = str(r["phase"])  # the mart's sentence names the phase as configured: use its label
+        label = str(r.get("label") or "").replace(f" · {phase}:", f" · {labels.phase(phase)}:", 1)
+        (after if is_exit and late else kept).append(
+            {**r, "label": label, "opportunity": opportunity(r, labels, conversion_phase(wh))})
+    return kept, after
+
+
+def opportunity(pain: dict[str, Any], labels: Labels | None = None, conversion_phase: str | None = None) -> str:
+    """One sentence that turns a pain point into something to do, from its own numbers: where,
+    how many customers, how far above the baseline, and the action its kind calls for."""
+    labels = labels or Labels()
     kind = str(pain.get("kind") or "").lower().replace("_", " ").replace("-", " ")
-    where = f"{pretty(str(pain.get('touchpoint')))} in {pretty(str(pain.get('phase')))}"
+    touchpoint, phase = str(pain.get("touchpoint")), str(pain.get("phase"))
+    where = f"{labels.touchpoint(touchpoint)} in {labels.phase(phase)}"
     rate, base = pain.get("rate"), pain.get("baseline_rate")
+    n = pain.get("n_customers") or pain.get("n_journeys")
+    affected = pain.get("n_affected") or pain.get("n_exits")
+    if affected is None and n is not None and rate is not None:
+        affected = round(float(n) * float(rate))
+    who = f"{fmt_int(affected)} of {fmt_int(n)} customers" if affected is not None and n else "customers"
     versus = f" ({fmt_pct(rate)} vs {fmt_pct(base)} across all touchpoints)" if rate is not None and base is not None else ""
+    lift = (float(rate) / float(base)) if rate is not None and base else None
+    times = f", {lift:.1f}× the baseline" if lift else ""
+    digital = touchpoint in ("website", "mobile_app", "direct", "email", "sms", "messaging")
     if "exit" in kind or "drop" in kind:
-        return (f"Simplify {where}: customers leave here more often than elsewhere{versus}. "
-                "Remove steps and friction, test a shorter flow and follow up on abandoned journeys.")
+        if touchpoint in ("website", "mobile_app", "direct") and phase == conversion_phase:
+            fix = "watch recordings of the last screens, remove a step or field and retry a failed payment in place"
+        elif touchpoint in ("website", "mobile_app", "direct"):
+            fix = "make the next step obvious on the pages where they stop and remind those who left"
+        elif touchpoint in ("email", "sms", "messaging"):
+            fix = "give each message one call to action that leads to the next step, and resend to those who did not act"
+        elif touchpoint in ("paid_search", "paid_social", "display", "organic_search", "organic_social", "referral"):
+            fix = "check that the ad or link lands on a page that keeps its promise, and retarget those who left"
+        else:
+            fix = "find where the conversation stalls and give the next step a date"
+        return (f"Simplify {where}: {who} end their journey here without converting{versus}{times}. "
+                f"On {labels.touchpoint(touchpoint)}: {fix}; follow up within a day with those who left.")
     if "sentiment" in kind or "negative" in kind:
-        return (f"Fix what upsets customers at {where}{versus}: read the negative comments, "
-                "solve the top complaint and close the loop with the customers affected.")
+        return (f"Fix what upsets customers at {where}{versus}: {who} are affected{times}. "
+                "Read their negative comments, solve the top complaint and close the loop with them.")
     if "support" in kind or "contact" in kind:
-        return (f"Prevent the support contacts that follow {where}{versus}: fix the defect behind "
-                "them or add help in context, so customers need not ask.")
+        fix = "fix the defect behind them or add help on that screen" if digital else "brief the team with an answer to the common question"
+        return (f"Prevent the support contacts that follow {where}{versus}: {who} contact support{times}; "
+                f"{fix}, so customers need not ask.")
     if "csat" in kind or "satisfaction" in kind:
-        return f"Raise satisfaction at {where}{versus}: review the low ratings and fix their common cause."
-    return f"Investigate {where}{versus}: it stands out against the rest of the journey."
+        return f"Raise satisfaction at {where}{versus}: review the low ratings of {who} and fix their common cause."
+    return f"Investigate {where}{versus}: {who}{times}; it stands out against the rest of the journey."
 
 
 # --------------------------------------------------------------------------- journey map
 
 
-def _emotion_svg(phases: list[str], emotion: dict[str, dict[str, Any]], labels: Labels) -> Markup:
-    """The emotion curve as static SVG: one point per phase column (equal-width columns, so the
-    uniformly scaled SVG lines up with the grid above), y = average sentiment."""
-    width, height, top = 160 * len(phases), 150, 22
-    values = [emotion.get(p, {}).get("avg_sentiment") for p in phases]
-    present = [v for v in values if v is not None]
-    if not present:
+def _emotion_svg(phases: list[str], emotion: dict[str, dict[str, Any]], steps: list[dict[str, Any]],
+                 labels: Labels) -> Markup:
+    """The emotion curve as static SVG: a smooth curve through the scored touchpoints of each phase
+    (inside its column, in the order customers meet them), or the phase's average where only that
+    is known; equal-width columns, so the uniformly scaled SVG lines up with the grid above."""
+    col, height, top = 160, 150, 22
+    width = col * len(phases)
+    by_phase: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in steps:
+        by_phase[r["phase"]].append(r)
+    raw: list[tuple[float, float, str]] = []  # x, sentiment, tooltip
+    for i, p in enumerate(phases):
+        members = sorted(by_phase.get(p, []), key=lambda r: (float(r.get("median_step") or 0), r["touchpoint"]))
+        if members:
+            for k, r in enumerate(members):
+                raw.append(((i + (k + 1) / (len(members) + 1)) * col, float(r["avg_sentiment"]),
+                            f"{labels.touchpoint(r['touchpoint'])} in {labels.phase(p)}: average sentiment "
+                            f"{float(r['avg_sentiment']):+.2f} over {int(r['n_scored']):,} scored events"))
+        elif emotion.get(p, {}).get("avg_sentiment") is not None:
+            e = emotion[p]
+            raw.append(((i + 0.5) * col, float(e["avg_sentiment"]),
+                        f"{labels.phase(p)}: average sentiment {float(e['avg_sentiment']):+.2f} over "
+                        f"{int(e.get('n_scored') or 0):,} scored events"))
+    if not raw:
         return Markup(f'<svg class="emotion" viewBox="0 0 {width} 60" role="img" aria-label="No sentiment">'
                       f'<text x="{width / 2}" y="34" text-anchor="middle" class="muted">'
                       "No sentiment scored in these phases</text></svg>")
-    limit = max(0.25, math.ceil(max(abs(v) for v in present) / 0.25) * 0.25)
+    limit = max(0.25, math.ceil(max(abs(v) for _, v, _ in raw) / 0.25) * 0.25)
     mid = height / 2
 
     def y(v: float) -> float:
         return mid - v / limit * (mid - top)
 
     parts = [f'<svg class="emotion" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="Emotion curve: average sentiment per phase">',
+             f'aria-label="Emotion curve: average sentiment of scored touchpoints, phase by phase">',
              f'<rect x="0" y="{top - 10}" width="{width}" height="{mid - top + 10}" fill="#ecfdf5"/>',
              f'<rect x="0" y="{mid}" width="{width}" height="{mid - top + 10}" fill="#fef2f2"/>',
              f'<line x1="0" x2="{width}" y1="{mid}" y2="{mid}" stroke="#9ca3af" stroke-dasharray="4 4"/>',
              f'<text x="4" y="{top - 1}" class="axis">+{limit:.2f} positive</text>',
              f'<text x="4" y="{height - 4}" class="axis">−{limit:.2f} negative</text>']
-    points = [((i + 0.5) * 160, y(v), v, p) for i, (v, p) in enumerate(zip(values, phases, strict=True))
-              if v is not None]
-    for (x1, y1, *_), (x2, y2, *_) in zip(points, points[1:], strict=False):
-        parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
-                     'stroke="#334155" stroke-width="3" stroke-linecap="round"/>')
-    for x, yy, v, p in points:
+    for i in range(1, len(phases)):
+        parts.append(f'<line x1="{i * col}" x2="{i * col}" y1="{top - 10}" y2="{height - 2}" stroke="#e5e7eb"/>')
+    pts = [(x, y(v)) for x, v, _ in raw]
+    if len(pts) > 1:  # Catmull-Rom through the points, as cubic Béziers: a curve, not a polyline
+        d = [f"M{pts[0][0]:.1f},{pts[0][1]:.1f}"]
+        for j in range(len(pts) - 1):
+            p0, p1, p2 = pts[max(j - 1, 0)], pts[j], pts[j + 1]
+            p3 = pts[min(j + 2, len(pts) - 1)]
+            c1 = (p1[0] + (p2[0] - p0[0]) / 6, p1[1] + (p2[1] - p0[1]) / 6)
+            c2 = (p2[0] - (p3[0] - p1[0]) / 6, p2[1] - (p3[1] - p1[1]) / 6)
+            d.append(f"C{c1[0]:.1f},{c1[1]:.1f} {c2[0]:.1f},{c2[1]:.1f} {p2[0]:.1f},{p2[1]:.1f}")
+        parts.append(f'<path class="curve-line" d="{" ".join(d)}" fill="none" stroke="#334155" '
+                     'stroke-width="3" stroke-linecap="round"/>')
+    labelled = {max(range(len(raw)), key=lambda j: (int(raw[j][0] // col) == i, abs(raw[j][1])))
+                for i in {int(x // col) for x, _, _ in raw}}  # the strongest point of each phase
+    for j, ((x, v, tip), (_, yy)) in enumerate(zip(raw, pts, strict=True)):
         colour = "#16a34a" if v > 0.05 else "#dc2626" if v < -0.05 else "#6b7280"
-        n = emotion[p].get("n_scored") or 0
-        label_y = yy - 12 if v >= 0 else yy + 22
-        parts.append(f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="7" fill="{colour}" stroke="#fff" stroke-width="2">'
-                     f"<title>{html.escape(labels.phase(p))}: average sentiment {v:+.2f} over "
-                     f"{n:,} scored events</title></circle>")
-        parts.append(f'<text x="{x:.1f}" y="{label_y:.1f}" text-anchor="middle" class="value" '
-                     f'fill="{colour}">{v:+.2f}</text>')
+        label_y = yy - 10 if v >= 0 else yy + 18
+        parts.append(f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="6" fill="{colour}" stroke="#fff" stroke-width="2">'
+                     f"<title>{html.escape(tip)}</title></circle>")
+        if j in labelled:
+            parts.append(f'<text x="{x:.1f}" y="{label_y:.1f}" text-anchor="middle" class="value" '
+                         f'fill="{colour}">{v:+.2f}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def _journey_map(persona: str, phases: list[str], grid: list[dict], actions: list[dict],
                  emotion: list[dict], phase_funnel: list[dict], pains: list[dict],
-                 labels: Labels) -> dict[str, Any]:
+                 labels: Labels, emotion_steps: list[dict] | None = None) -> dict[str, Any]:
     """Everything one persona's journey-map grid shows, keyed by phase."""
     cells = [c for c in grid if c["persona_key"] == persona]
     totals: dict[str, dict[str, Any]] = {}
@@ -467,7 +591,7 @@ def _journey_map(persona: str, phases: list[str], grid: list[dict], actions: lis
             "in_window": fmt_int(r["in_window"]) if r["in_window"] else None,
             "from_start": fmt_pct(r["conversion_from_start"]),
             "is_last": r["step_index"] == last_step,
-            "step": f"{r['step_index']}. {pretty(str(r['step_name']))}",
+            "step": f"{r['step_index']}. {labels.step(str(r['step_name']))}",
         }
         phase = keys.get(str(r["step_name"]).lower())
         if phase:
@@ -486,7 +610,8 @@ def _journey_map(persona: str, phases: list[str], grid: list[dict], actions: lis
         "front": [row(t) for t in front],
         "back": [row(t) for t in back],
         "actions": [top_actions.get(p, []) for p in phases],
-        "emotion_svg": _emotion_svg(phases, emotion_by_phase, labels),
+        "emotion_svg": _emotion_svg(phases, emotion_by_phase,
+                                    [r for r in emotion_steps or [] if r["persona_key"] == persona], labels),
         "emotion_notes": [
             (f"{fmt_int(emotion_by_phase[p]['n_scored'])} scored · {fmt_pct(emotion_by_phase[p]['negative_share'])} negative"
              if emotion_by_phase.get(p, {}).get("n_scored") else "not scored")
@@ -706,25 +831,68 @@ def _funnel_breakdowns(rows: list[dict[str, Any]], last: int) -> list[dict[str, 
     return kept
 
 
+def _first_day(wh: Warehouse) -> date | None:
+    rows = wh.rows("data_period")
+    return rows[0]["first_day"] if rows else None
+
+
+def _partial_first_week(points: list[dict[str, Any]], first_day: date | None) -> list[dict[str, Any]]:
+    """The weeks to draw: a first week that starts before the data does (a partial week, a few
+    entrants and a spike) is left out; the chart says so."""
+    if first_day is None:
+        return points
+    return [p for p in points if p["period_start"] >= first_day]
+
+
+def _weekly_axes(fig: go.Figure, weeks: list[date], incomplete: list[date], first_day: date | None,
+                 dropped_partial: bool) -> None:
+    """Monday ticks, one a week (every other on long ranges); the shaded band covers the
+    incomplete weeks only, from the first incomplete Monday to the end of the last week."""
+    if weeks:
+        first = min(weeks)
+        monday = first - timedelta(days=first.weekday())
+        step = 7 if len(set(weeks)) <= 14 else 14
+        fig.update_xaxes(tick0=monday.isoformat(), dtick=step * 86_400_000, tickformat="%-d %b",
+                         range=[(min(weeks) - timedelta(days=3)).isoformat(),
+                                (max(weeks) + timedelta(days=4)).isoformat()])
+    if incomplete:
+        fig.add_vrect(x0=(min(incomplete) - timedelta(days=0.5)).isoformat(),
+                      x1=(max(incomplete) + timedelta(days=4)).isoformat(),
+                      fillcolor="#fde68a", opacity=0.35, line_width=0,
+                      annotation_text="incomplete: window still open", annotation_position="top right")
+    if dropped_partial and first_day is not None:
+        fig.add_annotation(x=0, y=-0.22, xref="paper", yref="paper", xanchor="left", showarrow=False,
+                           font={"color": "#6b7280", "size": 11},
+                           text=f"The first week is left out: the data starts on {fmt_date(first_day)}, "
+                                "after its Monday (a partial week).")
+
+
 def _trend_chart(wh: Warehouse) -> Markup | None:
     """Conversion rate by week of entry per funnel; weeks whose window is still open are drawn
-    hollow and dotted, inside a shaded band."""
+    hollow and dotted, inside a shaded band that covers those weeks only."""
     rows = wh.rows("trends")
     if rows is None:
         return None
     if "breakdown_value" in rows[0]:
         rows = [r for r in rows if str(r["breakdown_value"]).lower() == ALL] or rows
+    first_day = _first_day(wh)
+    kept = _partial_first_week(rows, first_day)
+    dropped_partial = len(kept) < len(rows)
+    rows = kept or rows
     fig = go.Figure()
     by_funnel: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_funnel[r["funnel"]].append(r)
-    incomplete = [r["period_start"] for r in rows if not r["period_complete"]]
+    # the band: weeks still open in every funnel drawn; a funnel with a longer window shows
+    # its own open weeks as a dotted line, so the band never spans the whole chart for it
+    open_sets = [{p["period_start"] for p in points if not p["period_complete"]} for points in by_funnel.values()]
+    incomplete = sorted(set.intersection(*open_sets)) if open_sets else []
     for i, (funnel, points) in enumerate(by_funnel.items()):
         colour = FUNNEL_COLOURS[i % len(FUNNEL_COLOURS)]
         complete = [p for p in points if p["period_complete"]]
         open_ = [p for p in points if not p["period_complete"]]
         bridge = complete[-1:] + open_ if open_ else []
-        hover = ("%{x|%d %b %Y}: %{y:.1f}% converted<br>%{customdata[0]:,} entered, "
+        hover = ("week of %{x|%-d %b %Y}: %{y:.1f}% converted<br>%{customdata[0]:,} entered, "
                  "%{customdata[1]:,} converted%{customdata[2]}<extra>" + pretty(funnel) + "</extra>")
         for part, dash, symbol, show in ((complete, "solid", "circle", True),
                                          (bridge, "dot", "circle-open", not complete)):
@@ -739,14 +907,164 @@ def _trend_chart(wh: Warehouse) -> Markup | None:
                 line={"color": colour, "dash": dash, "width": 2.5},
                 marker={"symbol": symbol, "size": 8, "color": colour}, hovertemplate=hover,
             )
-    if incomplete:
-        fig.add_vrect(x0=min(incomplete) - timedelta(days=3.5), x1=max(incomplete) + timedelta(days=3.5),
-                      fillcolor="#fde68a", opacity=0.35, line_width=0,
-                      annotation_text="incomplete: window still open", annotation_position="top left")
-    _layout(fig, "Funnel conversion rate by week of entry", 400,
+    _layout(fig, "Funnel conversion rate by week of entry", 420,
             yaxis={"title": "converted (% of entrants)", "rangemode": "tozero", "ticksuffix": "%"},
-            xaxis={"title": "week of entry (Monday, UTC)"})
+            xaxis={"title": "week of entry (ticks on Mondays, UTC)"}, margin={"l": 60, "r": 30, "t": 60, "b": 90})
+    _weekly_axes(fig, [r["period_start"] for r in rows], incomplete, first_day, dropped_partial)
     return _chart(fig, "chart-trends")
+
+
+def _step_trend_charts(wh: Warehouse, labels: Labels) -> list[dict[str, Any]]:
+    """Per funnel, a line per step-to-step conversion by week (marts.funnel_step_trends, breakdown
+    value 'all'), so a change in one step shows where the whole-funnel trend hides it."""
+    rows = wh.rows("step_trends") or []
+    first_day = _first_day(wh)
+    by_funnel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_funnel[r["funnel"]].append(r)
+    out = []
+    for number, (funnel, points) in enumerate(by_funnel.items()):
+        kept = _partial_first_week(points, first_day)
+        dropped_partial = len(kept) < len(points)
+        points = kept or points
+        fig = go.Figure()
+        lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for r in points:
+            lines[r["step_index"]].append(r)
+        for i, (step, line) in enumerate(sorted(lines.items())):
+            colour = FUNNEL_COLOURS[i % len(FUNNEL_COLOURS)]
+            name = f"{labels.step(str(line[0]['from_step']))} → {labels.step(str(line[0]['to_step']))}"
+            fig.add_scatter(
+                x=[p["period_start"] for p in line],
+                y=[None if p["rate"] is None else 100 * float(p["rate"]) for p in line],
+                customdata=[[p["entered_from"], p["entered_to"], "" if p["period_complete"] else " (incomplete week)"]
+                            for p in line],
+                mode="lines+markers", name=name, line={"color": colour, "width": 2.5},
+                marker={"size": 7, "color": colour,
+                        "symbol": ["circle" if p["period_complete"] else "circle-open" for p in line]},
+                hovertemplate=("week of %{x|%-d %b %Y}: %{y:.1f}% went on<br>%{customdata[1]:,} of "
+                               "%{customdata[0]:,}%{customdata[2]}<extra>" + name + "</extra>"))
+        _layout(fig, f"{pretty(funnel)}: share going on to the next step, by week", 400, showlegend=True,
+                yaxis={"title": "went on (% of the step)", "rangemode": "tozero", "ticksuffix": "%"},
+                xaxis={"title": "week the attempt started (ticks on Mondays, UTC)"}, margin={"l": 60, "r": 30, "t": 60, "b": 90})
+        _weekly_axes(fig, [p["period_start"] for p in points],
+                     [p["period_start"] for p in points if not p["period_complete"]], first_day, dropped_partial)
+        out.append({"name": funnel, "label": pretty(funnel), "chart": _chart(fig, f"chart-step-trend-{number}")})
+    return out
+
+
+def _sessions_chart(wh: Warehouse) -> Markup | None:
+    rows = wh.rows("sessions_weeks")
+    if rows is None:
+        return None
+    first_day = _first_day(wh)
+    kept = _partial_first_week(rows, first_day)
+    fig = go.Figure()
+    fig.add_bar(x=[r["period_start"] for r in kept], y=[r["n_sessions"] for r in kept], name="sessions",
+                marker_color="#93c5fd", hovertemplate="week of %{x|%-d %b %Y}: %{y:,} sessions<extra></extra>")
+    fig.add_scatter(x=[r["period_start"] for r in kept], y=[100 * float(r["conversion_rate"] or 0) for r in kept],
+                    yaxis="y2", mode="lines+markers", name="converted", line={"color": "#16a34a", "width": 2.5},
+                    hovertemplate="week of %{x|%-d %b %Y}: %{y:.1f}% of sessions converted<extra></extra>")
+    _layout(fig, "Sessions per week and the share that converted", 360, showlegend=True,
+            yaxis={"title": "sessions"}, margin={"l": 60, "r": 30, "t": 60, "b": 90},
+            yaxis2={"title": "converted", "overlaying": "y", "side": "right", "ticksuffix": "%", "tickformat": ".0f",
+                    "rangemode": "tozero", "showgrid": False})
+    _weekly_axes(fig, [r["period_start"] for r in kept], [], first_day, len(kept) < len(rows))
+    return _chart(fig, "chart-sessions")
+
+
+def _sessions_entries(wh: Warehouse, labels: Labels) -> list[dict[str, Any]] | None:
+    rows = wh.rows("sessions_entry")
+    if rows is None:
+        return None
+    return [{"label": labels.touchpoint(str(r["entry_touchpoint"])), "colour": labels.colour(str(r["entry_touchpoint"])),
+             "sessions": fmt_int(r["n_sessions"]), "customers": fmt_int(r["n_customers"]),
+             "events": f"{float(r['avg_events'] or 0):.1f}", "duration": fmt_duration(r["median_seconds"]),
+             "bounce": fmt_pct(r["bounce_rate"]), "converted": fmt_pct(r["conversion_rate"]),
+             "landing": r["top_landing_page"] or "–"} for r in rows]
+
+
+def _lifecycle_chart(wh: Warehouse) -> Markup | None:
+    """PostHog's lifecycle: new, returning and resurrecting customers stacked above the axis,
+    dormant below, per week (persona 'all')."""
+    rows = wh.rows("lifecycle_weeks")
+    if rows is None:
+        return None
+    fig = go.Figure()
+    for key, name, colour in (("n_new", "new", "#2563eb"), ("n_returning", "returning", "#16a34a"),
+                              ("n_resurrecting", "resurrecting", "#f59e0b"), ("n_dormant", "dormant", "#dc2626")):
+        fig.add_bar(x=[r["period_start"] for r in rows], y=[r[key] or 0 for r in rows], name=name,
+                    marker_color=colour, hovertemplate="week of %{x|%-d %b %Y}: %{y:,} " + name + "<extra></extra>")
+    _layout(fig, "Customers per week by lifecycle status (dormant below the axis)", 380, barmode="relative",
+            showlegend=True, yaxis={"title": "customers"})
+    _weekly_axes(fig, [r["period_start"] for r in rows], [], None, False)
+    return _chart(fig, "chart-lifecycle")
+
+
+def _retention_table(wh: Warehouse) -> dict[str, Any] | None:
+    """The retention triangle: a row per cohort week, a column per week since, each cell the
+    share of the cohort that came back, shaded by it (incomplete cells marked)."""
+    rows = wh.rows("retention_triangle")
+    if rows is None:
+        return None
+    periods = sorted({r["period"] for r in rows})
+    cohorts: dict[date, dict[int, dict[str, Any]]] = defaultdict(dict)
+    sizes: dict[date, int] = {}
+    for r in rows:
+        cohorts[r["cohort"]][r["period"]] = r
+        sizes[r["cohort"]] = max(sizes.get(r["cohort"], 0), r["n_customers"] or 0)
+    table = []
+    for cohort in sorted(cohorts):
+        cells = []
+        for period in periods:
+            r = cohorts[cohort].get(period)
+            if r is None:
+                cells.append(None)
+                continue
+            rate = float(r["rate"] or 0)
+            cells.append({"rate": fmt_pct(rate), "n": fmt_int(r["n_retained"]), "complete": r["period_complete"],
+                          "style": f"background:{_rgba('#2563eb', 0.06 + 0.8 * rate)};"
+                                   f"color:{'#fff' if rate > 0.55 else '#111827'}"})
+        table.append({"cohort": fmt_date(cohort), "size": fmt_int(sizes[cohort]), "cells": cells})
+    return {"periods": periods, "rows": table}
+
+
+def _design_maps(wh: Warehouse, labels: Labels, phases: list[str]) -> list[dict[str, Any]]:
+    """Per design, the designed steps (future state) beside what the design's journeys do
+    (current state), and its top gaps with their sentences."""
+    steps = wh.rows("design_map") or []
+    gaps = wh.rows("design_top_gaps") or []
+    out: dict[str, dict[str, Any]] = {}
+    for r in steps:
+        d = out.setdefault(r["design"], {
+            "name": r["design"], "label": labels.design(r["design"]), "persona": labels.persona(str(r["persona"])),
+            "description": r["description"], "journeys": fmt_int(r["n_journeys"]),
+            "customers": fmt_int(r["n_customers"]), "fitness": fmt_pct(r["avg_fitness"]),
+            "fitting": fmt_pct(r["share_fitting"]), "conversion": fmt_pct(r["conversion_rate"]),
+            "steps": [], "gaps": []})
+        reach = r["share_reaching"]
+        d["steps"].append({
+            "index": r["step"], "name": labels.step(str(r["step_name"])), "optional": r["is_optional"],
+            "repeatable": r["is_repeatable"], "target": fmt_duration(r["target_seconds"]) if r["target_seconds"] else None,
+            "reaching": "optional" if reach is None else fmt_pct(reach),
+            "reach_class": "" if reach is None else "bad" if reach < 0.6 else "warn" if reach < 0.85 else "good",
+            "skipping": fmt_int(r["n_journeys_skipping"]), "stalling": fmt_int(r["n_journeys_stalling"]),
+            "has_skips": bool(r["n_journeys_skipping"]), "has_stalls": bool(r["n_journeys_stalling"])})
+    for g in gaps:
+        d = out.get(g["design"])
+        if d is None:
+            continue
+        location = str(g["location"])
+        where = labels.touchpoint(location) if g["kind"] == "unplanned_touchpoint" else labels.step(location)
+        d["gaps"].append({
+            "rank": g["rank"], "kind": labels.kind(g["kind"]), "where": where,
+            "customers": fmt_int(g["n_customers"]), "share": fmt_pct(g["share_of_customers"]),
+            "deviating": fmt_pct(g["conversion_rate_deviating"]), "following": fmt_pct(g["conversion_rate_following"]),
+            "time_deviating": fmt_duration(g["median_seconds_to_convert_deviating"]),
+            "time_following": fmt_duration(g["median_seconds_to_convert_following"]),
+            "sentence": str(g["label"]).replace(f"{g['design']}:", f"{labels.design(g['design'])}:", 1)
+                        .replace(f"'{location}'", f"'{where}'").replace(f" {location},", f" {where},")})
+    return list(out.values())
 
 
 def _attribution_chart(wh: Warehouse, labels: Labels) -> Markup | None:
@@ -788,7 +1106,7 @@ def _health(wh: Warehouse, labels: Labels, phases: list[str], pains: list[dict[s
     rows = sorted(rows, key=lambda r: (order.get(r["phase"], len(order)), -(r["n_customers"] or 0), r["touchpoint"]))
     flagged: dict[tuple[str, str], list[str]] = defaultdict(list)
     for p in pains:
-        flagged[(p["touchpoint"], p["phase"])].append(f"#{p['rank']} {p['kind']}")
+        flagged[(p["touchpoint"], p["phase"])].append(f"#{p['rank']} {labels.kind(str(p['kind']))}")
     worst_exit = max((r["exit_rate"] or 0 for r in rows), default=0)
     return [{"touchpoint": labels.touchpoint(r["touchpoint"]), "colour": labels.colour(r["touchpoint"]),
              "phase": labels.phase(r["phase"]), "events": fmt_int(r["n_events"]),
@@ -818,7 +1136,9 @@ def environment(labels: Labels) -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt_int=fmt_int, fmt_pct=fmt_pct, fmt_money=fmt_money, fmt_sentiment=fmt_sentiment,
                        fmt_duration=fmt_duration, fmt_date=fmt_date, pretty=pretty,
-                       touchpoint_label=labels.touchpoint, phase_label=labels.phase, colour=labels.colour)
+                       touchpoint_label=labels.touchpoint, phase_label=labels.phase, colour=labels.colour,
+                       persona_label=labels.persona, design_label=labels.design, kind_label=labels.kind,
+                       step_label=labels.step)
     env.globals["line_chart"] = line_chart
     return env
 
@@ -848,20 +1168,22 @@ def line_chart(rows: list[dict[str, Any]] | None, x: str, y: str, *, id: str, ti
 
 
 
-def build_report(warehouse: Path, out_dir: Path) -> Path:
+def build_report(warehouse: Path, out_dir: Path, config_dir: Path | str | None = None) -> Path:
     """Read the published warehouse (read-only) and write ``out_dir/journey-map.html``.
 
     Input: the analyst DuckDB file with the ``marts`` tables (any of them may be missing or
-    empty: the section then says "No data"). Output: the path of the self-contained HTML page.
+    empty: the section then says "No data"). Labels (phases, touchpoints, designs) come from the
+    config folder `config_dir`, else JOURNEYS_CONFIG_DIR, else the shipped defaults. Output: the
+    path of the self-contained HTML page.
     """
     warehouse, out_dir = Path(warehouse), Path(out_dir)
     if not warehouse.exists():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist: run `journeys run` first")
-    labels = Labels.load()
+    labels = Labels.load(config_dir)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:  # the template may run a query too (`data.<name>`): render while the file is open
         run_sql(con, f"{REPORT_SQL}/session")
-        wh = Warehouse(con)
+        wh = Warehouse(con, labels.params)
         context = _collect(wh, labels) | {
             "data": ReportData(wh),
             "note": wh.note,
@@ -886,7 +1208,9 @@ def _collect(wh: Warehouse, labels: Labels) -> dict[str, Any]:
     phases = _phases(wh, labels)
     grid, actions, emotion = _grid(wh), _actions(wh), _emotion(wh)
     funnel_rows = _funnel_rows(wh)
-    pains = _pain_points(wh)
+    pains, late_exits = _pain_points(wh, labels)
+    own_pains = _persona_pains(wh, labels)
+    emotion_steps = wh.rows("emotion_steps") or []
 
     personas = [ALL] + sorted((p for p in {*kpis, *(c["persona_key"] for c in grid)} if p != ALL),
                               key=lambda p: (p == "unknown", -(kpis.get(p, {}).get("n_customers") or 0), p))
@@ -901,14 +1225,15 @@ def _collect(wh: Warehouse, labels: Labels) -> dict[str, Any]:
         k = kpis.get(persona, {})
         panels.append({
             "key": persona, "id": "persona-" + "".join(c if c.isalnum() else "-" for c in persona),
-            "label": "All customers" if persona == ALL else pretty(persona),
+            "label": labels.persona(persona),
             "kpis": [("customers", fmt_int(k.get("n_customers"))), ("journeys", fmt_int(k.get("n_journeys"))),
                      ("conversions", fmt_int(k.get("n_conversions"))),
                      ("journeys converted", fmt_pct(k.get("conversion_rate"))),
                      ("revenue", fmt_money(k.get("revenue")))],
             "map": _journey_map(persona, phases, grid, actions, emotion, persona_funnel,
-                                pains if persona == ALL or any("persona" in p for p in pains) else [],
-                                labels),
+                                pains if persona == ALL else own_pains.get(persona, []),
+                                labels, emotion_steps),
+            "own_pains": persona != ALL,
         })
 
     n_events = summary.get("n_events") or 0
@@ -932,15 +1257,24 @@ def _collect(wh: Warehouse, labels: Labels) -> dict[str, Any]:
         "pain_points": [{**p, "touchpoint_label": labels.touchpoint(str(p["touchpoint"])),
                          "phase_label": labels.phase(str(p["phase"])),
                          "colour": labels.colour(str(p["touchpoint"])),
-                         "kind_label": pretty(str(p["kind"])),
+                         "kind_label": labels.kind(str(p["kind"])),
                          "n_customers_fmt": fmt_int(p.get("n_customers")),
                          "rate_fmt": fmt_pct(p.get("rate")), "baseline_fmt": fmt_pct(p.get("baseline_rate"))}
                         for p in pains],
         "pain_note": wh.note("pain_points"),
+        "late_exits": [{"where": f"{labels.touchpoint(str(p['touchpoint']))} · {labels.phase(str(p['phase']))}",
+                        "rate": fmt_pct(p.get("rate")), "customers": fmt_int(p.get("n_customers"))}
+                       for p in late_exits],
+        "post_conversion_note": POST_CONVERSION_NOTE,
+        "config_problem": labels.problem,
         "sankey": _sankey(wh, labels), "sankey_note": wh.note("sankey"),
         "transitions": _transitions(wh, labels), "transitions_note": wh.note("transitions"),
         "funnels": _funnel_charts(funnel_rows), "funnels_note": wh.note("funnels"),
         "trends": _trend_chart(wh), "trends_note": wh.note("trends"),
+        "step_trends": _step_trend_charts(wh, labels), "step_trends_note": wh.note("step_trends"),
+        "sessions_chart": _sessions_chart(wh), "sessions_entries": _sessions_entries(wh, labels),
+        "lifecycle": _lifecycle_chart(wh), "retention": _retention_table(wh),
+        "designs": _design_maps(wh, labels, phases),
         "attribution": _attribution_chart(wh, labels), "attribution_note": wh.note("attribution"),
         "health": _health(wh, labels, phases, pains), "health_note": wh.note("health"),
     }

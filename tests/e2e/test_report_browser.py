@@ -24,7 +24,8 @@ from transforms.report import build_report
 
 INSTALL_TIMEOUT_SECONDS = 900
 RENDER_TIMEOUT_SECONDS = 120
-SECTIONS = ("summary", "journey-map", "pain-points", "paths", "funnels", "trends", "attribution", "health")
+SECTIONS = ("summary", "journey-map", "pain-points", "paths", "funnels", "trends", "step-trends", "sessions",
+            "designs", "retention", "attribution", "health")
 # each chart's div and the SVG marks of its traces (what plotly draws when data arrived)
 CHARTS = {
     "chart-sankey": r'class="sankey-node"',
@@ -32,6 +33,9 @@ CHARTS = {
     "chart-funnel-1": r'<g class="point"><path [^>]*d="M',
     "chart-trends": r'class="js-line"[^>]*d="M',
     "chart-attribution": r'<g class="point"><path [^>]*d="M',
+    "chart-step-trend-0": r'class="js-line"[^>]*d="M',
+    "chart-sessions": r'<g class="point"><path [^>]*d="M',
+    "chart-lifecycle": r'<g class="point"><path [^>]*d="M',
 }
 
 
@@ -87,15 +91,16 @@ def chromium() -> str:
     return found
 
 
-def render(chromium: str, page: Path, work: Path) -> tuple[str, Path, str]:
-    """Open `page` in headless Chromium: the DOM after its scripts ran, a screenshot, the log."""
-    png = work / "report.png"
+def render(chromium: str, page: Path, work: Path, width: int = 1400) -> tuple[str, Path, str]:
+    """Open `page` in headless Chromium `width` px wide: the DOM after its scripts ran, a
+    screenshot, the log."""
+    png = work / f"report-{width}.png"
     command = [
         chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
         "--host-resolver-rules=MAP * ~NOTFOUND",  # the page must not need the network
-        f"--user-data-dir={work / 'profile'}", f"--screenshot={png}", "--window-size=1400,4000",
+        f"--user-data-dir={work / 'profile'}", f"--screenshot={png}", f"--window-size={width},4000",
         "--virtual-time-budget=8000", "--enable-logging=stderr", "--v=0", "--dump-dom",
         page.resolve().as_uri(),
     ]
@@ -165,7 +170,7 @@ def test_journey_map_rendered_per_persona(rendered) -> None:
     panels = re.findall(r'<div class="panel" id="(persona-[^"]+)" role="tabpanel"[^>]*>', dom)
     assert panels[:1] == ["persona-all"] and len(panels) == 5
     assert dom.count('<svg class="emotion"') == 5
-    assert len(re.findall(r'<circle cx="[\d.]+" cy="[\d.]+" r="7"', dom)) >= 5  # emotion points
+    assert len(re.findall(r'<circle cx="[\d.]+" cy="[\d.]+" r="\d+"', dom)) >= 5  # emotion points
     assert len(re.findall(r'<div class="heat" style="background:rgba', dom)) >= 20  # heat cells
 
 
@@ -189,3 +194,39 @@ def test_error_collector_catches_errors(chromium: str, rendered, tmp_path: Path)
     assert "planted failure" in match.group(2) and "failed to load" in match.group(2)
     assert any("planted failure" in line for line in _console_errors(log))
 
+
+
+@pytest.fixture(scope="module")
+def rendered_1024(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str]:
+    work = tmp_path_factory.mktemp("report_browser_1024")
+    warehouse = work / "journeys.duckdb"
+    _load_synthetic().build_synthetic_warehouse(warehouse)
+    page = build_report(warehouse, work / "report")
+    return render(chromium, page, work, width=1024)
+
+
+def _layout_fact(dom: str, name: str) -> int:
+    match = re.search(rf'<body[^>]*data-{name}="(-?\d+)"', dom)
+    assert match, f"the page's load handler did not record {name}"
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("which", ["rendered", "rendered_1024"])
+def test_journey_map_and_page_fit_the_window(which: str, request: pytest.FixtureRequest) -> None:
+    """At 1400 and 1024 px the journey-map grid shows every phase, the last (Usage) included,
+    without a horizontal scroll bar, and nothing on the page is wider than the window."""
+    dom, png, _ = request.getfixturevalue(which)
+    width = 1024 if which.endswith("1024") else 1400
+    assert _layout_fact(dom, "viewport") == width
+    assert _layout_fact(dom, "map-overflow") <= 0, f"the journey map scrolls sideways at {width} px ({png})"
+    assert _layout_fact(dom, "page-overflow") <= 0, f"the page is wider than {width} px ({png})"
+    assert png.exists() and png.stat().st_size > 100_000
+
+
+def test_every_chart_drew_its_data_at_1024(rendered_1024) -> None:
+    dom, _, log = rendered_1024
+    assert re.search(r'<div id="report-errors"[^>]*data-count="0"', dom)
+    assert not _console_errors(log)
+    for div_id, mark in CHARTS.items():
+        segment = _chart_segment(dom, div_id)
+        assert len(re.findall(mark, segment)) >= 2, f"{div_id}: no data marks at 1024 px"

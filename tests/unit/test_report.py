@@ -4,6 +4,7 @@ that needs no network, and "No data" instead of a crash when marts are missing o
 from __future__ import annotations
 
 import ast
+import html
 import random
 import re
 from collections import Counter, defaultdict
@@ -49,6 +50,9 @@ MODELS = ["first_touch", "last_touch", "linear", "time_decay", "position_based",
 START = datetime(2025, 3, 1)
 
 PAIN_LABEL = "Mobile app in Purchase: 48% of customers leave here, 3.1x the 15% baseline"
+LATE_EXIT_LABEL = "Call center in Usage: 70% of customers leave here"  # after the purchase phase
+DESIGN_GAP_LABEL = ("mobile_checkout: 9 of 14 customers (64%) skip 'Order Completed'; their journeys "
+                    "convert 10% against 90% for the others.")
 
 
 def _collapse(steps: list[str]) -> list[str]:
@@ -175,7 +179,7 @@ def build_synthetic_warehouse(path: Path, n_customers: int = 60, seed: int = 7) 
         for w in range(9):
             entered = 20 + 3 * w
             rate = base * (0.5 if w == 3 else 1.0) * (0.6 if w == 8 else 1.0)
-            trend_rows.append({"funnel": f, "period_start": (START + timedelta(weeks=w)).date(),
+            trend_rows.append({"funnel": f, "period_start": (START + timedelta(weeks=w, days=-START.weekday())).date(),
                                "entered": entered, "converted": round(entered * rate),
                                "conversion_rate": round(entered * rate) / entered,
                                "period_complete": w < 7})
@@ -211,14 +215,22 @@ def build_synthetic_warehouse(path: Path, n_customers: int = 60, seed: int = 7) 
         {"rank": 3, "touchpoint": "mobile_app", "phase": "comparison", "kind": "support contact after",
          "n_customers": 11, "rate": 0.3, "baseline_rate": 0.08,
          "label": "Mobile app in Comparison: 30% contact support within 2 days"},
+        {"rank": 4, "touchpoint": "call_center", "phase": "usage", "kind": "exits", "n_customers": 9,
+         "rate": 0.7, "baseline_rate": 0.15, "label": LATE_EXIT_LABEL},
     ]
+
+    step_trend_rows, session_rows, conformance_rows, gap_rows, retention_rows, lifecycle_rows = \
+        _issue_17_18_marts(rng, journeys, customers)
 
     con = duckdb.connect(str(path))
     con.execute("create schema marts")
     for table, rows in (("journey_events", events), ("journeys", journeys), ("customers", customers),
                         ("touchpoint_transitions", transition_rows), ("funnel_dropoff", funnel_rows),
                         ("funnel_trends", trend_rows), ("attribution", attribution_rows),
-                        ("touchpoint_health", health_rows), ("pain_points", pain_rows)):
+                        ("touchpoint_health", health_rows), ("pain_points", pain_rows),
+                        ("funnel_step_trends", step_trend_rows), ("sessions", session_rows),
+                        ("journey_conformance", conformance_rows), ("design_gaps", gap_rows),
+                        ("retention", retention_rows), ("lifecycle", lifecycle_rows)):
         _write(con, f"marts.{table}", rows)
     con.close()
     return {
@@ -226,6 +238,78 @@ def build_synthetic_warehouse(path: Path, n_customers: int = 60, seed: int = 7) 
         "revenue": total_rev, "first_at": min(e["occurred_at"] for e in events),
         "last_at": max(e["occurred_at"] for e in events),
     }
+
+
+CHECKOUT_STEPS = ["Product Viewed", "Product Added", "Checkout Started", "Payment Info Entered", "Order Completed"]
+INCIDENT_WEEK = 3  # the week payment breaks: Payment Info Entered -> Order Completed falls
+
+
+def _issue_17_18_marts(rng: random.Random, journeys: list[dict], customers: list[dict]) -> tuple:
+    """Rows of marts.funnel_step_trends, sessions, journey_conformance, design_gaps, retention and
+    lifecycle, in the columns DESIGN.md documents (the designs are the shipped ones)."""
+    monday = (START - timedelta(days=START.weekday())).date()  # 24 Feb: the data starts on a Saturday
+    step_trends = []
+    for w in range(9):
+        reach = [40 + 2 * w]
+        for i in range(1, len(CHECKOUT_STEPS)):
+            rate = 0.25 if (i == 4 and w == INCIDENT_WEEK) else 0.6
+            reach.append(round(reach[-1] * rate))
+        for value in ("all", "web"):
+            for i, (name, entered) in enumerate(zip(CHECKOUT_STEPS, reach, strict=True), start=1):
+                nxt = reach[i] if i < len(reach) else None
+                step_trends.append({
+                    "funnel": "checkout", "breakdown": "all" if value == "all" else "device",
+                    "breakdown_value": value, "period_start": monday + timedelta(weeks=w), "step_index": i,
+                    "step_name": name, "entered": entered, "dropped": 0 if nxt is None else entered - nxt,
+                    "in_window": 0, "period_complete": w < 7})
+    sessions = []
+    for n, jr in enumerate(journeys):
+        for k in range(2):
+            started = jr["started_at"] + timedelta(hours=k)
+            sessions.append({
+                "session_id": f"{jr['journey_id']}-s{k}", "customer_id": jr["customer_id"], "started_at": started,
+                "ended_at": started + timedelta(minutes=5 * (n % 4)), "entry_touchpoint": ["website", "email", "paid_search"][n % 3],
+                "landing_page": ["/", "/pricing", "/checkout"][(n + k) % 3], "n_events": 1 + (n + k) % 4,
+                "duration_seconds": 300.0 * (n % 4), "converted": bool(jr["converted"] and k == 1)})
+    conformance = []
+    for n, jr in enumerate(journeys[:40]):
+        design = ("mobile_checkout", "sales_led_deal", "self_serve_purchase")[n % 3]
+        fits = n % 4 == 0
+        conformance.append({
+            "design": design, "journey_id": jr["journey_id"], "customer_id": jr["customer_id"],
+            "persona": jr["persona"], "fits": fits, "fitness": 1.0 if fits else 0.5 + (n % 5) / 10,
+            "converted": jr["converted"], "seconds_to_convert": 600.0 if jr["converted"] else None})
+    gaps = [
+        {"design": "mobile_checkout", "rank": 1, "kind": "skipped_step", "location": "Order Completed",
+         "n_customers": 9, "n_journeys": 9, "n_customers_in_design": 14, "share_of_customers": 9 / 14,
+         "conversion_rate_deviating": 0.1, "conversion_rate_following": 0.9, "conversion_gap": 0.8,
+         "median_seconds_to_convert_deviating": 90000.0, "median_seconds_to_convert_following": 140.0,
+         "label": DESIGN_GAP_LABEL},
+        {"design": "mobile_checkout", "rank": 2, "kind": "unplanned_touchpoint", "location": "support_email",
+         "n_customers": 4, "n_journeys": 4, "n_customers_in_design": 14, "share_of_customers": 4 / 14,
+         "conversion_rate_deviating": 0.25, "conversion_rate_following": 0.7, "conversion_gap": 0.45,
+         "median_seconds_to_convert_deviating": None, "median_seconds_to_convert_following": 140.0,
+         "label": "mobile_checkout: 4 of 14 customers (29%) go to support_email, which the design does not plan."},
+        {"design": "sales_led_deal", "rank": 1, "kind": "stall", "location": "Quote sent",
+         "n_customers": 3, "n_journeys": 3, "n_customers_in_design": 13, "share_of_customers": 3 / 13,
+         "conversion_rate_deviating": 0.0, "conversion_rate_following": 0.3, "conversion_gap": 0.3,
+         "median_seconds_to_convert_deviating": None, "median_seconds_to_convert_following": 86400.0 * 20,
+         "label": "sales_led_deal: 3 of 13 customers (23%) wait longer than 14.0 d for 'Quote sent'."},
+    ]
+    retention, lifecycle = [], []
+    for persona in ("all", "consumer"):
+        for c in range(6):
+            size = 30 - 3 * c
+            for period in range(0, 6 - c):
+                kept = size if period == 0 else round(size * 0.6 ** period)
+                retention.append({"cohort": monday + timedelta(weeks=c), "persona": persona, "period": period,
+                                  "n_customers": size, "n_retained": kept, "rate": kept / size,
+                                  "period_complete": c + period < 5})
+        for w in range(6):
+            for status, n in (("new", 10 + w), ("returning", 3 * w), ("resurrecting", w // 2), ("dormant", 2 * w)):
+                lifecycle.append({"period_start": monday + timedelta(weeks=w), "persona": persona,
+                                  "status": status, "n_customers": n})
+    return step_trends, sessions, conformance, gaps, retention, lifecycle
 
 
 def _write(con: duckdb.DuckDBPyConnection, relation: str, rows: list[dict]) -> None:
@@ -257,8 +341,8 @@ def _text(html_page: str) -> str:
 
 
 def test_every_section_is_present(page: str) -> None:
-    for section in ("summary", "journey-map", "pain-points", "paths", "funnels", "trends",
-                    "attribution", "health"):
+    for section in ("summary", "journey-map", "pain-points", "paths", "funnels", "trends", "step-trends",
+                    "sessions", "designs", "retention", "attribution", "health"):
         assert f'data-section="{section}"' in page, section
     text = _text(page)
     for heading in ("Customer journey map", "Journey map by persona", "Pain points, ranked",
@@ -304,8 +388,8 @@ def test_pain_points_and_opportunities(page: str) -> None:
     assert "Fix what upsets customers at Support email in Usage" in text
     assert "Prevent the support contacts that follow Mobile app in Comparison" in text
     assert "48% vs 15%" in text
-    assert "#1 · exits" in text  # the top pain point in the map's grid
-    assert "#1 exits" in text  # and tagged in the touchpoint health table
+    assert "#1 · Exits" in text  # the top pain point in the map's grid, its kind as words
+    assert "#1 Exits" in text  # and tagged in the touchpoint health table
 
 
 def test_charts_are_embedded(page: str) -> None:
@@ -400,19 +484,15 @@ SQL_START = re.compile(r"^\s*(select|with|create|insert|delete|update|set|attach
 def _open(path: Path) -> tuple[duckdb.DuckDBPyConnection, Warehouse]:
     con = duckdb.connect(str(path), read_only=True)
     run_sql(con, "report/session")
-    return con, Warehouse(con)
+    return con, Warehouse(con, Labels.load().params)
 
 
 def test_every_report_query_runs_on_a_complete_warehouse(synthetic) -> None:
     con, wh = _open(synthetic[0])
     try:
         assert len(report_queries()) >= 18
-        # issue 18's queries (designs, retention, lifecycle) have their own tests until the
-        # report shows them and this synthetic warehouse holds their marts
-        pending = ("design_", "retention_", "lifecycle_")
         for name in report_queries():
-            if not name.startswith(pending):
-                assert wh.rows(name), (name, wh.note(name))
+            assert wh.rows(name), (name, wh.note(name))
         assert wh.notes == {}
         assert con.execute("select current_setting('TimeZone')").fetchone()[0] == "UTC"
     finally:
@@ -482,3 +562,167 @@ def test_no_sql_is_written_in_python(path: str) -> None:
     strings = [n.value for n in ast.walk(ast.parse((ROOT / path).read_text(encoding="utf-8")))
                if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     assert [s for s in strings if SQL_START.match(s) and " " in s.strip()] == []
+
+
+# --------------------------------------------------------------------------- issue 17 (4) and 18 (6)
+
+
+def _panel(page: str, key: str) -> str:
+    start = page.index(f'data-persona="{key}"')
+    ends = [i for i in (page.find('role="tabpanel"', start + 10), page.find("</section>", start)) if i > 0]
+    return page[start:min(ends)]
+
+
+def _figure(page: str, div_id: str) -> str:
+    start = page.index(f'id="{div_id}"')
+    return page[start:page.index("</script>", start)]
+
+
+def test_emotion_curve_is_a_curve_through_the_scored_touchpoints(page: str) -> None:
+    svg = re.search(r'<svg class="emotion".*?</svg>', _panel(page, "all"), flags=re.S).group(0)
+    points = re.findall(r'<circle cx="([\d.]+)"', svg)
+    # usage has three scored touchpoints, comparison one (live chat): four points, not one per phase
+    assert len(points) == 4, svg
+    assert [float(x) for x in points] == sorted(float(x) for x in points)
+    assert re.search(r'<path class="curve-line" d="M[\d.]+,[\d.]+ C', svg)  # a smooth curve
+    assert "Live chat in Comparison: average sentiment" in svg and "Support email in Usage" in svg
+
+
+def test_personas_have_pain_points_of_their_own(page: str) -> None:
+    own = {}
+    for key in ("consumer", "small_business", "enterprise_buyer", "unknown"):
+        panel = _panel(page, key)
+        assert "Pain points are measured over all customers" not in panel
+        assert "this persona's own" in html.unescape(panel)
+        own[key] = re.findall(r'<div class="pain">(.*?)</div>', panel)
+    assert any(own.values()), own
+    assert all("this persona's journeys here end without converting" in html.unescape(p)
+               for ps in own.values() for p in ps)
+    assert len({tuple(v) for v in own.values()}) > 1  # each persona its own
+    assert PAIN_LABEL not in "".join(_panel(page, k) for k in own)  # not the overall list again
+
+
+def test_phase_header_and_drop_off_row_say_what_each_counts(page: str) -> None:
+    panel = _panel(page, "all")
+    assert re.search(r'<div class="phasehead">Purchase<small>\d+ with events</small>', panel)
+    assert "reached in order" in panel
+    assert "the header counts every customer with an event in the phase, in any order" in panel
+
+
+def test_weekly_trend_ticks_on_mondays_shades_open_weeks_only_and_drops_a_partial_first_week(page: str) -> None:
+    fig = _figure(page, "chart-trends")
+    tick0 = re.search(r'"tick0":"(\d{4}-\d\d-\d\d)"', fig).group(1)
+    assert datetime.fromisoformat(tick0).weekday() == 0 and '"dtick":604800000' in fig
+    monday = (START - timedelta(days=START.weekday())).date()
+    assert monday.isoformat() not in fig.split('"layout"')[0]  # 24 Feb starts before the data: left out
+    assert "The first week is left out: the data starts on 1 Mar 2025" in fig
+    band = re.search(r'"type":"rect","x0":"([\d-]+)[^"]*","x1":"([\d-]+)', fig)
+    assert band, "no shaded band"
+    assert band.group(1) >= (monday + timedelta(weeks=6)).isoformat()  # weeks 7 and 8 only are open
+    assert tick0 <= (monday + timedelta(weeks=1)).isoformat()
+
+
+def test_opportunities_are_specific_and_exits_after_purchase_are_not_pain(page: str) -> None:
+    text = _text(page)
+    assert "Simplify Mobile app in Purchase: 12 of 24 customers end their journey here without converting" in text
+    assert "3.2× the baseline" in text
+    ranked = page.split('id="pain-points"', 1)[1].split("</table>", 1)[0]
+    assert LATE_EXIT_LABEL not in ranked and LATE_EXIT_LABEL not in _panel(page, "all")
+    late = re.search(r"<p class=\"how\" data-late-exits[^>]*>(.*?)</p>", page, flags=re.S).group(1)
+    assert "Call center · Usage (70% of 9 customers)" in late and "not lost" in late
+
+
+@pytest.mark.parametrize("raw", ["mobile_app", "support_email", "paid_search", "skipped_step", "mobile_checkout",
+                                 "unplanned_touchpoint", "phase_funnel", "small_business"])
+def test_no_raw_name_is_shown_beside_the_labels(page: str, raw: str) -> None:
+    assert raw not in _text(page)
+
+
+def test_labels_come_from_the_config_folder(synthetic, tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    taxonomy = (ROOT / "transforms" / "defaults" / "taxonomy.yaml").read_text(encoding="utf-8")
+    taxonomy = taxonomy.replace("label: Mobile app}", "label: Shop app}").replace("label: Purchase}", "label: Checkout phase}")
+    (folder / "taxonomy.yaml").write_text(taxonomy, encoding="utf-8")
+    monkeypatch.setenv("JOURNEYS_CONFIG_DIR", str(folder))
+    text = _text(build_report(synthetic[0], tmp_path / "out").read_text(encoding="utf-8"))
+    assert "Shop app" in text and "Checkout phase" in text
+    # the marts' own sentences (pain_points.label) are data; every label the report writes is configured
+    assert "Mobile app" not in text.replace(PAIN_LABEL, "").replace("Mobile app in Comparison: 30%", "")
+    assert "Simplify Shop app in Checkout phase" in text
+
+
+def test_the_journey_map_fits_1024_px_by_its_css(page: str) -> None:
+    css = page.split("<style>", 1)[1].split("</style>", 1)[0]
+    width = re.search(r"\.map \{[^}]*min-width: calc\((\d+)px \+ var\(--n\) \* (\d+)px\)", css)
+    assert width and int(width.group(1)) + 7 * int(width.group(2)) <= 1024 - 2 * 24 - 2 * 25  # 7 phases
+
+
+def test_step_trend_chart_follows_each_step_by_week(page: str) -> None:
+    fig = _figure(page, "chart-step-trend-0")
+    assert '"name":"Payment Info Entered \\u2192 Order Completed"' in fig  # JSON escapes the arrow
+    assert '"name":"Product Viewed \\u2192 Product Added"' in fig
+    line = re.search(r'"name":"Payment Info Entered \\u2192 Order Completed".*?"y":\[([^\]]*)\]', fig, flags=re.S)
+    rates = [float(v) for v in line.group(1).split(",") if v != "null"] if line else []
+    assert rates and min(rates) < 30 < max(rates)  # the incident week shows in that step's line
+    assert "The first week is left out" in fig
+
+
+def test_sessions_view(page: str) -> None:
+    section = page.split('id="sessions"', 1)[1].split("</section>", 1)[0]
+    text = _text("<body>" + section)
+    assert "160 sessions" in text  # two per journey in the synthetic warehouse
+    assert "How sessions begin" in text and "Paid search" in text and "Email" in text
+    assert 'id="chart-sessions"' in section
+
+
+def test_designed_map_beside_the_observed_one_with_its_top_gaps(page: str) -> None:
+    section = page.split('id="designs"', 1)[1].split('id="retention"', 1)[0]
+    text = html.unescape(_text("<body>" + section))
+    for design in ("Mobile checkout", "Sales led deal", "Self serve purchase"):
+        assert design in text
+    assert "1. Checkout Started" in text and "3. Order Completed" in text and "within 15.0 min" in text
+    assert "future state" in text and "current state" in text
+    assert re.search(r"\d+% reach it", text)
+    assert "Skipped step" in text and "Unplanned touchpoint" in text and "Stall beyond target" in text
+    assert "Mobile checkout: 9 of 14 customers (64%) skip 'Order Completed'" in text
+    assert "go to Support email, which the design does not plan" in text
+
+
+def test_retention_triangle_and_lifecycle_chart(page: str) -> None:
+    section = page.split('id="retention"', 1)[1].split("</section>", 1)[0]
+    triangle = re.search(r'<table class="data triangle".*?</table>', section, flags=re.S).group(0)
+    rows = re.findall(r"<tr><td>", triangle)
+    assert len(rows) == 6  # six cohorts
+    assert len(re.findall(r'<td class="cell', triangle)) == 6 + 5 + 4 + 3 + 2 + 1  # a triangle
+    assert "60%" in triangle and "open" in triangle
+    fig = _figure(page, "chart-lifecycle")
+    assert '"barmode":"relative"' in fig
+    for status in ("new", "returning", "resurrecting", "dormant"):
+        assert f'"name":"{status}"' in fig
+
+
+def test_new_views_say_which_mart_is_missing(tmp_path: Path) -> None:
+    wh = tmp_path / "journeys.duckdb"
+    con = duckdb.connect(str(wh))
+    con.execute("create schema marts")
+    con.execute("create table marts.customers (customer_id varchar, persona varchar)")
+    con.close()
+    text = _text(build_report(wh, tmp_path / "out").read_text(encoding="utf-8"))
+    for mart in ("funnel_step_trends", "sessions", "journey_conformance", "retention", "lifecycle"):
+        assert f"marts.{mart} is not in this warehouse" in text, mart
+
+
+@pytest.mark.parametrize(("touchpoint", "phase", "action"), [
+    ("mobile_app", "purchase", "retry a failed payment in place"),
+    ("mobile_app", "interest", "make the next step obvious"),
+    ("email", "interest", "one call to action"),
+    ("paid_search", "awareness", "lands on a page that keeps its promise"),
+    ("sales_call", "comparison", "give the next step a date"),
+])
+def test_an_exit_opportunity_fits_its_touchpoint_and_phase(touchpoint: str, phase: str, action: str) -> None:
+    sentence = opportunity({"kind": "exits", "touchpoint": touchpoint, "phase": phase, "n_customers": 40,
+                            "rate": 0.25, "baseline_rate": 0.1}, Labels.load(), "purchase")
+    assert action in sentence
+    assert "10 of 40 customers end their journey here without converting (25% vs 10%" in sentence
+    assert "2.5× the baseline" in sentence
