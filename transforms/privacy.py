@@ -176,7 +176,7 @@ def replay_erased(con: duckdb.DuckDBPyConnection, landing_dir: Path, name: str, 
 
     ledger = run_sql(con, "ingest/ledger_days", {"source": name}).fetchall()
     by_load: dict[datetime, list[date]] = {}
-    for day, loaded_at in ledger:
+    for day, loaded_at, _fingerprint in ledger:
         by_load.setdefault(loaded_at, []).append(day)
     n_erased, hit = 0, set()
     archived: list[date] = []

@@ -157,8 +157,8 @@ def count_partitions(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     any of the tables, each count taken independently (sql/intermediate/partition_counts.sql):
     read from the load ledger, accepted from staging (events) or the profile versions, rejected
     from quarantine, duplicates from the event copies staging did not keep. A partition missing
-    from one table counts 0 there, so rows staged from no loaded partition show up too."""
-    ensure_staged_tables(con)
+    from one table counts 0 there, so rows staged from no loaded partition show up too. Reads
+    only: the connection may be read-only."""
     return sorted(con.execute(read_model("intermediate.partition_counts")).fetchall())
 
 
