@@ -24,8 +24,11 @@ from transforms.warehouse import run_sql
 
 # Columns whose values depend on when or by which run a table was built, not on the data.
 # File fingerprints include modification times, which differ between two checkouts of the same files.
-RUN_COLUMNS = {"run_id", "_loaded_at", "loaded_at", "started_at", "finished_at", "published_at", "fingerprint",
-               "seconds", "erased_at"}
+# started_at/finished_at are data in marts.journeys and marts.sessions: left out only where
+# they time a load.
+RUN_COLUMNS = {"run_id", "_loaded_at", "loaded_at", "published_at", "fingerprint", "seconds", "erased_at", "found_at"}
+LOAD_TIMES = {"started_at", "finished_at"}
+LOAD_TABLES = {"raw._partitions", "marts.pipeline_runs", "marts.erasures"}
 DEFAULT_IGNORE = ("marts.pipeline_runs", "_journeys.published_tables")
 
 
@@ -77,8 +80,9 @@ def compare(before: Path, after: Path, ignore: tuple[str, ...] = DEFAULT_IGNORE)
             if relation not in tb:
                 diffs.append(TableDiff(relation, "only in after"))
                 continue
-            cols_b = [c for c in tb[relation] if c[0] not in RUN_COLUMNS]
-            cols_a = [c for c in ta[relation] if c[0] not in RUN_COLUMNS]
+            skip = RUN_COLUMNS | (LOAD_TIMES if relation in LOAD_TABLES else set())
+            cols_b = [c for c in tb[relation] if c[0] not in skip]
+            cols_a = [c for c in ta[relation] if c[0] not in skip]
             rel_b, rel_a = f"b.{relation}", f"a.{relation}"
             n_b, n_a = _count(con, rel_b), _count(con, rel_a)
             if cols_b != cols_a:
