@@ -367,7 +367,7 @@ def sql_text(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["intermediate/journey_steps", "marts/journeys", "marts/touchpoint_transitions",
-                                  "intermediate/attribution_touches"])
+                                  "intermediate/attribution_touches", "marts/sessions", "marts/journey_paths"])
 def test_models_after_the_timeline_sort_no_events(name):
     # only intermediate.journey_timeline puts events in order; these aggregate its runs by key
     sql = sql_text(name)
@@ -378,7 +378,7 @@ def test_models_after_the_timeline_sort_no_events(name):
                                   "intermediate/identifier_sets", "intermediate/journey_timeline",
                                   "intermediate/journey_steps", "intermediate/attribution_touches",
                                   "marts/journey_events", "marts/journeys", "marts/touchpoint_transitions",
-                                  "marts/attribution"])
+                                  "marts/attribution", "marts/sessions", "marts/journey_paths"])
 def test_models_avoid_what_other_engines_lack(name):
     # issue 15 point 8: no rowid, no row_number() over (), no UNPIVOT statement, no MAP joined on
     sql = sql_text(name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -293,3 +294,38 @@ def test_sessions_and_visit_paths_match_a_brute_force_reference(events, definiti
 def ref_events(ref: dict, session_id: str) -> list[Ev]:
     return sorted((e for j in ref["journeys"] for e in j["events"] if ref["session_of"].get(e.event_id) == session_id),
                   key=lambda e: (e.at, e.source_rank, e.event_id))
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _settings_with(tmp_path, journeys: dict):
+    import yaml
+
+    from transforms.config import DEFAULTS_DIR
+
+    data = yaml.safe_load((DEFAULTS_DIR / "settings.yaml").read_text(encoding="utf-8"))
+    data["journeys"].update(journeys)
+    (tmp_path / "settings.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+@pytest.mark.parametrize(("journeys", "key", "says"), [
+    ({"paths": [{"name": "p", "start": {"touchpoint": "webside"}}]}, "journeys.paths[0] (p).start.touchpoint",
+     "unknown touchpoint 'webside'"),
+    ({"paths": [{"name": "p", "start": {"touchpoint": "email"}, "exclude": ["email"]}]}, "journeys.paths[0] (p).exclude",
+     "cannot be excluded"),
+    ({"paths": [{"name": "all"}]}, "journeys.paths[0].name", "'all' is the definition"),
+    ({"paths": [{"name": "p", "end": {"touchpoint": "email", "event_name": "x"}}]}, "journeys.paths[0].end",
+     "exactly one of touchpoint or event_name"),
+    ({"session_sources": ["clikstream"]}, "journeys.session_sources", "unknown source 'clikstream'"),
+    ({"session_timeout": "half an hour"}, "journeys.session_timeout", ""),
+    ({"direct_visit_touchpoint": "site"}, "journeys.direct_visit_touchpoint", "unknown touchpoint 'site'"),
+])
+def test_bad_session_and_path_settings_name_the_file_and_key(tmp_path, journeys, key, says):
+    from transforms.config import ConfigError, load_config
+
+    _settings_with(tmp_path, journeys)
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path)
+    msg = str(e.value)
+    assert str(tmp_path / "settings.yaml") in msg and key in msg and says in msg, msg
