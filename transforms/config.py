@@ -508,6 +508,37 @@ class IdentitySettings(Model):
     )
 
 
+class PathPoint(Model):
+    touchpoint: str | None = Field(None, description="A step of this touchpoint (or phase, for a phase-level definition).")
+    event_name: str | None = Field(None, description="The step during which an event of this name happened (exact name).")
+
+    @model_validator(mode="after")
+    def _one(self) -> PathPoint:
+        if (self.touchpoint is None) == (self.event_name is None):
+            raise ValueError("give exactly one of touchpoint or event_name")
+        return self
+
+
+class PathDefinition(Model):
+    name: str = Field(description="The `definition` column of marts.journey_paths (lowercase letters, digits, underscores; not 'all').")
+    level: Literal["touchpoint", "phase"] = Field("touchpoint", description="Path of touchpoints (visit by visit) or of phases.")
+    start: PathPoint | None = Field(None, description="Paths start at the journey's first such step; journeys without one are left out.")
+    end: PathPoint | None = Field(None, description="Paths end at the first such step (after the start); journeys without one are left out.")
+    max_steps: int | None = Field(
+        None, ge=1, le=50,
+        description="Step limit: the first N steps (the last N before the end point when only an end is given).",
+    )
+    exclude: list[str] = Field(default_factory=list, description="Touchpoints (phases) left out of the paths; repeats that then meet collapse.")
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        _name(v, "path definition name")
+        if v == "all":
+            raise ValueError("'all' is the definition of every whole path; choose another name")
+        return v
+
+
 class JourneySettings(Model):
     timeout: str = Field("30d", description="A gap of inactivity longer than this ends a journey (a conversion always ends one).")
     max_path_steps: int = Field(
@@ -517,6 +548,25 @@ class JourneySettings(Model):
         default_factory=list, description="marts.journey_paths: touchpoints left out of touchpoint-level paths, e.g. [direct]; repeats that then meet collapse."
     )
     first_occurrence_only: bool = Field(False, description="marts.journey_paths: paths keep only the first occurrence of each step (both levels).")
+    session_timeout: str = Field(
+        "30m", description="marts.sessions: a web or app session ends after this long without an event of the session sources."
+    )
+    session_sources: list[str] = Field(
+        default_factory=lambda: ["clickstream"],
+        description="Sources whose events are web or app visits (cut into marts.sessions; one path step per visit).",
+    )
+    direct_touchpoints: list[str] = Field(
+        default_factory=lambda: ["direct"],
+        description="Touchpoints of a visit begun without campaign or referrer: such a visit is named direct_visit_touchpoint.",
+    )
+    direct_visit_touchpoint: str = Field(
+        "website", description="The owned touchpoint a direct visit is named by (an app visit begins at mobile_app itself)."
+    )
+    paths: list[PathDefinition] = Field(
+        default_factory=list,
+        description="marts.journey_paths: path definitions beside 'all' (PostHog Paths, Amplitude Pathfinder): a start "
+        "and/or end point, a step limit and exclusions.",
+    )
 
 
 class AttributionSettings(Model):
@@ -752,10 +802,11 @@ def load_config(config_dir: Path | str | None = None) -> Config:
         for t in getattr(settings.journeys, key):
             if t not in touchpoints:
                 raise ConfigError(f"{paths['settings']}: journeys.{key}: unknown touchpoint {t!r}. Use one of {sorted(touchpoints)}.")
+    _check_path_definitions(settings, paths["settings"], touchpoints, set(taxonomy.phase_names), sources.sources)
     for t in settings.attribution.exclude_touchpoints:
         if t not in touchpoints:
             raise ConfigError(f"{paths['settings']}: attribution.exclude_touchpoints: unknown touchpoint {t!r}.")
-    for key in ("timeout",):
+    for key in ("timeout", "session_timeout"):
         try:
             parse_duration(getattr(settings.journeys, key))
         except ValueError as e:
@@ -814,6 +865,37 @@ def _check_designs(designs: DesignsFile, path: Path, taxonomy: TaxonomyFile, per
 
 def _shipped(name: str) -> dict[str, Any]:
     return yaml.safe_load((DEFAULTS_DIR / f"{name}.yaml").read_text(encoding="utf-8")) or {}
+
+
+def _check_path_definitions(settings: SettingsFile, settings_file: Path, touchpoints: Collection[str],
+                            phases: Collection[str], sources: Mapping[str, Any]) -> None:
+    """Session and path settings name known touchpoints, phases and sources."""
+    j = settings.journeys
+    for key in ("direct_touchpoints",):
+        for t in getattr(j, key):
+            if t not in touchpoints:
+                raise ConfigError(f"{settings_file}: journeys.{key}: unknown touchpoint {t!r}. Use one of {sorted(touchpoints)}.")
+    if j.direct_visit_touchpoint not in touchpoints:
+        raise ConfigError(f"{settings_file}: journeys.direct_visit_touchpoint: unknown touchpoint {j.direct_visit_touchpoint!r}. "
+                          f"Use one of {sorted(touchpoints)}.")
+    for s in j.session_sources:
+        if s not in sources:
+            raise ConfigError(f"{settings_file}: journeys.session_sources: unknown source {s!r}. Use one of {sorted(sources)}.")
+    names = [d.name for d in j.paths]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{settings_file}: journeys.paths: path definition names must be unique.")
+    for i, d in enumerate(j.paths):
+        where = f"{settings_file}: journeys.paths[{i}] ({d.name})"
+        known, what = (touchpoints, "touchpoint") if d.level == "touchpoint" else (phases, "phase")
+        for key, point in (("start", d.start), ("end", d.end)):
+            if point is not None and point.touchpoint is not None:
+                if point.touchpoint not in known:
+                    raise ConfigError(f"{where}.{key}.touchpoint: unknown {what} {point.touchpoint!r}. Use one of {sorted(known)}.")
+                if point.touchpoint in d.exclude:
+                    raise ConfigError(f"{where}.exclude: {point.touchpoint!r} is the {key} point; it cannot be excluded.")
+        for t in d.exclude:
+            if t not in known:
+                raise ConfigError(f"{where}.exclude: unknown {what} {t!r}. Use one of {sorted(known)}.")
 
 
 def _check_sources_used(match: EventMatch, where: str, sources: dict[str, SourceConfig], sources_file: Path) -> None:

@@ -33,4 +33,26 @@ def journey_params(settings: JourneySettings) -> dict[str, Any]:
         "max_path_steps": int(settings.max_path_steps),
         "drop_touchpoints": list(settings.drop_touchpoints),
         "first_occurrence_only": bool(settings.first_occurrence_only),
+        "session_timeout_seconds": parse_duration(settings.session_timeout),
+        "session_sources": list(settings.session_sources),
+        "direct_touchpoints": list(settings.direct_touchpoints),
+        "direct_visit_touchpoint": settings.direct_visit_touchpoint,
+        **path_definition_params(settings),
+    }
+
+
+def path_definition_params(settings: JourneySettings) -> dict[str, Any]:
+    """The path definitions of ``settings.journeys.paths`` as parallel lists (one item a definition;
+    the exclusions as (definition, name) pairs), the rows of marts.journey_paths' definitions."""
+    defs = settings.paths
+    return {
+        "path_definition": [d.name for d in defs],
+        "path_level": [d.level for d in defs],
+        "path_start_name": [d.start.touchpoint if d.start else None for d in defs],
+        "path_start_event": [d.start.event_name if d.start else None for d in defs],
+        "path_end_name": [d.end.touchpoint if d.end else None for d in defs],
+        "path_end_event": [d.end.event_name if d.end else None for d in defs],
+        "path_max_steps": [d.max_steps for d in defs],
+        "path_exclude_definition": [d.name for d in defs for _ in d.exclude],
+        "path_exclude_name": [t for d in defs for t in d.exclude],
     }

@@ -1,16 +1,38 @@
 -- grain: one row per event of intermediate.classified_events that has a customer
--- depends on: intermediate.classified_events
+-- depends on: intermediate.classified_events, staging.events
 -- The one pass that sorts every event: each customer's events ordered by (occurred_at,
 -- source_rank, event_id) and cut into journeys; a journey ends at a conversion (inclusive) or
 -- before a gap longer than $timeout_seconds. The same pass numbers the runs of one touchpoint
 -- (and of one phase) among the classified events, so that paths, transitions and attribution
--- touches aggregate runs by key (intermediate.journey_steps) instead of sorting events again.
+-- touches aggregate runs by key (intermediate.journey_steps) instead of sorting events again,
+-- and cuts the web and app visits into sessions: the events of $session_sources, a new session
+-- after a gap longer than $session_timeout_seconds or at an event whose campaign differs from
+-- the session's (a session begun without a campaign ends at the first event that has one).
 with classified_events as (
     select
         event_id, customer_id, occurred_at, source_rank, touchpoint, phase, stage, is_conversion, revenue
     from intermediate.classified_events
     -- an event that no identifier ties to a customer belongs to no journey
     where customer_id is not null
+),
+
+-- what sessions need of the event itself: is it a visit event, and its campaign
+events as (
+    select event_id, source, utm_source, utm_medium, utm_campaign
+    from staging.events
+),
+
+timeline_events as (
+    select
+        c.*,
+        coalesce(list_contains($session_sources::varchar[], e.source), false) as is_visit_event,
+        -- the campaign key: null without any utm value
+        case
+            when coalesce(nullif(e.utm_source, ''), nullif(e.utm_medium, ''), nullif(e.utm_campaign, '')) is not null
+                then coalesce(e.utm_source, '') || '|' || coalesce(e.utm_medium, '') || '|' || coalesce(e.utm_campaign, '')
+        end as campaign
+    from classified_events as c
+    inner join events as e on c.event_id = e.event_id
 ),
 
 -- position in the customer's timeline and what came just before; the touchpoint and phase of
@@ -24,8 +46,13 @@ ordered as (
         lag(case when touchpoint <> 'unclassified' then touchpoint end ignore nulls) over by_time
             as previous_touchpoint,
         lag(case when touchpoint <> 'unclassified' then phase end ignore nulls) over by_time
-            as previous_phase
-    from classified_events
+            as previous_phase,
+        -- the previous visit event, and the previous visit event that carried a campaign
+        lag(case when is_visit_event then occurred_at end ignore nulls) over by_time as previous_visit_at,
+        lag(case when is_visit_event then campaign end ignore nulls) over by_time as previous_campaign,
+        lag(case when is_visit_event and campaign is not null then occurred_at end ignore nulls) over by_time
+            as previous_campaign_at
+    from timeline_events
     window by_time as (partition by customer_id order by occurred_at, source_rank, event_id)
 ),
 
@@ -33,12 +60,17 @@ ordered as (
 -- starts at a classified event whose touchpoint (phase) differs from the previous classified one
 flagged as (
     select
-        * exclude (previous_at, previous_is_conversion, previous_touchpoint, previous_phase),
+        * exclude (previous_at, previous_is_conversion, previous_touchpoint, previous_phase, previous_visit_at),
         previous_at is null
         or coalesce(previous_is_conversion, false)
         or occurred_at > previous_at + to_seconds($timeout_seconds) as is_journey_start,
         touchpoint <> 'unclassified' and touchpoint is distinct from previous_touchpoint as is_touchpoint_change,
-        touchpoint <> 'unclassified' and phase is distinct from previous_phase as is_phase_change
+        touchpoint <> 'unclassified' and phase is distinct from previous_phase as is_phase_change,
+        -- a visit segment (a run of visit events without a long gap) starts here
+        is_visit_event and (
+            previous_visit_at is null
+            or occurred_at > previous_visit_at + to_seconds($session_timeout_seconds)
+        ) as is_segment_start
     from ordered
 ),
 
@@ -51,8 +83,39 @@ numbered as (
         event_number - max(case when is_journey_start then event_number end) over running + 1
             as step_index,
         sum(is_touchpoint_change::integer) over running as touchpoint_run,
-        sum(is_phase_change::integer) over running as phase_run
+        sum(is_phase_change::integer) over running as phase_run,
+        max(case when is_segment_start then occurred_at end) over running as segment_started_at
     from flagged
+    window running as (
+        partition by customer_id order by event_number
+        rows between unbounded preceding and current row
+    )
+),
+
+-- a session starts at a segment start, or at a campaign other than the session's: the previous
+-- campaign of the segment (a campaign before the segment's start belongs to an earlier session)
+session_flagged as (
+    select
+        * exclude (previous_campaign, previous_campaign_at, segment_started_at),
+        is_visit_event and (
+            is_segment_start
+            or campaign is not null and (
+                previous_campaign is null
+                or previous_campaign_at < segment_started_at
+                or previous_campaign <> campaign
+            )
+        ) as is_session_start
+    from numbered
+),
+
+-- sessions are numbered over the customer's visit events; each carries the touchpoint of its
+-- session's first event (how the visit began)
+sessions as (
+    select
+        *,
+        sum(is_session_start::integer) over running as session_number,
+        last_value(case when is_session_start then touchpoint end ignore nulls) over running as landing_touchpoint
+    from session_flagged
     window running as (
         partition by customer_id order by event_number
         rows between unbounded preceding and current row
@@ -79,8 +142,16 @@ final as (
         revenue,
         -- runs of the classified events (null for an unclassified event)
         case when touchpoint <> 'unclassified' then touchpoint_run end::integer as touchpoint_run,
-        case when touchpoint <> 'unclassified' then phase_run end::integer as phase_run
-    from numbered
+        case when touchpoint <> 'unclassified' then phase_run end::integer as phase_run,
+        -- the web or app visit (null for other events); a visit begun at a direct touchpoint is
+        -- named by the owned touchpoint it happens on
+        case when is_visit_event then session_number end::integer as session_number,
+        case
+            when not is_visit_event then null
+            when list_contains($direct_touchpoints::varchar[], landing_touchpoint) then $direct_visit_touchpoint::varchar
+            else landing_touchpoint
+        end as visit_touchpoint
+    from sessions
 )
 
 select * from final

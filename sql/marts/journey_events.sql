@@ -2,8 +2,9 @@
 -- depends on: staging.events, intermediate.classified_events, intermediate.journey_timeline,
 --             intermediate.customer_profiles
 -- The one wide event table: each event of staging.events, read once, with what classification
--- added (intermediate.classified_events), its journey and step (intermediate.journey_timeline,
--- where the journeys are cut) and its customer's persona. All joins are by key.
+-- added (intermediate.classified_events), its journey, step and session
+-- (intermediate.journey_timeline, where journeys and sessions are cut) and its customer's
+-- persona. All joins are by key.
 with events as (
     select
         event_id, source, event_name, amount, csat, satisfaction, device, channel, url, url_path, referrer,
@@ -19,7 +20,7 @@ classified_events as (
 ),
 
 journey_timeline as (
-    select event_id, journey_id, journey_number, step_index from intermediate.journey_timeline
+    select event_id, journey_id, journey_number, step_index, session_number from intermediate.journey_timeline
 ),
 
 customer_profiles as (
@@ -69,7 +70,13 @@ final as (
         -- journey (null for an event without a customer)
         t.journey_id,
         t.journey_number,
-        t.step_index
+        t.step_index,
+        -- web or app session (null for an event of another source): '<customer_id>-s<number>',
+        -- the number zero-padded to four digits
+        c.customer_id || '-s' || case
+            when t.session_number < 10000 then lpad(t.session_number::varchar, 4, '0')
+            else t.session_number::varchar
+        end as session_id
     from events as e
     inner join classified_events as c on e.event_id = c.event_id
     left join journey_timeline as t on e.event_id = t.event_id

@@ -1,7 +1,9 @@
 -- grain: one row per journey
 -- depends on: intermediate.journey_timeline, intermediate.journey_steps, intermediate.customer_profiles
 -- Journeys with their timing, outcome and paths. Paths leave out 'unclassified' events and
--- collapse consecutive repeats; a journey of unclassified events only has the path 'unclassified'.
+-- collapse consecutive repeats; the touchpoint path goes visit by visit and leaves out back-stage
+-- touchpoints (intermediate.journey_steps). A journey of unclassified events only has the path
+-- 'unclassified'; one with classified events but no front-stage step has the touchpoint path '(none)'.
 with journey_timeline as (
     select journey_id, customer_id, journey_number, occurred_at, touchpoint, is_conversion, revenue
     from intermediate.journey_timeline
@@ -77,13 +79,18 @@ final as (
         j.n_unclassified_events,
         -- paths
         coalesce(p.phase_path, 'unclassified') as phase_path,
-        coalesce(p.touchpoint_path, 'unclassified') as touchpoint_path,
-        coalesce(p.first_touchpoint, 'unclassified') as first_touchpoint,
-        coalesce(p.last_touchpoint, 'unclassified') as last_touchpoint,
+        coalesce(nullif(p.touchpoint_path, ''), j.no_touchpoint_path) as touchpoint_path,
+        coalesce(p.first_touchpoint, j.no_touchpoint_path) as first_touchpoint,
+        coalesce(p.last_touchpoint, j.no_touchpoint_path) as last_touchpoint,
         coalesce(p.first_phase, 'unclassified') as first_phase,
         coalesce(p.last_phase, 'unclassified') as last_phase,
         coalesce(p.n_touchpoint_steps, 0)::integer as n_touchpoint_steps
-    from per_journey as j
+    from (
+        select
+            *,
+            case when n_unclassified_events = n_events then 'unclassified' else '(none)' end as no_touchpoint_path
+        from per_journey
+    ) as j
     left join paths as p on j.journey_id = p.journey_id
     left join customer_profiles as cp on j.customer_id = cp.customer_id
 )

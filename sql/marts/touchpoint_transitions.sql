@@ -1,15 +1,17 @@
 -- grain: one row per (from_touchpoint, to_touchpoint) pair
 -- depends on: intermediate.journey_steps, marts.journeys
--- First-order transitions between consecutive touchpoints of each journey, after leaving out
--- 'unclassified' events and collapsing consecutive repeats (the path of marts.journeys), with
--- '(start)' before the first touchpoint and '(conversion)' or '(exit)' after the last.
+-- First-order transitions between consecutive steps of each journey's touchpoint path (the path
+-- of marts.journeys: visit by visit, 'unclassified' events and back-stage touchpoints left out,
+-- consecutive repeats collapsed), with '(start)' before the first step and '(conversion)' or
+-- '(exit)' after the last.
 -- A step meets the next by a join on (journey, step_number + 1): no event is sorted here.
 with journeys as (
     select
         journey_id,
         converted,
         converted_at,
-        n_touchpoint_steps
+        n_touchpoint_steps,
+        touchpoint_path
     from marts.journeys
 ),
 
@@ -24,9 +26,10 @@ runs as (
     where level = 'touchpoint'
 ),
 
--- journeys of unclassified events only: their path is the single step 'unclassified'
+-- journeys without a step: their path is the single step 'unclassified' (no classified event)
+-- or '(none)' (back-stage events only)
 unclassified_runs as (
-    select journey_id, 'unclassified' as touchpoint
+    select journey_id, touchpoint_path as touchpoint
     from journeys
     where n_touchpoint_steps = 0
 ),

@@ -16,7 +16,7 @@ JOURNEY_TIMELINE = dg.AssetKey(["intermediate", "journey_timeline"])
 JOURNEY_STEPS = dg.AssetKey(["intermediate", "journey_steps"])
 STAGING_EVENTS = dg.AssetKey(["staging", "events"])
 JOURNEY_KEYS = [dg.AssetKey(["marts", t]) for t in
-                ("journey_events", "journeys", "journey_paths", "touchpoint_transitions", "customers")]
+                ("journey_events", "journeys", "journey_paths", "touchpoint_transitions", "customers", "sessions")]
 
 
 def upstream_missing() -> str | None:
@@ -70,7 +70,7 @@ def test_phase_paths_for_all_add_up_to_the_journeys(demo_db):
     assert journeys > 0
     assert paths == journeys
     (shares,) = demo_db.execute(
-        "select max(abs(s - 1)) from (select sum(share) as s from marts.journey_paths group by level, persona)"
+        "select max(abs(s - 1)) from (select sum(share) as s from marts.journey_paths group by definition, level, persona)"
     ).fetchall()[0]
     assert shares < 1e-9
 
@@ -156,9 +156,77 @@ def test_journey_tables_and_columns_are_documented_in_the_warehouse(demo_db):
         """
         select table_name, column_name from duckdb_columns()
         where schema_name = 'marts' and coalesce(comment, '') = ''
-          and table_name in ('journey_events', 'journeys', 'journey_paths', 'touchpoint_transitions', 'customers')
+          and table_name in ('journey_events', 'journeys', 'journey_paths', 'touchpoint_transitions', 'customers',
+                             'sessions')
         """
     ).fetchall()
     for key in JOURNEY_KEYS:
         assert (tables.get(key.path[1]) or "").startswith("One row per"), key
     assert undocumented == []
+
+
+# --------------------------------------------------------------------------- visits (issue 17)
+
+
+@needs_upstream
+def test_demo_paths_go_visit_by_visit_without_back_stage_steps(demo_db):
+    back = {t.name for t in load_config().taxonomy.touchpoints if t.stage == "back"}
+    assert back  # the demo taxonomy has the back-stage crm touchpoint, and it has events
+    assert demo_db.execute("select count(*) from marts.journey_events where stage = 'back'").fetchall()[0][0] > 0
+    paths = [p for (p,) in demo_db.execute("select path from marts.journey_paths where level = 'touchpoint'").fetchall()]
+    paths += [p for (p,) in demo_db.execute("select touchpoint_path from marts.journeys").fetchall()]
+    assert not [p for p in paths if back & set(p.split(" > "))]
+    nodes = demo_db.execute("select from_touchpoint, to_touchpoint from marts.touchpoint_transitions").fetchall()
+    assert not [n for n in nodes if back & set(n)]
+    # each journey's path, rebuilt from its events: a visit is one item named by how it began, any
+    # other front-stage event one item; so no two consecutive steps come from one visit
+    entry = dict(demo_db.execute("select session_id, entry_touchpoint from marts.sessions").fetchall())
+    events = demo_db.execute(
+        "select journey_id, session_id, event_id, touchpoint, stage from marts.journey_events "
+        "where journey_id is not null order by journey_id, step_index"
+    ).fetchall()
+    items: dict[str, list[tuple[str, str]]] = {}
+    for journey_id, session_id, event_id, touchpoint, stage in events:
+        seen = items.setdefault(journey_id, [])
+        if session_id is not None:
+            key, name = session_id, entry[session_id]
+        elif touchpoint != "unclassified" and stage == "front":
+            key, name = event_id, touchpoint
+        else:
+            continue
+        if key not in [k for k, _ in seen]:
+            seen.append((key, name))
+    rebuilt = {}
+    for journey_id, seen in items.items():
+        steps: list[str] = []
+        for _, name in seen:
+            if name != "unclassified" and (not steps or steps[-1] != name):
+                steps.append(name)
+        rebuilt[journey_id] = " > ".join(steps)
+    published = dict(demo_db.execute("select journey_id, touchpoint_path from marts.journeys where n_touchpoint_steps > 0").fetchall())
+    assert published == {j: p for j, p in rebuilt.items() if p}
+    # a session's events all carry its id, and no session crosses to another customer
+    assert demo_db.execute(
+        "select count(*) from marts.sessions as s inner join marts.journey_events as e on s.session_id = e.session_id "
+        "where e.customer_id <> s.customer_id"
+    ).fetchall()[0][0] == 0
+    assert demo_db.execute("select sum(n_events) from marts.sessions").fetchall()[0][0] == demo_db.execute(
+        "select count(session_id) from marts.journey_events").fetchall()[0][0]
+
+
+@needs_upstream
+def test_demo_touchpoint_paths_are_concentrated(demo_db):
+    # issue 17: before visits, the ten most common converting touchpoint paths held 25 of 137
+    # conversions (18%); visit by visit they hold 55 (40%)
+    (top10, converted) = demo_db.execute(
+        """
+        select
+            (select sum(n_converted) from (
+                select n_converted from marts.journey_paths
+                where definition = 'all' and level = 'touchpoint' and persona = 'all'
+                order by n_converted desc limit 10)),
+            (select count(*) filter (where converted) from marts.journeys)
+        """
+    ).fetchall()[0]
+    assert converted > 0
+    assert top10 / converted >= 0.35

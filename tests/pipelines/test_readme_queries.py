@@ -40,8 +40,8 @@ def upstream_missing() -> str | None:
     return None
 
 
-def test_the_section_has_five_queries():
-    assert len(QUERIES) == 5
+def test_the_section_has_seven_queries():
+    assert len(QUERIES) == 7
 
 
 @pytest.mark.parametrize("n", range(len(QUERIES)))
@@ -51,6 +51,9 @@ def test_query_runs_on_a_crafted_warehouse(n):
             Ev("s:1", "c1", 0, "paid_search"), Ev("s:2", "c1", 5, "website"),
             Ev("s:3", "c1", 10, "website", is_conversion=True, revenue=80.0),
             Ev("s:4", "c1", 60, "support_email"), Ev("s:5", "c2", 0, "email"), Ev("s:6", "c2", 9, "website"),
+            # a web visit begun from an email, so marts.sessions has rows
+            Ev("w:1", "c2", 20, "email", source="clickstream", utm_campaign="spring"),
+            Ev("w:2", "c2", 25, "website", source="clickstream", url_path="/p/1"),
         ],
         {"c1": "small_business", "c2": "consumer"},
         documented=False,

@@ -21,8 +21,8 @@ from transforms.journeys import journey_params
 from transforms.models import build_models
 from transforms.warehouse import bind, build_model, read_model, table_doc
 
-JOURNEY_MODELS = ("intermediate.journey_timeline", "intermediate.journey_steps", "marts.journey_events", "marts.journeys", "marts.journey_paths", "marts.touchpoint_transitions",
-                  "marts.customers")
+JOURNEY_MODELS = ("intermediate.journey_timeline", "intermediate.journey_steps", "marts.journey_events", "marts.journeys",
+                  "marts.sessions", "marts.journey_paths", "marts.touchpoint_transitions", "marts.customers")
 
 T0 = datetime(2025, 3, 1, 9, 0)
 
@@ -78,6 +78,13 @@ class Ev:
     source_rank: int = 1
     revenue: float | None = None
     phase: str | None = None
+    # staging.events' source ('clickstream' events are web visits, cut into sessions), the
+    # campaign of a visit event, and the blueprint stage of a classified event
+    source: str = "src"
+    utm_campaign: str | None = None
+    stage: str = "front"
+    url_path: str | None = None
+    event_name: str = "evt"
 
     @property
     def at(self) -> datetime:
@@ -113,7 +120,7 @@ def warehouse(events: list[Ev], personas: dict[str, str] | None = None,
             unnest($event_id::varchar[]), unnest($customer_id::varchar[]),
             unnest($occurred_at::timestamp[]), unnest($source_rank::integer[]),
             unnest($touchpoint::varchar[]) as tp, if(tp = 'unclassified', null, 'owned'),
-            if(tp = 'unclassified', null, 'front'), unnest($phase::varchar[]),
+            if(tp = 'unclassified', null, unnest($stage::varchar[])), unnest($phase::varchar[]),
             if(tp = 'unclassified', null, 1), if(tp = 'unclassified', null, 'rule'),
             unnest($is_conversion::boolean[]) as conv, if(conv, unnest($revenue::double[]), null)
         """,
@@ -126,11 +133,22 @@ def warehouse(events: list[Ev], personas: dict[str, str] | None = None,
             "phase": [e.phase_name for e in events],
             "is_conversion": [e.is_conversion for e in events],
             "revenue": [e.revenue for e in events],
+            "stage": [e.stage for e in events],
         },
     )
     con.execute(
-        "insert into staging.events (event_id, source, event_name, occurred_at) "
-        "select event_id, 'src', 'evt', occurred_at from intermediate.classified_events"
+        "insert into staging.events (event_id, source, event_name, occurred_at, utm_campaign, url_path) "
+        "select unnest($event_id::varchar[]), unnest($source::varchar[]), unnest($event_name::varchar[]), "
+        "unnest($occurred_at::timestamp[]), "
+        "unnest($utm_campaign::varchar[]), unnest($url_path::varchar[])",
+        {
+            "event_id": [e.event_id for e in events],
+            "source": [e.source for e in events],
+            "event_name": [e.event_name for e in events],
+            "occurred_at": [e.at for e in events],
+            "utm_campaign": [e.utm_campaign for e in events],
+            "url_path": [e.url_path for e in events],
+        },
     )
     personas = personas if personas is not None else {}
     customers = sorted({e.customer_id for e in events if e.customer_id is not None})
@@ -349,7 +367,7 @@ def sql_text(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["intermediate/journey_steps", "marts/journeys", "marts/touchpoint_transitions",
-                                  "intermediate/attribution_touches"])
+                                  "intermediate/attribution_touches", "marts/sessions", "marts/journey_paths"])
 def test_models_after_the_timeline_sort_no_events(name):
     # only intermediate.journey_timeline puts events in order; these aggregate its runs by key
     sql = sql_text(name)
@@ -360,7 +378,7 @@ def test_models_after_the_timeline_sort_no_events(name):
                                   "intermediate/identifier_sets", "intermediate/journey_timeline",
                                   "intermediate/journey_steps", "intermediate/attribution_touches",
                                   "marts/journey_events", "marts/journeys", "marts/touchpoint_transitions",
-                                  "marts/attribution"])
+                                  "marts/attribution", "marts/sessions", "marts/journey_paths"])
 def test_models_avoid_what_other_engines_lack(name):
     # issue 15 point 8: no rowid, no row_number() over (), no UNPIVOT statement, no MAP joined on
     sql = sql_text(name)

@@ -1,4 +1,5 @@
--- For each level and persona ('all' included), n_journeys over the paths adds up to the journeys of marts.journeys.
+-- For each level and persona ('all' included), n_journeys over the paths of definition 'all' adds up to the
+-- journeys of marts.journeys.
 -- offending rows: (level, persona, sum of n_journeys over its paths, journeys)
 with expected as (
     select
@@ -23,6 +24,7 @@ observed as (
         persona,
         sum(n_journeys) as n_journeys
     from marts.journey_paths
+    where definition = 'all'
     group by all
 )
 
