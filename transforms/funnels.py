@@ -27,10 +27,13 @@ Semantics (DESIGN.md, Funnel), made exact here:
   count is the largest number of steps that distinct events in the window can match (a
   bipartite matching, solved exactly); the i-th step is completed by the earliest event, in
   (occurred_at, source_rank, event_id) order, after which i steps are matched.
-* Each unit counts once, at the furthest step any attempt reaches. Among the attempts that
-  reach it, the most recent start wins (PostHog's rule, and Amplitude's: with a 1-hour window,
-  A@1:00, A@1:30, B@1:45, C@2:15 converts, from the 1:30 start). Within that attempt the step
-  times are the earliest ones: the furthest step's earliest event, then, going back, the
+* Each unit counts once, at the furthest step any attempt reaches. The counted attempt is the
+  first to arrive there (the earliest furthest-step event) and, for that arrival, the latest start
+  that reaches it (PostHog's funnel UDF: A@0 B@1 A@10 B@20 converts in 1 s, from A@0; with a
+  1-hour window A@1:00, A@1:30, B@1:45, C@2:15 converts from the 1:30 start, as in Amplitude's
+  docs). In any_order mode: the first instant at which a window holds the most steps, and the
+  latest window start that holds them by then. Within that attempt the step times are the
+  earliest ones: the furthest step's earliest event, then, going back, the
   event that leads on to it at the highest step (an optional step is taken rather than skipped
   when the attempt can take it), the earliest such.
 * Exclusions apply to the counted attempt: an event matching the exclusion, other than the
@@ -267,6 +270,8 @@ def _any_order_chains(con: duckdb.DuckDBPyConnection, plan: FunnelPlan) -> None:
     params = {"n": plan.n, "masks": masks, "n_subsets": 1 << plan.n, "window_us": plan.window_us}
     run_sql(con, f"{PROGRAMME}/any_order_windows", params)
     run_sql(con, f"{PROGRAMME}/matching_sizes", params | {"vectors": "funnel_windows"})
+    run_sql(con, f"{PROGRAMME}/any_order_arrivals", params)
+    run_sql(con, f"{PROGRAMME}/matching_sizes", params | {"vectors": "funnel_starts"})
     run_sql(con, f"{PROGRAMME}/any_order_chosen", params)
     run_sql(con, f"{PROGRAMME}/matching_sizes", params | {"vectors": "funnel_prefixes"})
     run_sql(con, f"{PROGRAMME}/any_order_chain")

@@ -277,6 +277,9 @@ def _ordered_attempt(evs: list[Ev], f: FunnelConfig, globs: list, w: int):
         return None
     furthest = max(c[-1][0] for c in chains)
     cands = [c for c in chains if c[-1][0] == furthest]
+    # the first to arrive at the furthest step, then the latest start that reaches it (PostHog's UDF)
+    first = min(c[-1][1].t for c in cands)
+    cands = [c for c in cands if c[-1][1].t == first]
 
     def start_key(c):
         return (c[0][1].t, _mask(c[0][1], f))
@@ -298,20 +301,20 @@ def _any_order_attempt(evs: list[Ev], globs: list, w: int):
     step_events = [e for e in evs if any(_matches(e, g) for g in globs)]
     if not step_events:
         return None
-    best = None
+    windows = []
     for s in step_events:
         window = [e for e in step_events if s.t <= e.t <= s.t + w]
-        size = _max_matching(window, globs)
-        if best is None or (size, s.t) >= (best[0], best[1]):
-            best = (size, s.t, window)
-    chain, size = [], 0
-    window = best[2]
-    for i in range(len(window)):
-        now = _max_matching(window[: i + 1], globs)
-        if now > size:
-            chain.append((now, window[i]))
-            size = now
-    return chain
+        chain, size = [], 0
+        for i in range(len(window)):
+            now = _max_matching(window[: i + 1], globs)
+            if now > size:
+                chain.append((now, window[i]))
+                size = now
+        windows.append((size, chain[-1][1].t, s.t, chain))
+    # the most steps; the first to arrive there; for that arrival the latest start
+    furthest = max(x[0] for x in windows)
+    arrival = min(x[1] for x in windows if x[0] == furthest)
+    return max((x for x in windows if x[0] == furthest and x[1] == arrival), key=lambda x: x[2])[3]
 
 
 # --------------------------------------------------------------------------- hypothesis
@@ -426,7 +429,67 @@ def test_each_customer_counts_once_at_the_furthest_step():
     # Amplitude: a user who converts twice counts once.
     con = run(timeline("A@0 B@5 C@10 A@100 B@105 C@110"), funnel(window="1h"))
     assert dropoff(con) == [(1, 1, 1, 0, 0), (2, 1, 1, 0, 0), (3, 1, 1, 0, 0)]
-    assert attempts(con)[("f", "c1")][3] == [100, 105, 110]  # the most recent start
+    # the first attempt to reach the furthest step is counted (PostHog's UDF; was the most recent
+    # start, [100, 105, 110], before issue 17)
+    assert attempts(con)[("f", "c1")][3] == [0, 5, 10]
+
+
+def test_first_arrival_at_the_furthest_step_then_its_latest_start():
+    # issue 17: A@0 B@1 A@10 B@20 gives PostHog a 1 s conversion (the first arrival at step 2);
+    # for that arrival, the latest start that reaches it: A@1 B@2 (A@0 A@1 B@2) counts from A@1
+    f = funnel(step_names=("A", "B"), window="1h")
+    con = run(timeline("A@0 B@1 A@10 B@20") + timeline("A@0 A@1 B@2 A@3 B@4", "c2"), f)
+    got = attempts(con)
+    assert got[("f", "c1")] == (2, "converted", False, [0, 1])
+    assert got[("f", "c2")] == (2, "converted", False, [1, 2])
+
+
+def test_posthog_funnel_exclusion_multiple_possible_no_end_event2():
+    # PostHog posthog/hogql_queries/insights/funnels/test/test_funnel.py,
+    # test_funnel_exclusion_multiple_possible_no_end_event2: window 10 s, steps "step one" ->
+    # "step two", exclusion between steps 0 and 1 (PostHog's 0-based steps: 1 to 2 here);
+    # step one @0 s, step one @31 s, exclusion @32 s. PostHog: counts 1, 0. The first attempt to
+    # reach step 1 (@0 s) has its window closed at 10 s, before the exclusion.
+    f = FunnelConfig(name="f", window="10s", steps=steps("step one", "step two"),
+                     exclusions=[{"event": {"event_name": "exclusion"}, "from_step": 1, "to_step": 2}])
+    base = BASE.replace(second=0)
+    events = [Ev(f"u1:{i}", "user_one", "user_one-001", 0, name) for i, name in
+              enumerate(("step one", "step one", "exclusion"))]
+    con = warehouse(events)
+    for (i, second) in enumerate((0, 31, 32)):
+        con.execute("update marts.journey_events set occurred_at = $t where event_id = $e",
+                    {"t": base + timedelta(seconds=second), "e": f"u1:{i}"})
+    build_funnel_marts(con, [f])
+    assert [r[1] for r in dropoff(con)] == [1, 0]
+    assert attempts(con)[("f", "user_one")][:3] == (1, "dropped", False)
+
+
+def test_posthog_basic_unordered_funnel_conversion_times():
+    # PostHog test_funnel_unordered.py, test_basic_unordered_funnel_conversion_times: any order,
+    # steps "user signed up", "$pageview", "insight viewed", window 1 day. PostHog's UDF takes the
+    # first conversion: average conversion time 5,400 s to step 2 and 7,200 s to step 3.
+    hour = 60
+    day = 24 * hour
+    people = {
+        "stopped_after_signup1": [("user signed up", day)],
+        "stopped_after_pageview1": [("$pageview", day), ("user signed up", day + hour)],
+        "stopped_after_insightview": [
+            ("insight viewed", day), ("user signed up", day + 2 * hour), ("$pageview", day + 4 * hour),
+            ("$pageview", 2 * day), ("insight viewed", 2 * day + 3 * hour), ("user signed up", 2 * day + 6 * hour),
+        ],
+    }
+    events = [Ev(f"{p}:{i}", p, f"{p}-001", minute, name)
+              for p, evs in people.items() for i, (name, minute) in enumerate(evs)]
+    f = funnel("unordered", ("user signed up", "$pageview", "insight viewed"), mode="any_order", window="1d")
+    con = run(events, f)
+    assert [r[1] for r in dropoff(con, "unordered")] == [3, 2, 1]
+    # PostHog's average_conversion_time of step i: the mean, over the people who reached step i, of
+    # the seconds from step i-1 to step i (person 2: 1 h; person 3's first conversion: 2 h and 2 h)
+    averages = con.execute(
+        "select avg(epoch(step_at[2] - step_at[1])), avg(epoch(step_at[3] - step_at[2])) "
+        "from marts.funnel_customers where funnel = 'unordered'").fetchall()[0]
+    assert averages == (5400, 7200)  # the most recent start gave 7,200 and 10,800
+    assert attempts(con)[("unordered", "stopped_after_insightview")][3] == [day, day + 2 * hour, day + 4 * hour]
 
 
 def test_repeated_steps_need_distinct_events():

@@ -8,6 +8,8 @@ drop table if exists funnel_transitions;
 drop table if exists funnel_chain;
 drop table if exists funnel_windows;
 drop table if exists funnel_matching_sizes;
+drop table if exists funnel_arrivals;
+drop table if exists funnel_starts;
 drop table if exists funnel_chosen_windows;
 drop table if exists funnel_prefixes;
 drop table if exists funnel_counted_attempts;
