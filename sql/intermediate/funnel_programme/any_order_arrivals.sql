@@ -20,7 +20,7 @@ with start_instants as (
     inner join funnel_arrivals as a
         on m.unit_id = a.unit_id
         and m.t_us between a.arrival_t_us - $window_us and a.arrival_t_us
-    where m.smask <> 0
+    where m.smask <> 0 and m.can_start
 ),
 
 kinds as (

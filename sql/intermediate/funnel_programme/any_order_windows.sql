@@ -1,6 +1,6 @@
 -- any_order: per instant a, the events of each kind ($masks) in [a - W, a], capped at $n: the
 -- most steps a window that ends by a can have matched (the window from the first step event at or
--- after a - W holds the same events)
+-- after a - W holds the same events; instants no window that may start (can_start) reaches are left out)
 create or replace temp table funnel_windows as
 select
     unit_id,
@@ -11,10 +11,11 @@ from (
         unit_id,
         t_us,
         event_id,
-        histogram(smask) over (
-            partition by unit_id order by t_us range between $window_us preceding and current row
-        ) as kinds
+        histogram(smask) over w as kinds,
+        bool_or(can_start) over w as has_start
     from funnel_matches
     where smask <> 0
+    window w as (partition by unit_id order by t_us range between $window_us preceding and current row)
     qualify row_number() over (partition by unit_id, t_us order by source_rank desc, event_id desc) = 1
-);
+)
+where has_start;

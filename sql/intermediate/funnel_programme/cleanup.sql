@@ -14,4 +14,6 @@ drop table if exists funnel_chosen_windows;
 drop table if exists funnel_prefixes;
 drop table if exists funnel_counted_attempts;
 drop table if exists funnel_attempt_rows;
+drop table if exists funnel_base_matches;
+drop table if exists funnel_period_rows;
 drop table if exists funnel_value_rows;
