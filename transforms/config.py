@@ -384,6 +384,9 @@ class ExclusionConfig(Model):
 MAX_FUNNEL_STEPS = 10
 
 
+DEFAULT_BREAKDOWN_LIMIT = 10
+
+
 class FunnelConfig(Model):
     name: str = Field(description="Funnel name, used as the `funnel` column.")
     unit: Literal["customer", "journey"] = Field("customer", description="Count customers, or journeys (an attempt then stays inside one journey).")
@@ -393,6 +396,9 @@ class FunnelConfig(Model):
     exclusions: list[ExclusionConfig] = Field(default_factory=list, description="Events that remove the customer when they happen inside the counted attempt.")
     breakdowns: list[str] = Field(default_factory=list, description="Breakdown columns: persona, first_touchpoint, cohort_month, source, or any marts.journey_events column.")
     breakdown_attribution: str = Field("first_touch", description="first_touch, last_touch, or step_<n>.")
+    breakdown_limit: int | None = Field(None, ge=1, le=1000, description=(
+        "Breakdown values shown per breakdown, the most frequent by units; the rest are grouped as 'Other' in "
+        f"marts.funnel_dropoff and marts.funnel_step_trends. Default: the file's breakdown_limit ({DEFAULT_BREAKDOWN_LIMIT})."))
 
     _n = field_validator("name")(lambda v: _name(v, "funnel name"))
 
@@ -430,7 +436,17 @@ class FunnelConfig(Model):
 
 
 class FunnelsFile(Model):
+    breakdown_limit: int = Field(DEFAULT_BREAKDOWN_LIMIT, ge=1, le=1000, description=(
+        "Breakdown values shown per breakdown for every funnel without its own breakdown_limit; the rest are 'Other'."))
     funnels: list[FunnelConfig] = Field(description="Funnel definitions.")
+
+    @model_validator(mode="after")
+    def _limits(self) -> FunnelsFile:
+        """Each funnel without a breakdown_limit takes the file's."""
+        funnels = [f if f.breakdown_limit is not None else f.model_copy(update={"breakdown_limit": self.breakdown_limit})
+                   for f in self.funnels]
+        object.__setattr__(self, "funnels", funnels)
+        return self
 
 
 # --------------------------------------------------------------------------- designed journeys

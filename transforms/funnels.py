@@ -7,6 +7,10 @@ Input: ``marts.journey_events`` (one row per event). Output, per configured funn
 * ``intermediate.funnel_attempts``: one row per funnel and unit (customer or journey) that
   entered the funnel: the counted attempt, its step times and events, exclusion and status;
 * ``intermediate.funnel_breakdown_values``: one row per funnel, unit and breakdown;
+* ``intermediate.funnel_period_attempts``: one row per funnel, unit and ISO week in which the
+  unit starts an attempt: the furthest step of the attempts starting that week (the same
+  programme run once more over a copy of the unit's events per week, each copy starting
+  attempts only in its week), for ``marts.funnel_step_trends``;
 * ``marts.funnel_customers`` (sql/marts/funnel_customers.sql) from the two above;
   ``marts.funnel_dropoff`` and ``marts.funnel_trends`` are SQL models over them.
 
@@ -27,10 +31,13 @@ Semantics (DESIGN.md, Funnel), made exact here:
   count is the largest number of steps that distinct events in the window can match (a
   bipartite matching, solved exactly); the i-th step is completed by the earliest event, in
   (occurred_at, source_rank, event_id) order, after which i steps are matched.
-* Each unit counts once, at the furthest step any attempt reaches. Among the attempts that
-  reach it, the most recent start wins (PostHog's rule, and Amplitude's: with a 1-hour window,
-  A@1:00, A@1:30, B@1:45, C@2:15 converts, from the 1:30 start). Within that attempt the step
-  times are the earliest ones: the furthest step's earliest event, then, going back, the
+* Each unit counts once, at the furthest step any attempt reaches. The counted attempt is the
+  first to arrive there (the earliest furthest-step event) and, for that arrival, the latest start
+  that reaches it (PostHog's funnel UDF: A@0 B@1 A@10 B@20 converts in 1 s, from A@0; with a
+  1-hour window A@1:00, A@1:30, B@1:45, C@2:15 converts from the 1:30 start, as in Amplitude's
+  docs). In any_order mode: the first instant at which a window holds the most steps, and the
+  latest window start that holds them by then. Within that attempt the step times are the
+  earliest ones: the furthest step's earliest event, then, going back, the
   event that leads on to it at the highest step (an optional step is taken rather than skipped
   when the attempt can take it), the earliest such.
 * Exclusions apply to the counted attempt: an event matching the exclusion, other than the
@@ -65,7 +72,7 @@ from typing import Any
 import duckdb
 
 from transforms.classify import match_conditions
-from transforms.config import FunnelConfig, StepConfig, parse_duration
+from transforms.config import DEFAULT_BREAKDOWN_LIMIT, FunnelConfig, StepConfig, parse_duration
 from transforms.warehouse import replace_table, run_sql, sql_file
 
 NONE_VALUE = "(none)"
@@ -267,17 +274,26 @@ def _any_order_chains(con: duckdb.DuckDBPyConnection, plan: FunnelPlan) -> None:
     params = {"n": plan.n, "masks": masks, "n_subsets": 1 << plan.n, "window_us": plan.window_us}
     run_sql(con, f"{PROGRAMME}/any_order_windows", params)
     run_sql(con, f"{PROGRAMME}/matching_sizes", params | {"vectors": "funnel_windows"})
+    run_sql(con, f"{PROGRAMME}/any_order_arrivals", params)
+    run_sql(con, f"{PROGRAMME}/matching_sizes", params | {"vectors": "funnel_starts"})
     run_sql(con, f"{PROGRAMME}/any_order_chosen", params)
     run_sql(con, f"{PROGRAMME}/matching_sizes", params | {"vectors": "funnel_prefixes"})
     run_sql(con, f"{PROGRAMME}/any_order_chain")
 
 
-def _attempts(con: duckdb.DuckDBPyConnection, plan: FunnelPlan, as_of_us: int | None) -> None:
-    run_sql(con, f"{PROGRAMME}/attempts", {
+def _attempts(con: duckdb.DuckDBPyConnection, plan: FunnelPlan, as_of_us: int | None, rows: str) -> None:
+    """The counted attempt of every unit of funnel_matches, into `rows` (attempt_rows or period_rows)."""
+    params = {
         "funnel": plan.name, "unit": plan.config.unit, "n": plan.n, "window_us": plan.window_us,
         "as_of_us": as_of_us if as_of_us is not None else -(2**62), "strict": plan.config.mode == "strict",
         **plan.exclusion_params(),
-    })
+    }
+    if plan.config.mode == "any_order":
+        _any_order_chains(con, plan)
+    else:
+        _ordered_chains(con, plan)
+    run_sql(con, f"{PROGRAMME}/attempts", params)
+    run_sql(con, f"{PROGRAMME}/{rows}", params)
 
 
 def _breakdown_values(con: duckdb.DuckDBPyConnection, plan: FunnelPlan, columns: Sequence[str]) -> None:
@@ -298,13 +314,15 @@ def definition_params(funnels: Sequence[FunnelConfig], as_of: Any) -> dict[str, 
     """Bound lists of intermediate.funnel_definitions (def_*) and funnel_steps (step_*)."""
     p: dict[str, list[Any]] = {k: [] for k in (
         "def_funnel", "def_unit", "def_mode", "def_n_steps", "def_window_seconds", "def_breakdowns",
-        "def_breakdown_attribution", "def_n_exclusions", "step_funnel", "step_index", "step_name",
+        "def_breakdown_attribution", "def_breakdown_limit", "def_n_exclusions", "step_funnel", "step_index", "step_name",
         "step_n_steps", "step_is_optional", "step_min_gap_seconds", "step_max_gap_seconds")}
     for f in funnels:
         plan = FunnelPlan(f)
         for key, value in (("funnel", f.name), ("unit", f.unit), ("mode", f.mode), ("n_steps", plan.n),
                            ("window_seconds", parse_duration(f.window)), ("breakdowns", list(f.breakdowns)),
-                           ("breakdown_attribution", f.breakdown_attribution), ("n_exclusions", len(f.exclusions))):
+                           ("breakdown_attribution", f.breakdown_attribution),
+                           ("breakdown_limit", f.breakdown_limit or DEFAULT_BREAKDOWN_LIMIT),
+                           ("n_exclusions", len(f.exclusions))):
             p["def_" + key].append(value)
         for i, (s, name) in enumerate(zip(f.steps, plan.step_names(), strict=True), 1):
             p["step_funnel"].append(f.name)
@@ -346,18 +364,19 @@ def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[Funnel
             run_sql(con, f"{PROGRAMME}/matches", {"funnel": f.name})
             if f.mode == "strict":
                 run_sql(con, f"{PROGRAMME}/strict_times", {"unit": f.unit})
-            if f.mode == "any_order":
-                _any_order_chains(con, plan)
-            else:
-                _ordered_chains(con, plan)
-            _attempts(con, plan, as_of_us)
+            _attempts(con, plan, as_of_us, "attempt_rows")
             _breakdown_values(con, plan, columns)
+            # the same programme once per unit and week of start, for marts.funnel_step_trends
+            run_sql(con, f"{PROGRAMME}/period_matches", {"window_us": plan.window_us,
+                                                          "any_order": f.mode == "any_order"})
+            _attempts(con, plan, as_of_us, "period_rows")
             timings[f.name] = round(time.monotonic() - t0, 3)
         params = definition_params(funnels, as_of)
         replace_table(con, "intermediate.funnel_definitions", _select("definitions"), params)
         replace_table(con, "intermediate.funnel_steps", _select("steps"), params)
         n_attempts = replace_table(con, "intermediate.funnel_attempts", _select("attempts_table"))
         replace_table(con, "intermediate.funnel_breakdown_values", _select("breakdown_values_table"))
+        replace_table(con, "intermediate.funnel_period_attempts", _select("period_attempts_table"))
     finally:
         run_sql(con, f"{PROGRAMME}/cleanup")
     return {"attempts": n_attempts, "funnels": ", ".join(f.name for f in funnels) or "none",

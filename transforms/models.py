@@ -167,7 +167,8 @@ PYTHON_STEPS: tuple[PythonStep, ...] = (
                ("intermediate.attribution_touch_sets", "intermediate.attribution_transitions"), _model_credits,
                "Markov (absorbing-chain algebra) and Shapley credits, solved exactly on the driver."),
     PythonStep("funnel_programme", ("intermediate.funnel_definitions", "intermediate.funnel_steps",
-                                    "intermediate.funnel_attempts", "intermediate.funnel_breakdown_values"),
+                                    "intermediate.funnel_attempts", "intermediate.funnel_breakdown_values",
+                                    "intermediate.funnel_period_attempts"),
                ("marts.journey_events",), _funnel_tables,
                "Every funnel's attempts, matched step by step, and the units' breakdown values."),
 )

@@ -1,14 +1,25 @@
 -- grain: one row per funnel, breakdown, breakdown value and step ('all' / 'all' always present)
 -- depends on: marts.funnel_customers, intermediate.funnel_breakdown_values,
---             intermediate.funnel_steps, intermediate.funnel_definitions
+--             intermediate.funnel_breakdown_groups, intermediate.funnel_steps,
+--             intermediate.funnel_definitions
 -- Units entering each step, reaching the next, dropping out or still in their window, with
 -- conversion from the start and the time from this step to the next.
 with funnel_customers as (
     select * from marts.funnel_customers
 ),
 
+-- each unit's value, reported as itself or, beyond the funnel's breakdown limit, as 'Other'
 breakdown_values as (
-    select * from intermediate.funnel_breakdown_values
+    select
+        unit_breakdowns.funnel,
+        unit_breakdowns.unit_id,
+        unit_breakdowns.breakdown,
+        groups.reported_value as breakdown_value
+    from intermediate.funnel_breakdown_values as unit_breakdowns
+    inner join intermediate.funnel_breakdown_groups as groups
+        on unit_breakdowns.funnel = groups.funnel
+        and unit_breakdowns.breakdown = groups.breakdown
+        and unit_breakdowns.breakdown_value = groups.breakdown_value
 ),
 
 funnel_steps as (

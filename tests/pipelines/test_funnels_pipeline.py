@@ -12,6 +12,7 @@ from transforms.config import load_config
 
 JOURNEY_EVENTS = dg.AssetKey(["marts", "journey_events"])
 FUNNEL_KEYS = [dg.AssetKey(["marts", t]) for t in ("funnel_customers", "funnel_dropoff", "funnel_trends")]
+STEP_TRENDS = dg.AssetKey(["marts", "funnel_step_trends"])
 DEFAULT_FUNNELS = {"phase_funnel", "checkout", "b2b_sales"}
 
 
@@ -118,3 +119,27 @@ def test_customers_and_trends_agree_with_dropoff(demo_db):
         "select comment from duckdb_tables() where schema_name = 'marts' and table_name = 'funnel_dropoff'"
     ).fetchall()[0][0]
     assert comment.startswith("One row per funnel")
+
+
+@needs_upstream
+def test_step_trends_and_breakdown_limit_on_the_demo_data(demo_db):
+    # a unit counts once per week it starts an attempt: at least once in all, never below the
+    # units of the funnel; each week's steps never increase and balance
+    per_funnel = dict(demo_db.execute("select funnel, count(*) from marts.funnel_customers group by funnel").fetchall())
+    starts = dict(demo_db.execute(
+        "select funnel, sum(entered) from marts.funnel_step_trends where breakdown = 'all' and step_index = 1 "
+        "group by funnel").fetchall())
+    assert set(starts) == set(per_funnel) and all(starts[f] >= n for f, n in per_funnel.items())
+    bad = demo_db.execute("""
+        select * from (
+            select *, lag(entered) over (partition by funnel, breakdown, breakdown_value, period_start
+                                         order by step_index) as prev
+            from marts.funnel_step_trends)
+        where entered > prev or entered <> reached_next + dropped + in_window or dayofweek(period_start) <> 1
+    """).fetchall()
+    assert bad == []
+    # phase_funnel's first_touchpoint has more values than the limit (10): the rest are 'Other'
+    values = [r[0] for r in demo_db.execute(
+        "select distinct breakdown_value from marts.funnel_dropoff "
+        "where funnel = 'phase_funnel' and breakdown = 'first_touchpoint'").fetchall()]
+    assert len(values) == 11 and "Other" in values

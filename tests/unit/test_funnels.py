@@ -131,8 +131,8 @@ def dropoff(con, name="f", breakdown="all", value="all") -> list[tuple]:
     ).fetchall()
 
 
-FUNNEL_TABLES = ("intermediate.funnel_definitions", "marts.funnel_customers", "marts.funnel_dropoff",
-                 "marts.funnel_trends")
+FUNNEL_TABLES = ("intermediate.funnel_definitions", "intermediate.funnel_breakdown_groups", "marts.funnel_customers",
+                 "marts.funnel_dropoff", "marts.funnel_trends", "marts.funnel_step_trends")
 
 
 def build_funnel_marts(con: duckdb.DuckDBPyConnection, funnels: list[FunnelConfig]) -> None:
@@ -188,9 +188,10 @@ def _max_matching(events: list[Ev], globs: list) -> int:
     return best
 
 
-def reference(events: list[Ev], f: FunnelConfig, as_of: int) -> dict[str, dict]:
+def reference(events: list[Ev], f: FunnelConfig, as_of: int, can_start=lambda e: True) -> dict[str, dict]:
     """unit -> furthest step, status, step minutes, excluded, breakdown value: every attempt
-    enumerated, then the DESIGN rules applied plainly."""
+    enumerated, then the DESIGN rules applied plainly. Only events for which `can_start` holds
+    start attempts (step trends: the events of one week)."""
     n, w = len(f.steps), _us(f.window)
     globs = _step_globs(f)
     units: dict[str, list[Ev]] = {}
@@ -200,9 +201,9 @@ def reference(events: list[Ev], f: FunnelConfig, as_of: int) -> dict[str, dict]:
     for unit, evs in units.items():
         evs = sorted(evs, key=lambda e: (e.t, e.source_rank, e.event_id))
         if f.mode == "any_order":
-            chain = _any_order_attempt(evs, globs, w)
+            chain = _any_order_attempt(evs, globs, w, can_start)
         else:
-            chain = _ordered_attempt(evs, f, globs, w)
+            chain = _ordered_attempt(evs, f, globs, w, can_start)
         if chain is None:
             continue
         furthest = chain[-1][0]
@@ -241,7 +242,7 @@ def reference(events: list[Ev], f: FunnelConfig, as_of: int) -> dict[str, dict]:
     return out
 
 
-def _ordered_attempt(evs: list[Ev], f: FunnelConfig, globs: list, w: int):
+def _ordered_attempt(evs: list[Ev], f: FunnelConfig, globs: list, w: int, can_start):
     n, strict = len(f.steps), f.mode == "strict"
     chains = []
 
@@ -271,12 +272,15 @@ def _ordered_attempt(evs: list[Ev], f: FunnelConfig, globs: list, w: int):
                 break
 
     for s in evs:
-        if _matches(s, globs[0]):
+        if _matches(s, globs[0]) and can_start(s):
             extend([(1, s)])
     if not chains:
         return None
     furthest = max(c[-1][0] for c in chains)
     cands = [c for c in chains if c[-1][0] == furthest]
+    # the first to arrive at the furthest step, then the latest start that reaches it (PostHog's UDF)
+    first = min(c[-1][1].t for c in cands)
+    cands = [c for c in cands if c[-1][1].t == first]
 
     def start_key(c):
         return (c[0][1].t, _mask(c[0][1], f))
@@ -294,24 +298,24 @@ def _ordered_attempt(evs: list[Ev], f: FunnelConfig, globs: list, w: int):
     return min(cands, key=reverse_keys)
 
 
-def _any_order_attempt(evs: list[Ev], globs: list, w: int):
+def _any_order_attempt(evs: list[Ev], globs: list, w: int, can_start):
     step_events = [e for e in evs if any(_matches(e, g) for g in globs)]
-    if not step_events:
+    if not any(can_start(s) for s in step_events):
         return None
-    best = None
-    for s in step_events:
+    windows = []
+    for s in [s for s in step_events if can_start(s)]:
         window = [e for e in step_events if s.t <= e.t <= s.t + w]
-        size = _max_matching(window, globs)
-        if best is None or (size, s.t) >= (best[0], best[1]):
-            best = (size, s.t, window)
-    chain, size = [], 0
-    window = best[2]
-    for i in range(len(window)):
-        now = _max_matching(window[: i + 1], globs)
-        if now > size:
-            chain.append((now, window[i]))
-            size = now
-    return chain
+        chain, size = [], 0
+        for i in range(len(window)):
+            now = _max_matching(window[: i + 1], globs)
+            if now > size:
+                chain.append((now, window[i]))
+                size = now
+        windows.append((size, chain[-1][1].t, s.t, chain))
+    # the most steps; the first to arrive there; for that arrival the latest start
+    furthest = max(x[0] for x in windows)
+    arrival = min(x[1] for x in windows if x[0] == furthest)
+    return max((x for x in windows if x[0] == furthest and x[1] == arrival), key=lambda x: x[2])[3]
 
 
 # --------------------------------------------------------------------------- hypothesis
@@ -403,6 +407,62 @@ def test_sql_matches_brute_force_reference(events, ordered, strict, any_order):
         _compare(con, events, f)
 
 
+def step_trends_reference(events: list[Ev], f: FunnelConfig, as_of: int) -> dict[tuple, tuple]:
+    """(breakdown, value, week, step) -> (entered, reached_next, dropped, in_window): for every
+    week, the reference run with attempts starting only in that week; every week from the first
+    to the last, each unit under 'all' and its value of 'device' (its value in the funnel)."""
+    unit_value = {u: r["device"] for u, r in reference(events, f, as_of).items()}
+    rows: dict[tuple[str, str, int], dict] = {}
+    for week in sorted({e.minute // WEEK for e in events}):
+        for unit, r in reference(events, f, as_of, lambda e, week=week: e.minute // WEEK == week).items():
+            if not r["excluded"]:
+                rows[(unit, unit_value[unit], week)] = r
+    if not rows:
+        return {}
+    n = len(f.steps)
+    weeks = range(min(k[2] for k in rows), max(k[2] for k in rows) + 1)
+    groups = {("all", "all")} | {("device", k[1]) for k in rows}
+    out = {}
+    for breakdown, value in groups:
+        for week in weeks:
+            kept = [r for (u, v, wk), r in rows.items() if wk == week and (breakdown == "all" or v == value)]
+            for i in range(1, n + 1):
+                entered = sum(r["furthest"] >= i for r in kept)
+                nxt = sum(r["furthest"] > i for r in kept) if i < n else entered
+                out[(breakdown, value, week, i)] = (
+                    entered, nxt, sum(r["furthest"] == i and r["status"] == "dropped" for r in kept),
+                    sum(r["furthest"] == i and r["status"] == "in_window" for r in kept))
+    return out
+
+
+WEEK = 7 * 24 * 60
+
+
+@st.composite
+def weekly_timelines(draw) -> list[Ev]:
+    """Timelines over three weeks (minute 0 is a Monday), events 30 hours apart at the finest."""
+    return [Ev(e.event_id, e.customer_id, e.journey_id, e.minute * 180, e.name, e.source_rank, e.device)
+            for e in draw(timelines())]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=weekly_timelines(), ordered=funnels("ordered"), strict=funnels("strict"), any_order=funnels("any_order"),
+       window=st.sampled_from(["1d", "4d", "9d"]))
+def test_step_trends_match_brute_force_reference(events, ordered, strict, any_order, window):
+    fs = [f.model_copy(update={"window": window}) for f in (ordered, strict, any_order)]
+    con = run(events, *fs)
+    as_of = max(e.t for e in events)
+    base_week = BASE.date()
+    for f in fs:
+        got = {
+            (b, v, (period - base_week).days // 7, i): (entered, nxt, dropped, in_window)
+            for b, v, period, i, entered, nxt, dropped, in_window in con.execute(
+                "select breakdown, breakdown_value, period_start, step_index, entered, reached_next, dropped, "
+                "in_window from marts.funnel_step_trends where funnel = $f", {"f": f.name}).fetchall()
+        }
+        assert got == step_trends_reference(events, f, as_of), f
+
+
 # --------------------------------------------------------------------------- known cases
 
 
@@ -426,7 +486,67 @@ def test_each_customer_counts_once_at_the_furthest_step():
     # Amplitude: a user who converts twice counts once.
     con = run(timeline("A@0 B@5 C@10 A@100 B@105 C@110"), funnel(window="1h"))
     assert dropoff(con) == [(1, 1, 1, 0, 0), (2, 1, 1, 0, 0), (3, 1, 1, 0, 0)]
-    assert attempts(con)[("f", "c1")][3] == [100, 105, 110]  # the most recent start
+    # the first attempt to reach the furthest step is counted (PostHog's UDF; was the most recent
+    # start, [100, 105, 110], before issue 17)
+    assert attempts(con)[("f", "c1")][3] == [0, 5, 10]
+
+
+def test_first_arrival_at_the_furthest_step_then_its_latest_start():
+    # issue 17: A@0 B@1 A@10 B@20 gives PostHog a 1 s conversion (the first arrival at step 2);
+    # for that arrival, the latest start that reaches it: A@1 B@2 (A@0 A@1 B@2) counts from A@1
+    f = funnel(step_names=("A", "B"), window="1h")
+    con = run(timeline("A@0 B@1 A@10 B@20") + timeline("A@0 A@1 B@2 A@3 B@4", "c2"), f)
+    got = attempts(con)
+    assert got[("f", "c1")] == (2, "converted", False, [0, 1])
+    assert got[("f", "c2")] == (2, "converted", False, [1, 2])
+
+
+def test_posthog_funnel_exclusion_multiple_possible_no_end_event2():
+    # PostHog posthog/hogql_queries/insights/funnels/test/test_funnel.py,
+    # test_funnel_exclusion_multiple_possible_no_end_event2: window 10 s, steps "step one" ->
+    # "step two", exclusion between steps 0 and 1 (PostHog's 0-based steps: 1 to 2 here);
+    # step one @0 s, step one @31 s, exclusion @32 s. PostHog: counts 1, 0. The first attempt to
+    # reach step 1 (@0 s) has its window closed at 10 s, before the exclusion.
+    f = FunnelConfig(name="f", window="10s", steps=steps("step one", "step two"),
+                     exclusions=[{"event": {"event_name": "exclusion"}, "from_step": 1, "to_step": 2}])
+    base = BASE.replace(second=0)
+    events = [Ev(f"u1:{i}", "user_one", "user_one-001", 0, name) for i, name in
+              enumerate(("step one", "step one", "exclusion"))]
+    con = warehouse(events)
+    for (i, second) in enumerate((0, 31, 32)):
+        con.execute("update marts.journey_events set occurred_at = $t where event_id = $e",
+                    {"t": base + timedelta(seconds=second), "e": f"u1:{i}"})
+    build_funnel_marts(con, [f])
+    assert [r[1] for r in dropoff(con)] == [1, 0]
+    assert attempts(con)[("f", "user_one")][:3] == (1, "dropped", False)
+
+
+def test_posthog_basic_unordered_funnel_conversion_times():
+    # PostHog test_funnel_unordered.py, test_basic_unordered_funnel_conversion_times: any order,
+    # steps "user signed up", "$pageview", "insight viewed", window 1 day. PostHog's UDF takes the
+    # first conversion: average conversion time 5,400 s to step 2 and 7,200 s to step 3.
+    hour = 60
+    day = 24 * hour
+    people = {
+        "stopped_after_signup1": [("user signed up", day)],
+        "stopped_after_pageview1": [("$pageview", day), ("user signed up", day + hour)],
+        "stopped_after_insightview": [
+            ("insight viewed", day), ("user signed up", day + 2 * hour), ("$pageview", day + 4 * hour),
+            ("$pageview", 2 * day), ("insight viewed", 2 * day + 3 * hour), ("user signed up", 2 * day + 6 * hour),
+        ],
+    }
+    events = [Ev(f"{p}:{i}", p, f"{p}-001", minute, name)
+              for p, evs in people.items() for i, (name, minute) in enumerate(evs)]
+    f = funnel("unordered", ("user signed up", "$pageview", "insight viewed"), mode="any_order", window="1d")
+    con = run(events, f)
+    assert [r[1] for r in dropoff(con, "unordered")] == [3, 2, 1]
+    # PostHog's average_conversion_time of step i: the mean, over the people who reached step i, of
+    # the seconds from step i-1 to step i (person 2: 1 h; person 3's first conversion: 2 h and 2 h)
+    averages = con.execute(
+        "select avg(epoch(step_at[2] - step_at[1])), avg(epoch(step_at[3] - step_at[2])) "
+        "from marts.funnel_customers where funnel = 'unordered'").fetchall()[0]
+    assert averages == (5400, 7200)  # the most recent start gave 7,200 and 10,800
+    assert attempts(con)[("unordered", "stopped_after_insightview")][3] == [day, day + 2 * hour, day + 4 * hour]
 
 
 def test_repeated_steps_need_distinct_events():
@@ -585,6 +705,48 @@ def test_breakdowns_and_attribution():
     row = con.execute("select breakdown_values from marts.funnel_customers where funnel = 'first' and unit_id = 'c1'"
                       ).fetchall()[0][0]
     assert row == {"cohort_month": "2025-03", "device": "web", "first_touchpoint": "website", "persona": "p_c1"}
+
+
+def test_breakdown_limit_groups_the_rest_as_other():
+    # three devices: web (2 units), ios (1), tv (1); a limit of 2 keeps web and the first of the
+    # tied by name (ios) and reports tv as 'Other'; funnel_customers keeps each unit's own value
+    events = [Ev(f"{c}:1", c, f"{c}-001", 0, "A", device=d) for c, d in
+              (("c1", "web"), ("c2", "web"), ("c3", "ios"), ("c4", "tv"))] + [Ev("c1:2", "c1", "c1-001", 5, "B")]
+    con = run(events, funnel(step_names=("A", "B"), breakdowns=["device"], breakdown_limit=2))
+    values = con.execute("select distinct breakdown_value from marts.funnel_dropoff where breakdown = 'device' "
+                         "order by 1").fetchall()
+    assert values == [("Other",), ("ios",), ("web",)]
+    assert dropoff(con, breakdown="device", value="Other")[0][1] == 1
+    assert dropoff(con, breakdown="device", value="web") == [(1, 2, 1, 0, 1), (2, 1, 1, 0, 0)]
+    trend_values = con.execute("select distinct breakdown_value from marts.funnel_step_trends "
+                               "where breakdown = 'device' order by 1").fetchall()
+    assert trend_values == values
+    assert con.execute("select breakdown_values['device'] from marts.funnel_customers where unit_id = 'c4'"
+                       ).fetchall() == [("tv",)]
+    # the file-wide default reaches every funnel without its own limit
+    from transforms.config import FunnelsFile
+    parsed = FunnelsFile(breakdown_limit=3, funnels=[{"name": "f", "steps": steps("A", "B")},
+                                                     {"name": "g", "steps": steps("A", "B"), "breakdown_limit": 5}])
+    assert [f.breakdown_limit for f in parsed.funnels] == [3, 5]
+
+
+def test_step_trends_count_a_repeat_buyer_in_each_week_it_starts():
+    # c1 converts in week 0 and again in week 2; c2 starts in week 1 and stops at step 1; the
+    # empty week 3 sits between week 2 and c3's start in week 4, whose window is still open
+    day = 24 * 60
+    events = (timeline(f"A@{day} B@{day + 5} A@{15 * day} B@{15 * day + 5}") + timeline(f"A@{8 * day}", "c2")
+              + timeline(f"A@{29 * day}", "c3"))
+    con = run(events, funnel(step_names=("A", "B"), window="1d"))
+    rows = con.execute("select period_start, step_index, entered, reached_next, dropped, in_window, period_complete "
+                       "from marts.funnel_step_trends where breakdown = 'all' order by 1, 2").fetchall()
+    week = [(BASE + timedelta(days=7 * i)).date() for i in range(5)]
+    assert rows == [
+        (week[0], 1, 1, 1, 0, 0, True), (week[0], 2, 1, 1, 0, 0, True),
+        (week[1], 1, 1, 0, 1, 0, True), (week[1], 2, 0, 0, 0, 0, True),
+        (week[2], 1, 1, 1, 0, 0, True), (week[2], 2, 1, 1, 0, 0, True),
+        (week[3], 1, 0, 0, 0, 0, True), (week[3], 2, 0, 0, 0, 0, True),
+        (week[4], 1, 1, 0, 0, 1, False), (week[4], 2, 0, 0, 0, 0, False),
+    ]
 
 
 def test_journey_unit_keeps_attempts_inside_one_journey():

@@ -5,6 +5,11 @@ create or replace temp table funnel_attempt_rows (
     is_excluded boolean, step_at timestamp [], step_event_ids varchar [], window_end_at timestamp
 );
 
+create or replace temp table funnel_period_rows (
+    funnel varchar, unit_id varchar, customer_id varchar, period_start date, started_at timestamp,
+    furthest_step integer, status varchar, is_excluded boolean
+);
+
 create or replace temp table funnel_value_rows (
     funnel varchar, unit_id varchar, breakdown varchar, breakdown_value varchar
 );

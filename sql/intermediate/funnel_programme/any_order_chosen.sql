@@ -1,11 +1,17 @@
--- any_order: per unit, the window reaching the most steps, the latest such
+-- any_order: for the first arrival at the furthest step, the latest start that reaches it
 create or replace temp table funnel_chosen_windows as
-select w.unit_id, w.t_us
-from funnel_windows as w
-inner join funnel_matching_sizes as z on w.cnts = z.cnts
-qualify row_number() over (partition by w.unit_id order by z.size desc, w.t_us desc) = 1;
+select
+    s.unit_id,
+    s.start_t_us as t_us,
+    a.arrival_t_us
+from funnel_starts as s
+inner join funnel_arrivals as a on s.unit_id = a.unit_id
+inner join funnel_matching_sizes as z on s.cnts = z.cnts
+where z.size = a.size
+qualify row_number() over (partition by s.unit_id order by s.start_t_us desc) = 1;
 
--- the events of the chosen window in order, with the events of each kind up to each
+-- the events of the chosen window up to the arrival, in order, with the events of each kind up
+-- to each
 create or replace temp table funnel_prefixes as
 select
     unit_id,
@@ -25,6 +31,6 @@ from (
         ) as kinds
     from funnel_matches as m
     inner join funnel_chosen_windows as c
-        on m.unit_id = c.unit_id and m.t_us between c.t_us and c.t_us + $window_us
+        on m.unit_id = c.unit_id and m.t_us between c.t_us and c.arrival_t_us
     where m.smask <> 0
 );

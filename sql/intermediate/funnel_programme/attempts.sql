@@ -1,5 +1,5 @@
 -- the counted attempt of each unit: its steps' times and events as lists of $n (null: a skipped
--- optional step), its start and its last matched step
+-- optional step), its start, its last matched step and its status
 create or replace temp table funnel_counted_attempts as
 with reached as (
     select unit_id, max(step)::integer as furthest_step
@@ -35,6 +35,12 @@ select
     m.event_id as start_event_id,
     chains.step_t_us[1] as start_t_us,
     list_max(chains.step_t_us) as last_t_us,
+    case
+        when chains.furthest_step = $n then 'converted'
+        when chains.step_t_us[1] + $window_us > $as_of_us
+            and (not $strict or m.unit_last_t_us <= list_max(chains.step_t_us)) then 'in_window'
+        else 'dropped'
+    end as status,
     false as is_excluded
 from chains
 inner join funnel_matches as m on chains.unit_id = m.unit_id and chains.step_event_ids[1] = m.event_id;
@@ -60,25 +66,3 @@ where unit_id in (
         and m.t_us >= list_max(list_slice(a.step_t_us, 1, x.from_step))
         and m.t_us <= coalesce(list_min(list_slice(a.step_t_us, x.to_step, $n)), a.start_t_us + $window_us)
 );
-
-insert into funnel_attempt_rows
-select
-    $funnel as funnel,
-    $unit as unit,
-    unit_id,
-    customer_id,
-    journey_id,
-    start_event_id,
-    make_timestamp(start_t_us) as started_at,
-    furthest_step::integer as furthest_step,
-    case
-        when furthest_step = $n then 'converted'
-        when start_t_us + $window_us > $as_of_us
-            and (not $strict or unit_last_t_us <= last_t_us) then 'in_window'
-        else 'dropped'
-    end as status,
-    is_excluded,
-    list_transform(step_t_us, lambda t: make_timestamp(t)) as step_at,
-    step_event_ids,
-    make_timestamp(start_t_us + $window_us) as window_end_at
-from funnel_counted_attempts;

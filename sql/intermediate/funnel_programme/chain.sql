@@ -1,4 +1,5 @@
--- the counted attempt: furthest step, most recent start, earliest state; then its chain back
+-- the counted attempt: furthest step, the first to arrive there (earliest state), for that arrival
+-- the most recent start that reaches it (PostHog's funnel UDF); then its chain back
 create or replace temp table funnel_chain as
 with recursive
 reached as (
@@ -12,7 +13,7 @@ chosen as (
     from funnel_states as s
     inner join reached as r on s.unit_id = r.unit_id and s.step = r.furthest_step
     qualify row_number() over (
-        partition by s.unit_id order by s.start_rank desc, s.t_us, s.mask, s.used
+        partition by s.unit_id order by s.t_us, s.start_rank desc, s.mask, s.used
     ) = 1
 ),
 

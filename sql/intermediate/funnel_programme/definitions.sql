@@ -8,5 +8,6 @@ select
     unnest($def_window_seconds::double[]) as window_seconds,
     unnest($def_breakdowns::varchar[][]) as breakdowns,
     unnest($def_breakdown_attribution::varchar[]) as breakdown_attribution,
+    unnest($def_breakdown_limit::integer[]) as breakdown_limit,
     unnest($def_n_exclusions::integer[]) as n_exclusions,
     $as_of::timestamp as as_of

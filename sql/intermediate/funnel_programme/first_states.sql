@@ -1,4 +1,5 @@
--- the states of step 1: every step-1 event (the first of its kind at its instant) starts an attempt
+-- the states of step 1: every step-1 event (the first of its kind at its instant) that may start
+-- an attempt (can_start) starts one
 create or replace temp table funnel_states as
 select
     (1::bigint << 40) + row_number() over () as state_id,
@@ -13,4 +14,4 @@ select
     t_us as start_t_us,
     null::bigint as pred_state_id
 from funnel_matches
-where (smask & 1) <> 0 and mask_rank = 1;
+where (smask & 1) <> 0 and mask_rank = 1 and can_start;

@@ -1,4 +1,5 @@
 -- One funnel's matched events (temp table funnel_matches): mask = step bits | exclusion bits << 16.
+-- can_start: the event may start an attempt (always here; period_matches.sql narrows it).
 -- Events sharing an instant with another matched event of the unit (rare) are ranked within their
 -- kind (the same mask) in (source_rank, event_id) order; the others have mask_rank 1.
 create or replace temp table funnel_matches as
@@ -43,6 +44,7 @@ select
     matched.*,
     coalesce(tie_ranks.mask_rank, 1) as mask_rank,
     tie_ranks.event_id is not null as is_shared_instant,
+    true as can_start,
     null::bigint as n_at,
     null::bigint as prev_t_us,
     null::bigint as unit_last_t_us
