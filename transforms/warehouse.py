@@ -269,16 +269,7 @@ def mark_changed(con: duckdb.DuckDBPyConnection, *relations: str) -> None:
     for relation in relations:
         if not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", relation):
             raise ValueError(f"not a relation name: {relation!r}")
-    con.execute("create schema if not exists intermediate")
-    con.execute(
-        "create table if not exists intermediate._table_versions "
-        "(relation varchar primary key, version varchar not null, changed_at timestamp not null)"
-    )
-    con.execute(
-        """insert or replace into intermediate._table_versions
-        select relation, uuid()::varchar, now()::timestamp from unnest($r::varchar[]) as t(relation)""",
-        {"r": list(relations)},
-    )
+    run_sql(con, "ops/warehouse/mark_changed", {"r": list(relations)})
 
 
 def deterministic(con: duckdb.DuckDBPyConnection, select: str, params: Mapping[str, Any]) -> str:
@@ -358,9 +349,8 @@ def apply_comments(con: duckdb.DuckDBPyConnection, relation: str) -> None:
         return
     desc = str(doc.get("description", "")).strip()
     con.execute(sql_with("comment on table {relation} is ", relation=relation) + _sql_literal(desc))
-    existing = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = $s and table_name = $t",
-        {"s": relation.split(".")[0], "t": relation.split(".")[1]},
+    existing = {r[0] for r in run_sql(
+        con, "ops/warehouse/column_names", {"s": relation.split(".")[0], "t": relation.split(".")[1]},
     ).fetchall()}
     for col, text in (doc.get("columns") or {}).items():
         if col in existing and re.match(r"^[a-z_][a-z0-9_]*$", col):
@@ -410,55 +400,32 @@ class PublishedTable:
 
 def _published_tables(con: duckdb.DuckDBPyConnection) -> list[PublishedTable]:
     """Each table of the attached working database (`work`) that analysts get."""
-    has_versions = con.execute(
-        """select count(*) from duckdb_tables()
-        where database_name = 'work' and schema_name = 'intermediate' and table_name = '_table_versions'"""
-    ).fetchall()[0][0]
-    versions: dict[str, str] = dict(con.execute(
-        "select relation, version from work.intermediate._table_versions").fetchall()) if has_versions else {}
-    rows = con.execute(
-        """select schema_name, table_name, sql, estimated_size, md5(sql) from duckdb_tables()
-        where database_name = 'work'
-          and (schema_name not in (select unnest($private::varchar[]))
-               or (schema_name = 'raw' and table_name = '_partitions'))
-        order by schema_name, table_name""",
-        {"private": list(PRIVATE_SCHEMAS)},
-    ).fetchall()
+    versions: dict[str, str] = (dict(run_sql(con, "ops/warehouse/work_versions").fetchall())
+                                if _has_table(con, "work", VERSIONS_TABLE) else {})
+    rows = run_sql(con, "ops/warehouse/work_published_tables", {"private": list(PRIVATE_SCHEMAS)}).fetchall()
     return [PublishedTable(s, t, sql, versions.get(f"{s}.{t}"), n, h) for s, t, sql, n, h in rows]
 
 
 def _held_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The tables of the (copied) analyst file, bookkeeping left out."""
-    return [f"{s}.{t}" for s, t in con.execute(
-        """select schema_name, table_name from duckdb_tables()
-        where database_name = current_database() and schema_name <> $b order by all""",
-        {"b": BOOKKEEPING_SCHEMA},
-    ).fetchall()]
+    return [f"{s}.{t}" for s, t in run_sql(con, "ops/warehouse/held_tables", {"b": BOOKKEEPING_SCHEMA}).fetchall()]
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, database: str | None, relation: str) -> bool:
     schema, table = relation.split(".")
-    return bool(con.execute(
-        """select count(*) from duckdb_tables()
-        where database_name = coalesce($d, current_database()) and schema_name = $s and table_name = $t""",
-        {"d": database, "s": schema, "t": table},
-    ).fetchall()[0][0])
+    return bool(run_sql(con, "ops/warehouse/has_table", {"d": database, "s": schema, "t": table}).fetchall()[0][0])
 
 
 def _held_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str | None, int, str]] | None:
     """What `_journeys.published_tables` of the (copied) analyst file says it holds; None if it has none."""
     if not _has_table(con, None, f"{BOOKKEEPING_SCHEMA}.published_tables"):
         return None
-    return {r: (v, n, h) for r, v, n, h in con.execute(
-        "select relation, version, n_rows, ddl_md5 from _journeys.published_tables").fetchall()}
+    return {r: (v, n, h) for r, v, n, h in run_sql(con, "ops/warehouse/held_versions").fetchall()}
 
 
 def _used_bytes(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """(used, free) bytes of the current database file's blocks."""
-    used, free, size = con.execute(
-        """select used_blocks, free_blocks, block_size from pragma_database_size()
-        where database_name = current_database()"""
-    ).fetchall()[0]
+    used, free, size = run_sql(con, "ops/warehouse/used_bytes").fetchall()[0]
     return used * size, free * size
 
 
@@ -467,17 +434,12 @@ def _why_not_incremental(con: duckdb.DuckDBPyConnection, tables: list[PublishedT
     `work`) must be written fresh instead of updated; None when it can be updated."""
     if _held_versions(con) is None:
         return "the analyst file records no table versions"
-    held_schemas = {s for (s,) in con.execute(
-        """select schema_name from duckdb_schemas()
-        where database_name = current_database() and not internal and schema_name <> $b""",
-        {"b": BOOKKEEPING_SCHEMA},
-    ).fetchall()}
+    held_schemas = {s for (s,) in run_sql(con, "ops/warehouse/held_schemas", {"b": BOOKKEEPING_SCHEMA}).fetchall()}
     if held_schemas != {t.schema for t in tables}:
         return "the set of schemas changed"
     if _has_table(con, "work", "marts.erasures"):
-        new_erasures = ("select count(*) from work.marts.erasures anti join marts.erasures using (erasure_id)"
-                        if _has_table(con, None, "marts.erasures") else "select count(*) from work.marts.erasures")
-        if con.execute(new_erasures).fetchall()[0][0]:
+        unseen = "ops/warehouse/new_erasures" if _has_table(con, None, "marts.erasures") else "ops/warehouse/all_erasures"
+        if run_sql(con, unseen).fetchall()[0][0]:
             return "an erasure was recorded since the last publish"
     used, free = _used_bytes(con)
     if free > COMPACT_WHEN_FREE_SHARE * (used + free):
@@ -622,19 +584,9 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
 
 def _record_versions(con: duckdb.DuckDBPyConnection, tables: list[PublishedTable]) -> None:
     """Write _journeys.published_tables: the versions the analyst file now holds."""
-    con.execute(sql_with("create schema if not exists {schema}", schema=BOOKKEEPING_SCHEMA))
-    con.execute(
-        """create or replace table _journeys.published_tables as
-        select unnest($relation::varchar[]) as relation, unnest($version::varchar[]) as version,
-               unnest($n_rows::bigint[]) as n_rows, unnest($ddl_md5::varchar[]) as ddl_md5,
-               now()::timestamp as published_at""",
-        {"relation": [t.relation for t in tables], "version": [t.version for t in tables],
-         "n_rows": [t.n_rows for t in tables], "ddl_md5": [t.ddl_md5 for t in tables]},
-    )
-    con.execute(
-        "comment on table _journeys.published_tables is 'Bookkeeping of journeys publish: one row per "
-        "published table, with the version of the working table it holds. Not for analysis.'"
-    )
+    run_sql(con, "ops/warehouse/record_versions",
+            {"relation": [t.relation for t in tables], "version": [t.version for t in tables],
+             "n_rows": [t.n_rows for t in tables], "ddl_md5": [t.ddl_md5 for t in tables]})
 
 
 def clean_stale_publish_files(paths: WarehousePaths) -> list[Path]:
