@@ -229,9 +229,12 @@ class ReportData(Mapping[str, "list[dict[str, Any]] | None"]):
 @functools.cache
 def reads(name: str) -> tuple[str, ...]:
     """The `marts` relations `sql/report/<name>.sql` reads, in order of first mention."""
-    text = re.sub(r"--[^\n]*", "", sql_file(f"{REPORT_SQL}/{name}"))
-    found = re.findall(r"\b(?:from|join)\s+(marts\.[a-z_][a-z0-9_]*)", text)
-    return tuple(dict.fromkeys(found))
+    from transforms.models import reads as relations_read  # sqlglot's reading, as for the models
+
+    sql = sql_file(f"{REPORT_SQL}/{name}")
+    text = re.sub(r"--[^\n]*", "", sql)
+    found = [r for r in relations_read(sql, where=f"sql/{REPORT_SQL}/{name}.sql") if r.startswith("marts.")]
+    return tuple(sorted(found, key=text.find))
 
 
 @functools.cache
@@ -931,7 +934,7 @@ def _step_trend_charts(wh: Warehouse, labels: Labels) -> list[dict[str, Any]]:
         lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for r in points:
             lines[r["step_index"]].append(r)
-        for i, (step, line) in enumerate(sorted(lines.items())):
+        for i, (_step, line) in enumerate(sorted(lines.items())):
             colour = FUNNEL_COLOURS[i % len(FUNNEL_COLOURS)]
             name = f"{labels.step(str(line[0]['from_step']))} → {labels.step(str(line[0]['to_step']))}"
             fig.add_scatter(
