@@ -290,7 +290,7 @@ def deterministic(con: duckdb.DuckDBPyConnection, select: str, params: Mapping[s
 def count_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     if not _RELATION_RE.match(relation):
         raise ValueError(f"not a relation name: {relation!r}")
-    return con.execute(sql_with("select count(*) from {relation}", relation=relation)).fetchall()[0][0]
+    return run_sql(con, "ops/warehouse/count_rows", {"relation": relation}).fetchall()[0][0]
 
 
 def copy_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, source: str) -> None:
@@ -311,7 +311,7 @@ def preview(con: duckdb.DuckDBPyConnection, relation: str, n: int = 5) -> str:
     table (free text already masked); identifier columns are left out."""
     if not _RELATION_RE.match(relation):
         raise ValueError(f"not a relation name: {relation!r}")
-    cur = con.execute(sql_with("select * from {relation} limit $n", relation=relation), {"n": int(n)})
+    cur = run_sql(con, "ops/warehouse/preview", {"relation": relation, "n": int(n)})
     shown = [i for i, d in enumerate(cur.description) if d[0] not in PREVIEW_HIDDEN_COLUMNS]
     cols = [cur.description[i][0] for i in shown]
     rows = [[r[i] for i in shown] for r in cur.fetchall()]
