@@ -1,0 +1,2 @@
+-- How many rows relation $relation holds.
+select count(*) from query_table($relation);
