@@ -1,5 +1,5 @@
 -- grain: one row per event of intermediate.classified_events that has a customer
--- depends on: intermediate.classified_events, staging.events
+-- depends on: intermediate.classified_events
 -- The one pass that sorts every event: each customer's events ordered by (occurred_at,
 -- source_rank, event_id) and cut into journeys; a journey ends at a conversion (inclusive) or
 -- before a gap longer than $timeout_seconds. The same pass numbers the runs of one touchpoint
@@ -10,29 +10,25 @@
 -- the session's (a session begun without a campaign ends at the first event that has one).
 with classified_events as (
     select
-        event_id, customer_id, occurred_at, source_rank, touchpoint, phase, stage, is_conversion, revenue
+        event_id, customer_id, occurred_at, source_rank, touchpoint, phase, stage, is_conversion, revenue,
+        source, utm_source, utm_medium, utm_campaign
     from intermediate.classified_events
     -- an event that no identifier ties to a customer belongs to no journey
     where customer_id is not null
 ),
 
--- what sessions need of the event itself: is it a visit event, and its campaign
-events as (
-    select event_id, source, utm_source, utm_medium, utm_campaign
-    from staging.events
-),
-
+-- what sessions need of the event: is it a visit event, and its campaign (classified_events
+-- carries the event's source and utm fields, so staging.events is not read again)
 timeline_events as (
     select
-        c.*,
-        coalesce(list_contains($session_sources::varchar[], e.source), false) as is_visit_event,
+        event_id, customer_id, occurred_at, source_rank, touchpoint, phase, stage, is_conversion, revenue,
+        coalesce(list_contains($session_sources::varchar[], source), false) as is_visit_event,
         -- the campaign key: null without any utm value
         case
-            when coalesce(nullif(e.utm_source, ''), nullif(e.utm_medium, ''), nullif(e.utm_campaign, '')) is not null
-                then coalesce(e.utm_source, '') || '|' || coalesce(e.utm_medium, '') || '|' || coalesce(e.utm_campaign, '')
+            when coalesce(nullif(utm_source, ''), nullif(utm_medium, ''), nullif(utm_campaign, '')) is not null
+                then coalesce(utm_source, '') || '|' || coalesce(utm_medium, '') || '|' || coalesce(utm_campaign, '')
         end as campaign
-    from classified_events as c
-    inner join events as e on c.event_id = e.event_id
+    from classified_events
 ),
 
 -- position in the customer's timeline and what came just before; the touchpoint and phase of
