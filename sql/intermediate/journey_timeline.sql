@@ -56,7 +56,10 @@ ordered as (
 -- starts at a classified event whose touchpoint (phase) differs from the previous classified one
 flagged as (
     select
-        * exclude (previous_at, previous_is_conversion, previous_touchpoint, previous_phase, previous_visit_at),
+        * exclude (
+            previous_at, previous_is_conversion, previous_touchpoint, previous_phase, previous_visit_at, campaign,
+            previous_campaign
+        ),
         previous_at is null
         or coalesce(previous_is_conversion, false)
         or occurred_at > previous_at + to_seconds($timeout_seconds) as is_journey_start,
@@ -66,7 +69,11 @@ flagged as (
         is_visit_event and (
             previous_visit_at is null
             or occurred_at > previous_visit_at + to_seconds($session_timeout_seconds)
-        ) as is_segment_start
+        ) as is_segment_start,
+        -- the campaign, as flags (the text is not carried through the later passes): the event
+        -- has one, and it differs from the previous visit campaign (or there is none before)
+        campaign is not null as has_campaign,
+        campaign is not null and (previous_campaign is null or previous_campaign <> campaign) as is_campaign_change
     from ordered
 ),
 
@@ -92,14 +99,10 @@ numbered as (
 -- campaign of the segment (a campaign before the segment's start belongs to an earlier session)
 session_flagged as (
     select
-        * exclude (previous_campaign, previous_campaign_at, segment_started_at),
+        * exclude (has_campaign, is_campaign_change, previous_campaign_at, segment_started_at),
         is_visit_event and (
             is_segment_start
-            or campaign is not null and (
-                previous_campaign is null
-                or previous_campaign_at < segment_started_at
-                or previous_campaign <> campaign
-            )
+            or has_campaign and (is_campaign_change or previous_campaign_at < segment_started_at)
         ) as is_session_start
     from numbered
 ),
