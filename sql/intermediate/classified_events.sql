@@ -2,8 +2,8 @@
 -- depends on: staging.events, intermediate.identifier_sets, intermediate.text_sentiment
 -- Every event's key with what classification adds to it: its customer, the first classification
 -- rule it matches (touchpoint, phase, conversion) and its sentiment, plus the ordering keys of
--- its customer's timeline. The event itself stays in staging.events (marts.journey_events joins
--- it once). Rules arrive as bound lists (data, never SQL text) and are evaluated once per
+-- its customer's timeline and what the journey pass cuts visits by (the source and the
+-- campaign). The rest of the event stays in staging.events (marts.journey_events joins it once). Rules arrive as bound lists (data, never SQL text) and are evaluated once per
 -- distinct combination of the columns they look at, then joined back.
 with events as not materialized (
     select
@@ -236,6 +236,11 @@ final as (
         -- the order of the customer's timeline: time, then the source's rank
         e.occurred_at,
         list_position($source_names::varchar[], e.source)::integer as source_rank,
+        -- what the journey pass cuts web and app visits by (intermediate.journey_timeline)
+        e.source,
+        e.utm_source,
+        e.utm_medium,
+        e.utm_campaign,
         -- classification
         coalesce(e.touchpoint, 'unclassified') as touchpoint,
         e.channel_group,

@@ -1,32 +1,16 @@
 -- grain: one row per distinct identifier set of staging.events and staging.profiles that some
 -- identifier of identity.customer_ids resolves
--- depends on: identity.customer_ids, staging.events, staging.profiles
+-- depends on: identity.customer_ids, intermediate.identity_sets
 -- The one place that picks a customer for a set of identifiers (an event's or a profile's):
 -- a shared identifier yields to the others, device-level identifiers to person-level ones, then
 -- the smallest customer_id wins. A set is keyed by its text form (identifier_set), so that
 -- consumers join and group on a plain string, never on a MAP value.
-with events as (
-    select identifiers from staging.events
-),
-
-profiles as (
-    select identifiers from staging.profiles
+with sets as (
+    select identifier_set, identifiers from intermediate.identity_sets
 ),
 
 customer_ids as (
     select identifier_type, identifier_value, customer_id, is_shared from identity.customer_ids
-),
-
-sets as (
-    select
-        identifier_set,
-        any_value(identifiers) as identifiers
-    from (
-        select identifiers::varchar as identifier_set, identifiers from events
-        union all
-        select identifiers::varchar as identifier_set, identifiers from profiles
-    )
-    group by identifier_set
 ),
 
 set_members as (

@@ -1,27 +1,14 @@
 -- grain: one row per distinct identifier of staging.events and staging.profiles
--- depends on: staging.events, staging.profiles, intermediate.identity_pairs
+-- depends on: intermediate.identity_sets, intermediate.identity_pairs
 -- Numbers every identifier (node_id follows identifier_key order) and flags the identifiers
 -- linked to more than $max_linked others of one type: those link nobody. A person-level
 -- identifier does not count the device-level ones ($device_types) it was seen with.
-with events as (
-    select identifiers from staging.events
-),
-
-profiles as (
-    select identifiers from staging.profiles
+with identifier_sets as (
+    select identifiers from intermediate.identity_sets
 ),
 
 pairs as (
     select * from intermediate.identity_pairs
-),
-
-identifier_sets as (
-    select distinct identifiers
-    from (
-        select identifiers from events
-        union all
-        select identifiers from profiles
-    )
 ),
 
 identifiers as (

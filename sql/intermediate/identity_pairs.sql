@@ -1,22 +1,11 @@
 -- grain: one row per ordered pair of different identifiers seen together in one event or profile
--- depends on: staging.events, staging.profiles
+-- depends on: intermediate.identity_sets
 -- The identity graph before any cut: every identifier of a record linked to every other
--- identifier of that record, in both directions. Distinct identifier sets are unnested once.
-with events as (
-    select identifiers from staging.events
-),
-
-profiles as (
-    select identifiers from staging.profiles
-),
-
-identifier_sets as (
-    select distinct identifiers
-    from (
-        select identifiers from events
-        union all
-        select identifiers from profiles
-    )
+-- identifier of that record, in both directions. Distinct identifier sets
+-- (intermediate.identity_sets) are unnested once.
+with identifier_sets as (
+    select identifiers
+    from intermediate.identity_sets
     where cardinality(identifiers) > 1
 ),
 

@@ -7,7 +7,7 @@
 -- front-stage event is one item (back-stage touchpoints belong to the service blueprint, not to
 -- the customer's path); consecutive items of one name are one step. Only the items of a journey,
 -- not its events, are put in order.
-with timeline as (
+with timeline as not materialized (
     select
         journey_id, step_index, occurred_at, touchpoint, phase, stage, phase_run, session_number,
         visit_touchpoint

@@ -1,5 +1,5 @@
 -- grain: one row per event of intermediate.classified_events that has a customer
--- depends on: intermediate.classified_events, staging.events
+-- depends on: intermediate.classified_events
 -- The one pass that sorts every event: each customer's events ordered by (occurred_at,
 -- source_rank, event_id) and cut into journeys; a journey ends at a conversion (inclusive) or
 -- before a gap longer than $timeout_seconds. The same pass numbers the runs of one touchpoint
@@ -10,29 +10,25 @@
 -- the session's (a session begun without a campaign ends at the first event that has one).
 with classified_events as (
     select
-        event_id, customer_id, occurred_at, source_rank, touchpoint, phase, stage, is_conversion, revenue
+        event_id, customer_id, occurred_at, source_rank, touchpoint, phase, stage, is_conversion, revenue,
+        source, utm_source, utm_medium, utm_campaign
     from intermediate.classified_events
     -- an event that no identifier ties to a customer belongs to no journey
     where customer_id is not null
 ),
 
--- what sessions need of the event itself: is it a visit event, and its campaign
-events as (
-    select event_id, source, utm_source, utm_medium, utm_campaign
-    from staging.events
-),
-
+-- what sessions need of the event: is it a visit event, and its campaign (classified_events
+-- carries the event's source and utm fields, so staging.events is not read again)
 timeline_events as (
     select
-        c.*,
-        coalesce(list_contains($session_sources::varchar[], e.source), false) as is_visit_event,
+        event_id, customer_id, occurred_at, source_rank, touchpoint, phase, stage, is_conversion, revenue,
+        coalesce(list_contains($session_sources::varchar[], source), false) as is_visit_event,
         -- the campaign key: null without any utm value
         case
-            when coalesce(nullif(e.utm_source, ''), nullif(e.utm_medium, ''), nullif(e.utm_campaign, '')) is not null
-                then coalesce(e.utm_source, '') || '|' || coalesce(e.utm_medium, '') || '|' || coalesce(e.utm_campaign, '')
+            when coalesce(nullif(utm_source, ''), nullif(utm_medium, ''), nullif(utm_campaign, '')) is not null
+                then coalesce(utm_source, '') || '|' || coalesce(utm_medium, '') || '|' || coalesce(utm_campaign, '')
         end as campaign
-    from classified_events as c
-    inner join events as e on c.event_id = e.event_id
+    from classified_events
 ),
 
 -- position in the customer's timeline and what came just before; the touchpoint and phase of
@@ -60,7 +56,10 @@ ordered as (
 -- starts at a classified event whose touchpoint (phase) differs from the previous classified one
 flagged as (
     select
-        * exclude (previous_at, previous_is_conversion, previous_touchpoint, previous_phase, previous_visit_at),
+        * exclude (
+            previous_at, previous_is_conversion, previous_touchpoint, previous_phase, previous_visit_at, campaign,
+            previous_campaign
+        ),
         previous_at is null
         or coalesce(previous_is_conversion, false)
         or occurred_at > previous_at + to_seconds($timeout_seconds) as is_journey_start,
@@ -70,7 +69,11 @@ flagged as (
         is_visit_event and (
             previous_visit_at is null
             or occurred_at > previous_visit_at + to_seconds($session_timeout_seconds)
-        ) as is_segment_start
+        ) as is_segment_start,
+        -- the campaign, as flags (the text is not carried through the later passes): the event
+        -- has one, and it differs from the previous visit campaign (or there is none before)
+        campaign is not null as has_campaign,
+        campaign is not null and (previous_campaign is null or previous_campaign <> campaign) as is_campaign_change
     from ordered
 ),
 
@@ -96,14 +99,10 @@ numbered as (
 -- campaign of the segment (a campaign before the segment's start belongs to an earlier session)
 session_flagged as (
     select
-        * exclude (previous_campaign, previous_campaign_at, segment_started_at),
+        * exclude (has_campaign, is_campaign_change, previous_campaign_at, segment_started_at),
         is_visit_event and (
             is_segment_start
-            or campaign is not null and (
-                previous_campaign is null
-                or previous_campaign_at < segment_started_at
-                or previous_campaign <> campaign
-            )
+            or has_campaign and (is_campaign_change or previous_campaign_at < segment_started_at)
         ) as is_session_start
     from numbered
 ),

@@ -78,13 +78,14 @@ marked as (
     from journey_events
 ),
 
+-- a support event of a customer (an event no identifier ties to a customer has no timeline)
 support_events as (
     select
         customer_id,
         seq,
         occurred_at
     from marked
-    where is_support
+    where is_support and customer_id is not null
 ),
 
 steps as (
@@ -102,29 +103,50 @@ contact_starts as (
     -- a contact starts with a support event that follows no other support event of the
     -- customer within support_within
     select
-        support_events.customer_id,
-        support_events.seq,
-        support_events.occurred_at
-    from support_events
-    asof left join support_events as previous_support
-        on support_events.customer_id = previous_support.customer_id
-        and support_events.seq > previous_support.seq
+        customer_id,
+        seq,
+        occurred_at
+    from (
+        select
+            *,
+            lag(occurred_at) over (partition by customer_id order by seq) as previous_support_at
+        from support_events
+    )
     where
-        previous_support.seq is null
-        or support_events.occurred_at - previous_support.occurred_at > to_seconds($support_within_seconds)
+        previous_support_at is null
+        or occurred_at - previous_support_at > to_seconds($support_within_seconds)
+),
+
+-- the contact starts among the customer's steps, in timeline order: each contact start sees the
+-- last step before it (a window, not an ASOF join: other engines run it too)
+contact_timeline as (
+    select customer_id, seq, occurred_at, false as is_contact, touchpoint, phase
+    from steps
+    where customer_id is not null
+    union all
+    select customer_id, seq, occurred_at, true as is_contact, null as touchpoint, null as phase
+    from contact_starts
+),
+
+placed as (
+    select
+        customer_id,
+        is_contact,
+        occurred_at,
+        lag(case when not is_contact then {'occurred_at': occurred_at, 'touchpoint': touchpoint, 'phase': phase} end
+            ignore nulls) over (partition by customer_id order by seq) as step
+    from contact_timeline
 ),
 
 contacts as (
     -- the contact counts for the customer's last step before it, if at most support_within earlier
     select
-        contact_starts.customer_id,
-        steps.touchpoint,
-        steps.phase
-    from contact_starts
-    asof inner join steps
-        on contact_starts.customer_id = steps.customer_id
-        and contact_starts.seq > steps.seq
-    where contact_starts.occurred_at - steps.occurred_at <= to_seconds($support_within_seconds)
+        customer_id,
+        step.touchpoint as touchpoint,
+        step.phase as phase
+    from placed
+    where is_contact
+        and occurred_at - step.occurred_at <= to_seconds($support_within_seconds)
 ),
 
 step_cells as (

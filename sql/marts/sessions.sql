@@ -1,40 +1,34 @@
 -- grain: one row per web or app session (visit)
--- depends on: intermediate.journey_timeline, marts.journey_events
+-- depends on: marts.journey_events
 -- Sessions with Snowplow and GA4 semantics, cut by the journey pass (intermediate.journey_timeline):
 -- a new session after a gap longer than the session timeout or at another campaign, never at
--- midnight. A hash aggregate of the visit events by session_id (marts.journey_events); no
--- event is sorted here.
-with journey_timeline as (
-    select event_id, session_number, visit_touchpoint
-    from intermediate.journey_timeline
-    where session_number is not null
-),
-
-journey_events as (
+-- midnight. A hash aggregate of the visit events by session_id (marts.journey_events, which
+-- carries the session key the journey pass gave each visit event); no event is sorted or joined here.
+with journey_events as (
     select
-        event_id, customer_id, session_id, journey_number, step_index, occurred_at, url_path, utm_source,
-        utm_medium, utm_campaign, is_conversion, revenue
+        customer_id, session_id, journey_number, step_index, occurred_at, touchpoint, url_path,
+        utm_source, utm_medium, utm_campaign, is_conversion, revenue
     from marts.journey_events
     where session_id is not null
 ),
 
 visit_events as (
     select
-        e.session_id,
-        e.customer_id,
-        t.session_number,
-        t.visit_touchpoint,
+        session_id,
+        customer_id,
+        -- session_id is '<customer_id>-s<number>' (marts.journey_events)
+        substr(session_id, length(customer_id) + 3)::integer as session_number,
+        touchpoint,
         -- (journey_number, step_index) numbers the customer's events in timeline order
-        e.journey_number::bigint * 4294967296 + e.step_index as event_order,
-        e.occurred_at,
-        e.url_path,
-        e.utm_source,
-        e.utm_medium,
-        e.utm_campaign,
-        e.is_conversion,
-        e.revenue
-    from journey_timeline as t
-    inner join journey_events as e on t.event_id = e.event_id
+        journey_number::bigint * 4294967296 + step_index as event_order,
+        occurred_at,
+        url_path,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        is_conversion,
+        revenue
+    from journey_events
 ),
 
 aggregated as (
@@ -42,7 +36,8 @@ aggregated as (
         session_id,
         any_value(customer_id) as customer_id,
         any_value(session_number) as session_number,
-        any_value(visit_touchpoint) as entry_touchpoint,
+        -- how the visit began: the touchpoint of its first event
+        arg_min(touchpoint, event_order) as landing_touchpoint,
         min(occurred_at) as started_at,
         max(occurred_at) as ended_at,
         arg_min(url_path, event_order) filter (where nullif(url_path, '') is not null) as landing_page,
@@ -66,8 +61,12 @@ final as (
         started_at,
         ended_at,
         epoch(ended_at - started_at) as duration_seconds,
-        -- how the visit began
-        entry_touchpoint,
+        -- how the visit began; a visit begun at a direct touchpoint is named by the owned touchpoint
+        -- it happens on (as intermediate.journey_timeline.visit_touchpoint)
+        case
+            when list_contains($direct_touchpoints::varchar[], landing_touchpoint) then $direct_visit_touchpoint::varchar
+            else landing_touchpoint
+        end as entry_touchpoint,
         landing_page,
         utm_source,
         utm_medium,

@@ -199,10 +199,12 @@ def test_unmatched_events_are_kept_as_unclassified(classified):
 
 
 def test_contract_columns(classified):
-    # narrow: the event key, the ordering keys and what classification adds; the event itself
-    # stays in staging.events (marts.journey_events joins it once)
+    # narrow: the event key, the ordering keys, what the journey pass cuts visits by (source and
+    # campaign) and what classification adds; the rest of the event stays in staging.events
+    # (marts.journey_events joins it once)
     row = next(iter(classified.values()))
-    contract = ["event_id", "customer_id", "occurred_at", "source_rank", "touchpoint", "channel_group", "stage",
+    contract = ["event_id", "customer_id", "occurred_at", "source_rank", "source", "utm_source", "utm_medium",
+                "utm_campaign", "touchpoint", "channel_group", "stage",
                 "phase", "phase_order", "rule_id", "is_conversion", "revenue", "sentiment", "sentiment_source"]
     assert list(row) == contract
     assert classified["x:unknown"]["source_rank"] == 1  # clickstream is the first source of sources.yaml

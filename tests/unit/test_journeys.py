@@ -54,6 +54,7 @@ create table staging.events (
 CLASSIFIED_EVENTS_DDL = """
 create table intermediate.classified_events (
     event_id varchar, customer_id varchar, occurred_at timestamp, source_rank integer,
+    source varchar, utm_source varchar, utm_medium varchar, utm_campaign varchar,
     touchpoint varchar, channel_group varchar, stage varchar, phase varchar, phase_order integer,
     rule_id varchar, is_conversion boolean, revenue double, sentiment double, sentiment_source varchar
 )
@@ -115,10 +116,12 @@ def warehouse(events: list[Ev], personas: dict[str, str] | None = None,
     con.execute(
         """
         insert into intermediate.classified_events (event_id, customer_id, occurred_at, source_rank,
-            touchpoint, channel_group, stage, phase, phase_order, rule_id, is_conversion, revenue)
+            source, utm_campaign, touchpoint, channel_group, stage, phase, phase_order, rule_id, is_conversion,
+            revenue)
         select
             unnest($event_id::varchar[]), unnest($customer_id::varchar[]),
             unnest($occurred_at::timestamp[]), unnest($source_rank::integer[]),
+            unnest($source::varchar[]), unnest($utm_campaign::varchar[]),
             unnest($touchpoint::varchar[]) as tp, if(tp = 'unclassified', null, 'owned'),
             if(tp = 'unclassified', null, unnest($stage::varchar[])), unnest($phase::varchar[]),
             if(tp = 'unclassified', null, 1), if(tp = 'unclassified', null, 'rule'),
@@ -129,6 +132,8 @@ def warehouse(events: list[Ev], personas: dict[str, str] | None = None,
             "customer_id": [e.customer_id for e in events],
             "occurred_at": [e.at for e in events],
             "source_rank": [e.source_rank for e in events],
+            "source": [e.source for e in events],
+            "utm_campaign": [e.utm_campaign for e in events],
             "touchpoint": [e.touchpoint for e in events],
             "phase": [e.phase_name for e in events],
             "is_conversion": [e.is_conversion for e in events],
