@@ -13,12 +13,14 @@
 -- skips the list filter
 create or replace temp macro first_nonempty(v, idx) as
     case
+        when len(idx) = 0 then null
         when len(idx) = 1 then nullif(v[idx[1]], '')
         else list_filter(list_select(v, idx), lambda x: x <> '')[1]
     end;
 
 create or replace temp macro first_filled(v, idx) as
     case
+        when len(idx) = 0 then null
         when len(idx) = 1 then (case when trim(v[idx[1]]) <> '' then v[idx[1]] end)
         else list_filter(list_select(v, idx), lambda x: nullif(trim(x), '') is not null)[1]
     end;
