@@ -13,12 +13,14 @@
 -- skips the list filter
 create or replace temp macro first_nonempty(v, idx) as
     case
+        when len(idx) = 0 then null
         when len(idx) = 1 then nullif(v[idx[1]], '')
         else list_filter(list_select(v, idx), lambda x: x <> '')[1]
     end;
 
 create or replace temp macro first_filled(v, idx) as
     case
+        when len(idx) = 0 then null
         when len(idx) = 1 then (case when trim(v[idx[1]]) <> '' then v[idx[1]] end)
         else list_filter(list_select(v, idx), lambda x: nullif(trim(x), '') is not null)[1]
     end;
@@ -181,8 +183,13 @@ final as (
         occurred_at,
         -- identifiers: emails and phones only as keyed hashes; a value the record carries
         -- twice (userId and traits.email both the same email) is kept once
-        map_from_entries(list_filter(identifier_pairs, lambda e, i: list_position(identifier_pairs, e) = i))
-            as identifiers,
+        -- (the usual record, one or two different pairs, skips the quadratic filter)
+        case
+            when len(identifier_pairs) < 2
+                or (len(identifier_pairs) = 2 and identifier_pairs[1] <> identifier_pairs[2])
+                then map_from_entries(identifier_pairs)
+            else map_from_entries(list_filter(identifier_pairs, lambda e, i: list_position(identifier_pairs, e) = i))
+        end as identifiers,
         -- context
         mask_pii(url) as url,
         mask_pii(referrer) as referrer,

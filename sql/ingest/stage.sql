@@ -6,8 +6,9 @@
 -- event ids the batch holds (now or before) are decided again, so the tables equal a full
 -- rebuild from every landed line. Runs inside the load's transaction.
 
--- accepted events of the batch, shaped as staging.events
-create or replace temp table batch_events as
+-- accepted events of the batch, shaped as staging.events: a view over `parsed` (no copy of
+-- every event; each statement below reads only the columns it needs)
+create or replace temp view batch_events as
 select
     event_id,
     source,
@@ -42,21 +43,20 @@ union
 select event_id from staging.events
 where source = $source and _partition in (select unnest($days::date[]));
 
--- every landed copy of those ids: kept copies from other days, and the batch's
-create or replace temp table event_copies as
+-- the landed copies of those ids from other days (kept or duplicate); with the batch's
+-- events, every landed copy
+create or replace temp table other_copies as
 select * from staging.events
 semi join batch_event_ids using (event_id)
 where not (source = $source and _partition in (select unnest($days::date[])))
 union all
 select * from intermediate.duplicate_events
 semi join batch_event_ids using (event_id)
-where not (source = $source and _partition in (select unnest($days::date[])))
-union all
-select * from batch_events;
+where not (source = $source and _partition in (select unnest($days::date[])));
 
 -- most events land once: only the ids landed more than once go through the window
 create or replace temp table landed_more_than_once as
-select event_id from event_copies
+select event_id from (select event_id from other_copies union all select event_id from batch_events)
 group by event_id
 having count(*) > 1;
 
@@ -68,15 +68,18 @@ where event_id in (select event_id from batch_event_ids)
     or (source = $source and _partition in (select unnest($days::date[])));
 
 insert into staging.events
-select * from event_copies
+select * from other_copies
 anti join landed_more_than_once using (event_id)
 union all
-select * from event_copies
+select * from batch_events
+anti join landed_more_than_once using (event_id)
+union all
+select * from (select * from other_copies union all select * from batch_events)
 semi join landed_more_than_once using (event_id)
 qualify row_number() over (partition by event_id order by _partition, _source_file, _line) = 1;
 
 insert into intermediate.duplicate_events
-select * from event_copies
+select * from (select * from other_copies union all select * from batch_events)
 semi join landed_more_than_once using (event_id)
 qualify row_number() over (partition by event_id order by _partition, _source_file, _line) > 1;
 
@@ -96,8 +99,8 @@ select source, _partition, _source_file, _line, event_id, record_id, occurred_at
 from parsed
 where kind = 'profiles' and reason is null;
 
-drop table batch_events;
+drop view batch_events;
 drop table batch_event_ids;
-drop table event_copies;
+drop table other_copies;
 drop table landed_more_than_once;
 drop table parsed;
