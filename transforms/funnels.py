@@ -366,8 +366,9 @@ def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[Funnel
                 run_sql(con, f"{PROGRAMME}/strict_times", {"unit": f.unit})
             _attempts(con, plan, as_of_us, "attempt_rows")
             _breakdown_values(con, plan, columns)
-            # the same programme once per unit and week of start, for marts.funnel_step_trends
-            run_sql(con, f"{PROGRAMME}/period_matches", {"window_us": plan.window_us,
+            # for marts.funnel_step_trends: a unit starting in one week only keeps the attempt just
+            # counted; the programme runs again once per week of start of the other units
+            run_sql(con, f"{PROGRAMME}/period_matches", {"funnel": f.name, "window_us": plan.window_us,
                                                           "any_order": f.mode == "any_order"})
             _attempts(con, plan, as_of_us, "period_rows")
             timings[f.name] = round(time.monotonic() - t0, 3)
