@@ -6,7 +6,8 @@ select
     date_trunc('week', make_timestamp(t_us))::date as period_start,
     min(t_us) as first_start_us,
     max(t_us) as last_start_us,
-    count(*) over (partition by unit_id) as n_periods
+    count(*) over (partition by unit_id) as n_periods,
+    row_number() over (partition by unit_id order by period_start) as period_no
 from funnel_matches
 where (case when $any_order then smask else smask & 1 end) <> 0
 group by unit_id, period_start;
@@ -34,26 +35,21 @@ where p.n_periods = 1;
 -- unit_id is the unit and the week, so the programme run over it counts each unit at the furthest
 -- step of the attempts that start in that week. Instants stay whole in a copy, so the tie ranks
 -- of the events carry over.
-create or replace temp table funnel_base_matches as
-select * from funnel_matches;
+drop table if exists funnel_base_matches;
+
+alter table funnel_matches rename to funnel_base_matches;
 
 create or replace temp table funnel_matches as
-with copies as (
-    select
-        m.* exclude (match_id, unit_id, can_start),
-        m.unit_id || '|' || p.period_start::varchar as unit_id,
-        m.t_us <= p.last_start_us as can_start,
-        m.unit_id as base_unit_id,
-        p.period_start
-    from funnel_base_matches as m
-    inner join funnel_periods as p
-        on m.unit_id = p.unit_id
-        and m.t_us >= p.first_start_us
-        and m.t_us <= p.last_start_us + $window_us
-    where p.n_periods > 1
-)
-
 select
-    row_number() over () as match_id,
-    *
-from copies;
+    m.match_id * 1048576 + p.period_no as match_id,
+    m.* exclude (match_id, unit_id, can_start),
+    m.unit_id || '|' || p.period_start::varchar as unit_id,
+    m.t_us <= p.last_start_us as can_start,
+    m.unit_id as base_unit_id,
+    p.period_start
+from funnel_base_matches as m
+inner join funnel_periods as p
+    on m.unit_id = p.unit_id
+    and m.t_us >= p.first_start_us
+    and m.t_us <= p.last_start_us + $window_us
+where p.n_periods > 1;
