@@ -12,29 +12,22 @@ from funnel_matches
 where (case when $any_order then smask else smask & 1 end) <> 0
 group by unit_id, period_start;
 
--- a unit that starts attempts in one week only: every attempt starts that week, so the attempts of
--- that week are all of its attempts and their counted one is the one the programme just counted
--- (the copy below would hold the same events, less ones no attempt can use)
+-- the week in which a unit's counted attempt starts: the attempts starting that week include the
+-- counted one, which reaches the furthest step any attempt reaches, arrives there first and, for
+-- that arrival, starts last; so the counted attempt of that week is the unit's counted attempt
+-- (a unit that starts in one week only has no other week)
 insert into funnel_period_rows
 select
     $funnel as funnel,
-    a.unit_id,
-    a.customer_id,
-    p.period_start,
-    make_timestamp(a.start_t_us) as started_at,
-    a.furthest_step::integer as furthest_step,
-    a.status,
-    a.is_excluded
-from funnel_counted_attempts as a
-inner join funnel_periods as p on a.unit_id = p.unit_id
-where p.n_periods = 1;
+    unit_id,
+    customer_id,
+    date_trunc('week', make_timestamp(start_t_us))::date as period_start,
+    make_timestamp(start_t_us) as started_at,
+    furthest_step::integer as furthest_step,
+    status,
+    is_excluded
+from funnel_counted_attempts;
 
--- the other units: the matched events again, once per unit and week of start, each copy holding
--- the events an attempt started that week can use (from the week's first start to its last start
--- plus the window $window_us) and may start only at the week's events (can_start). The copy's
--- unit_id is the unit and the week, so the programme run over it counts each unit at the furthest
--- step of the attempts that start in that week. Instants stay whole in a copy, so the tie ranks
--- of the events carry over.
 drop table if exists funnel_base_matches;
 
 alter table funnel_matches rename to funnel_base_matches;
@@ -52,4 +45,10 @@ inner join funnel_periods as p
     on m.unit_id = p.unit_id
     and m.t_us >= p.first_start_us
     and m.t_us <= p.last_start_us + $window_us
-where p.n_periods > 1;
+where p.n_periods > 1
+    and not exists (
+        select 1
+        from funnel_counted_attempts as a
+        where a.unit_id = p.unit_id
+            and date_trunc('week', make_timestamp(a.start_t_us))::date = p.period_start
+    );
