@@ -8,9 +8,11 @@ Input: ``marts.journey_events`` (one row per event). Output, per configured funn
   entered the funnel: the counted attempt, its step times and events, exclusion and status;
 * ``intermediate.funnel_breakdown_values``: one row per funnel, unit and breakdown;
 * ``intermediate.funnel_period_attempts``: one row per funnel, unit and ISO week in which the
-  unit starts an attempt: the furthest step of the attempts starting that week (the same
-  programme run once more over a copy of the unit's events per week, each copy starting
-  attempts only in its week), for ``marts.funnel_step_trends``;
+  unit starts an attempt: the counted attempt of the attempts starting that week, for
+  ``marts.funnel_step_trends``. The week the unit's counted attempt starts in has that attempt
+  (it is also the furthest, first-arriving, latest-starting one of its week); for each other
+  week the same programme runs once more over a copy of the unit's events from the week's first
+  start to its last start plus the window, starting attempts only in that week;
 * ``marts.funnel_customers`` (sql/marts/funnel_customers.sql) from the two above;
   ``marts.funnel_dropoff`` and ``marts.funnel_trends`` are SQL models over them.
 
