@@ -8,9 +8,11 @@ Input: ``marts.journey_events`` (one row per event). Output, per configured funn
   entered the funnel: the counted attempt, its step times and events, exclusion and status;
 * ``intermediate.funnel_breakdown_values``: one row per funnel, unit and breakdown;
 * ``intermediate.funnel_period_attempts``: one row per funnel, unit and ISO week in which the
-  unit starts an attempt: the furthest step of the attempts starting that week (the same
-  programme run once more over a copy of the unit's events per week, each copy starting
-  attempts only in its week), for ``marts.funnel_step_trends``;
+  unit starts an attempt: the counted attempt of the attempts starting that week, for
+  ``marts.funnel_step_trends``. The week the unit's counted attempt starts in has that attempt
+  (it is also the furthest, first-arriving, latest-starting one of its week); for each other
+  week the same programme runs once more over a copy of the unit's events from the week's first
+  start to its last start plus the window, starting attempts only in that week;
 * ``marts.funnel_customers`` (sql/marts/funnel_customers.sql) from the two above;
   ``marts.funnel_dropoff`` and ``marts.funnel_trends`` are SQL models over them.
 
@@ -366,8 +368,9 @@ def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[Funnel
                 run_sql(con, f"{PROGRAMME}/strict_times", {"unit": f.unit})
             _attempts(con, plan, as_of_us, "attempt_rows")
             _breakdown_values(con, plan, columns)
-            # the same programme once per unit and week of start, for marts.funnel_step_trends
-            run_sql(con, f"{PROGRAMME}/period_matches", {"window_us": plan.window_us,
+            # for marts.funnel_step_trends: a unit starting in one week only keeps the attempt just
+            # counted; the programme runs again once per week of start of the other units
+            run_sql(con, f"{PROGRAMME}/period_matches", {"funnel": f.name, "window_us": plan.window_us,
                                                           "any_order": f.mode == "any_order"})
             _attempts(con, plan, as_of_us, "period_rows")
             timings[f.name] = round(time.monotonic() - t0, 3)

@@ -17,3 +17,4 @@ drop table if exists funnel_attempt_rows;
 drop table if exists funnel_base_matches;
 drop table if exists funnel_period_rows;
 drop table if exists funnel_value_rows;
+drop table if exists funnel_periods;

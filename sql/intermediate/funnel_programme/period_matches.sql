@@ -1,36 +1,54 @@
--- step trends: the matched events again, once per unit and ISO week in which the unit may start
--- an attempt (a step-1 event; any step event in any_order mode), each copy holding the events an
--- attempt started that week can use (from the week's Monday to its end plus the window $window_us)
--- and may start only at the week's events (can_start). The copy's unit_id is the unit and the
--- week, so the programme run over it counts each unit at the furthest step of the attempts that
--- start in that week. Instants stay whole in a copy, so the tie ranks of the events carry over.
-create or replace temp table funnel_base_matches as
-select * from funnel_matches;
+-- step trends: the ISO weeks in which each unit may start an attempt (a step-1 event; any step
+-- event in any_order mode), with the first and last such event of the week
+create or replace temp table funnel_periods as
+select
+    unit_id,
+    date_trunc('week', make_timestamp(t_us))::date as period_start,
+    min(t_us) as first_start_us,
+    max(t_us) as last_start_us,
+    count(*) over (partition by unit_id) as n_periods,
+    row_number() over (partition by unit_id order by period_start) as period_no
+from funnel_matches
+where (case when $any_order then smask else smask & 1 end) <> 0
+group by unit_id, period_start;
+
+-- the week in which a unit's counted attempt starts: the attempts starting that week include the
+-- counted one, which reaches the furthest step any attempt reaches, arrives there first and, for
+-- that arrival, starts last; so the counted attempt of that week is the unit's counted attempt
+-- (a unit that starts in one week only has no other week)
+insert into funnel_period_rows
+select
+    $funnel as funnel,
+    unit_id,
+    customer_id,
+    date_trunc('week', make_timestamp(start_t_us))::date as period_start,
+    make_timestamp(start_t_us) as started_at,
+    furthest_step::integer as furthest_step,
+    status,
+    is_excluded
+from funnel_counted_attempts;
+
+drop table if exists funnel_base_matches;
+
+alter table funnel_matches rename to funnel_base_matches;
 
 create or replace temp table funnel_matches as
-with periods as (
-    select distinct
-        unit_id,
-        date_trunc('week', make_timestamp(t_us))::date as period_start
-    from funnel_base_matches
-    where (case when $any_order then smask else smask & 1 end) <> 0
-),
-
-copies as (
-    select
-        m.* exclude (match_id, unit_id, can_start),
-        m.unit_id || '|' || p.period_start::varchar as unit_id,
-        m.t_us < epoch_us(p.period_start + interval 7 day) as can_start,
-        m.unit_id as base_unit_id,
-        p.period_start
-    from funnel_base_matches as m
-    inner join periods as p
-        on m.unit_id = p.unit_id
-        and m.t_us >= epoch_us(p.period_start)
-        and m.t_us < epoch_us(p.period_start + interval 7 day) + $window_us
-)
-
 select
-    row_number() over () as match_id,
-    *
-from copies;
+    m.match_id * 1048576 + p.period_no as match_id,
+    m.* exclude (match_id, unit_id, can_start),
+    m.unit_id || '|' || p.period_start::varchar as unit_id,
+    m.t_us <= p.last_start_us as can_start,
+    m.unit_id as base_unit_id,
+    p.period_start
+from funnel_base_matches as m
+inner join funnel_periods as p
+    on m.unit_id = p.unit_id
+    and m.t_us >= p.first_start_us
+    and m.t_us <= p.last_start_us + $window_us
+where p.n_periods > 1
+    and not exists (
+        select 1
+        from funnel_counted_attempts as a
+        where a.unit_id = p.unit_id
+            and date_trunc('week', make_timestamp(a.start_t_us))::date = p.period_start
+    );
