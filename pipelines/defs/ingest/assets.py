@@ -21,7 +21,6 @@ from transforms.privacy import erase_lines
 from transforms.runlog import record_loads
 from transforms.staging import parse_partitions
 
-
 LEDGER_KEY = dg.AssetKey(["raw", "_partitions"])
 
 
