@@ -710,6 +710,11 @@ def forget(
         raise _fail(str(e), EXIT_CONFIG) from None
     except WarehouseBusy as e:
         raise _fail(str(e), EXIT_BUSY) from None
+    from pipelines.defs.ops.privacy import report_erasure
+
+    # the erasure tables are external assets of the Definitions: their writer reports them
+    report_erasure(_instance(), erasure_id=erasure.erasure_id, n_identifiers=erasure.n_identifiers,
+                   n_records=erasure.n_records)
     out.print(f"Erasure {erasure.erasure_id}: {erasure.n_customers} customer(s), {erasure.n_identifiers} identifier(s), "
               f"{erasure.n_records:,} landed record(s) blanked; their later landed lines will be blanked on load.")
     # rebuild every table through Dagster and publish a fresh analyst file: a copy would keep

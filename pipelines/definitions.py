@@ -10,6 +10,7 @@ from pipelines.defs.ingest.assets import build_raw_assets
 from pipelines.defs.ops.checks import build_sql_checks
 from pipelines.defs.ops.jobs import build_jobs
 from pipelines.defs.ops.models import build_model_assets
+from pipelines.defs.ops.privacy import erasure_specs
 from pipelines.defs.ops.progress import progress_logger
 from pipelines.defs.ops.publish import build_publish_asset
 from pipelines.defs.ops.resources import JourneysResource
@@ -29,14 +30,17 @@ def build_definitions(config: Config | None = None, resource: JourneysResource |
         *build_model_assets(),
         *build_sql_checks(),
     ]
+    # tables written outside an asset of their own (the raw assets' ledger, the erasure tables of
+    # `journeys forget`) are external assets: in the lineage, reported materialized by their writer
+    specs = [a for a in assets if isinstance(a, dg.AssetSpec)] + erasure_specs()
     asset_defs = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
     checks = [a for a in assets if isinstance(a, dg.AssetChecksDefinition)]
-    keys = [k for a in asset_defs for k in a.keys]
+    keys = [k for a in asset_defs for k in a.keys] + [s.key for s in specs]
     publish = build_publish_asset(keys)
     asset_defs = [a for a in asset_defs if not isinstance(a, dg.AssetChecksDefinition)] + [publish]
     jobs, schedules, sensors = build_jobs(config, asset_defs, resource.landing, resource.paths.published)
     return dg.Definitions(
-        assets=asset_defs,
+        assets=[*asset_defs, *specs],
         asset_checks=checks,
         jobs=jobs,
         schedules=schedules,

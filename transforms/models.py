@@ -39,7 +39,14 @@ from transforms.journeys import journey_params
 from transforms.painpoints import pain_point_params, touchpoint_health_params
 from transforms.personas import persona_params
 from transforms.sentiment import load_lexicon, sentiment_params
-from transforms.warehouse import SCHEMAS, SQL_DIR, build_model, count_rows, model_path
+from transforms.warehouse import (
+    SCHEMAS,
+    SQL_DIR,
+    build_model,
+    count_rows,
+    load_match_macros,
+    model_path,
+)
 
 _HEADER_DEPENDS = re.compile(r"^-- depends on:(.*(?:\n--\s{6,}.*)*)", re.MULTILINE)
 
@@ -215,6 +222,7 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
     """Build one relation of the graph (for a Python step, every relation it writes) and
     return metadata: rows and seconds, plus what a Python step reports."""
     t0 = time.monotonic()
+    load_match_macros(con)  # classification and the funnel programme test conditions with it
     step = step_for(relation)
     if step is not None:
         md = dict(step.run(con, config))

@@ -56,6 +56,20 @@ def load_pii_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(pii_macros())
 
 
+# The one evaluator of an EventMatch condition row (classification and funnels call it).
+MATCH_MACROS_FILE = SQL_DIR / "macros" / "match.sql"
+
+
+@functools.cache
+def match_macros() -> str:
+    """The statements of sql/macros/match.sql (condition_holds)."""
+    return MATCH_MACROS_FILE.read_text(encoding="utf-8")
+
+
+def load_match_macros(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(match_macros())
+
+
 # The working file, its write-ahead log, the spill folder and publishing temp files hold
 # clear-text personal data: only their owner may read them. The analyst file is 0644.
 PRIVATE_FILE_MODE = 0o600
@@ -140,6 +154,7 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
         for schema in schemas:
             con.execute(sql_with("create schema if not exists {schema}", schema=schema))
         load_pii_macros(con)
+        load_match_macros(con)
     return con
 
 

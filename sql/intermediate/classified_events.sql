@@ -139,13 +139,7 @@ satisfied_groups as (
     inner join conditions as k
         on d.field = k.field
         and d.prop_index = k.prop_index
-    where coalesce(case k.kind
-        when 'always' then true
-        when 'empty' then nullif(d.value, '') is null
-        when 'glob' then like_escape(lower(d.value), k.pattern, '\')
-        when 'regex' then regexp_matches(d.value, k.pattern)
-        when 'flag' then d.value = k.pattern
-    end, false)
+    where condition_holds(k.kind, k.pattern, d.value)  -- sql/macros/match.sql
 ),
 
 rule_groups as (

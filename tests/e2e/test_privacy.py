@@ -248,6 +248,12 @@ def test_forget_leaves_no_byte_of_the_person_and_later_runs_keep_them_out(own_se
         n_after = con.execute("select count(*) from staging.events").fetchall()[0][0]
         assert n_after == n_before - log[3]
         assert con.execute("select count(*) from marts.pipeline_runs where n_read <> n_accepted + n_rejected + n_duplicates").fetchall()[0][0] == 0
+        (erasure_id,) = con.execute("select erasure_id from marts.erasures").fetchall()[0]
+    # the erasure tables are external assets of the Definitions: forget reports it wrote them
+    with dg.DagsterInstance.from_config(str(seeded["home"])) as instance:
+        for key in (["intermediate", "erased_identifiers"], ["marts", "erasures"]):
+            event = instance.get_latest_materialization_event(dg.AssetKey(key))
+            assert event is not None and event.asset_materialization.metadata["erasure_id"].value == erasure_id
 
     # the next run reloads every landing day (the old lines are still there): Pat stays out
     again = run_pipeline(landing, run.published, config_dir=seeded["config"])

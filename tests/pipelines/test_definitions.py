@@ -1,8 +1,13 @@
 """Wiring: what the Dagster code location exposes."""
 
 import dagster as dg
+import duckdb
 
 from pipelines.definitions import defs
+
+# the runner's bookkeeping of table versions (transforms/warehouse.py: which table changed since
+# the last publish), not data: the publish asset's inner state, in neither Dagster nor the docs
+BOOKKEEPING = {"intermediate._table_versions", "_journeys.published_tables"}
 
 
 def test_assets_jobs_schedules_sensors():
@@ -27,3 +32,34 @@ def test_raw_assets_are_daily_single_run_backfills():
 def test_counts_check_is_blocking():
     checks = {c.name: c for a in defs.asset_checks for c in a.check_specs}
     assert checks["counts_add_up"].blocking
+
+
+def test_every_table_written_is_an_asset_in_the_group_of_its_schema(demo_run):
+    """Every table a full run leaves in the working and the analyst file (including the raw
+    assets' ledger raw._partitions and the erasure tables of `journeys forget`) is an asset of the
+    one Definitions, in the group named after its schema."""
+    tables: set[str] = set()
+    for path in (demo_run.work, demo_run.published):
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables |= {f"{s}.{t}" for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = current_database()").fetchall()}
+    assert {"raw._partitions", "marts.erasures", "intermediate.erased_identifiers", "staging.events"} <= tables
+    graph = defs.resolve_asset_graph()
+    keys = {".".join(k.path) for k in graph.get_all_asset_keys()}
+    assert tables - BOOKKEEPING - keys == set()
+    assert {t: graph.get(dg.AssetKey(t.split("."))).group_name for t in tables - BOOKKEEPING} == {
+        t: t.split(".")[0] for t in tables - BOOKKEEPING}
+    # the tables written outside an asset of their own sit in the lineage between writer and reader
+    ledger = graph.get(dg.AssetKey(["raw", "_partitions"]))
+    assert dg.AssetKey(["raw", "crm"]) in ledger.parent_keys
+    assert dg.AssetKey(["staging", "events"]) in ledger.child_keys
+    erased = graph.get(dg.AssetKey(["intermediate", "erased_identifiers"]))
+    assert {dg.AssetKey(["raw", "crm"]), dg.AssetKey(["marts", "erasures"])} <= set(erased.child_keys)
+
+
+def test_raw_assets_report_their_ledger(demo_run):
+    """Each raw asset that loads days reports raw._partitions materialized (an external asset)."""
+    reported = [m for m in demo_run.result.get_asset_materialization_events()
+                if m.asset_key == dg.AssetKey(["raw", "_partitions"])]
+    assert {m.step_key for m in reported} == {"raw__clickstream", "raw__crm", "raw__crm_contacts", "raw__support"}

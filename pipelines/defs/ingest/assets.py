@@ -1,6 +1,8 @@
 """raw.<source>: one daily-partitioned asset per configured source, the landing files of that
 source (the raw layer, read in place), each day read and parsed once into the staged tables;
-quarantine.unread_files: every landing entry no source reads."""
+raw._partitions: their ledger, written by every raw asset in its load (an external asset of
+the raw group, which each raw asset reports materialized: one table cannot be the output of
+four assets); quarantine.unread_files: every landing entry no source reads."""
 
 
 import time
@@ -10,6 +12,7 @@ from datetime import date
 import dagster as dg
 
 from pipelines.defs.ops.models import describe
+from pipelines.defs.ops.privacy import ERASED_IDENTIFIERS
 from pipelines.defs.ops.resources import JourneysResource, utcnow
 from transforms.config import Config, SourceConfig
 from transforms.ingest import load_partitions, pending_days
@@ -17,6 +20,8 @@ from transforms.landing import first_day, glob_problem, last_day, record_unread,
 from transforms.privacy import erase_lines
 from transforms.runlog import record_loads
 from transforms.staging import parse_partitions
+
+LEDGER_KEY = dg.AssetKey(["raw", "_partitions"])
 
 
 class RawLoadConfig(dg.Config):
@@ -34,6 +39,7 @@ def daily_partitions(config: Config) -> dg.DailyPartitionsDefinition:
 def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=["raw", name],
+        deps=[ERASED_IDENTIFIERS],  # the loader blanks the lines of people erased with `journeys forget`
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="raw",
@@ -88,6 +94,9 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
                 lines += res.lines
                 rejected_files += [f"{f.path}: {f.error}" for f in res.files if f.error]
         seconds = time.monotonic() - t0
+        if loaded:  # the ledger's rows for these days were written in the same transaction
+            context.log_event(dg.AssetMaterialization(
+                LEDGER_KEY, metadata={"source": name, "days_recorded": len(loaded), "records_read": lines}))
         context.log.info(
             f"raw.{name}: {len(loaded)} day(s) loaded, {lines:,} records in {seconds:.1f}s"
             + (f"; {unchanged} unchanged" if unchanged else "")
@@ -136,7 +145,24 @@ def unread_files_asset(raw_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     return unread_files
 
 
-def build_raw_assets(config: Config) -> list[dg.AssetsDefinition]:
+def ledger_spec(raw_keys: list[dg.AssetKey]) -> dg.AssetSpec:
+    """raw._partitions, the load ledger: written by each raw asset for its source's days."""
+    return dg.AssetSpec(
+        LEDGER_KEY,
+        deps=raw_keys,
+        group_name="raw",
+        kinds={"duckdb"},
+        description=(
+            "One row per source and landing day loaded: the day folder's fingerprint, files and records "
+            "read, and the run that loaded it. Written by each raw asset in the transaction that stages "
+            "the day's records (so read = accepted + rejected + duplicates holds at every commit); "
+            "published with the marts."
+        ),
+    )
+
+
+def build_raw_assets(config: Config) -> list[dg.AssetsDefinition | dg.AssetSpec]:
     partitions = daily_partitions(config)
     raws = [raw_asset(name, src, partitions) for name, src in config.sources.items()]
-    return [*raws, unread_files_asset([dg.AssetKey(["raw", n]) for n in config.sources])]
+    raw_keys = [dg.AssetKey(["raw", n]) for n in config.sources]
+    return [*raws, ledger_spec(raw_keys), unread_files_asset(raw_keys)]

@@ -48,7 +48,8 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: P
     backfills = [
         dg.define_asset_job(
             f"backfill_{name}",
-            selection=dg.AssetSelection.assets(dg.AssetKey(["raw", name])).downstream()
+            # all(): what Dagster runs, not the external tables the raw assets report (raw._partitions)
+            selection=(dg.AssetSelection.assets(dg.AssetKey(["raw", name])).downstream() & dg.AssetSelection.all())
             - dg.AssetSelection.assets(*[k for k in raw_keys if k.path[1] != name]),
             tags=tags,
             description=f"Reprocess source '{name}' over a date range in one run, then refresh the marts once.",

@@ -9,6 +9,7 @@ import time
 
 import dagster as dg
 
+from pipelines.defs.ingest.assets import LEDGER_KEY
 from pipelines.defs.ops.models import describe
 from pipelines.defs.ops.resources import JourneysResource
 from pipelines.defs.ops.run_history import stopped_run_outcomes
@@ -27,7 +28,8 @@ STAGING_KEYS = {
 
 
 def build_staging_assets(config: Config) -> list:
-    raw_keys = [dg.AssetKey(["raw", name]) for name in config.sources]
+    # the staged rows come from the raw assets' loads; the counts and run log read their ledger
+    raw_keys = [dg.AssetKey(["raw", name]) for name in config.sources] + [LEDGER_KEY]
 
     @dg.multi_asset(
         specs=[
