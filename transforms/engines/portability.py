@@ -62,7 +62,7 @@ def _is_map(node: exp.Expression) -> bool:
 def _own(select: exp.Select, kind: type[exp.Expression]) -> Iterator[exp.Expression]:
     """The `kind` nodes of a select's projections, not those of a nested select."""
     for proj in select.expressions:
-        for n in proj.walk(prune=lambda n: isinstance(n, exp.Subquery | exp.Select) and n is not proj):
+        for n in proj.walk(prune=lambda n, top=proj: isinstance(n, exp.Subquery | exp.Select) and n is not top):
             if isinstance(n, kind):
                 yield n
 

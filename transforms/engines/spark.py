@@ -25,7 +25,6 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.helper import seq_get
 
 
-
 class PortableDuckDB(DuckDB):
     """DuckDB as the models write it. In the portable subset `len()` is the length of a list
     (`length()` that of a string), so it parses as a list size; sqlglot reads both as `length`,
