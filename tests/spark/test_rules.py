@@ -7,6 +7,8 @@ import pytest
 
 from transforms.engines.spark import to_spark
 
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
 LIST = "select [10, 20, 30] as v, 2 as i, -1 as j, 0 as z"
 
 CASES = {
