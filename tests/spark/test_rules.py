@@ -34,6 +34,27 @@ CASES = {
     "ordered_list: list(v order by k) keeps the order": (
         "select g, list(v order by k), list(v order by k desc) from"
         " (values (1, 'b', 2), (1, 'a', 1), (1, 'c', 3), (2, 'x', 5)) t(g, v, k) group by g", None),
+    "zip_unnest: several unnest() zip, padded with nulls, a null list as empty": (
+        "select k, unnest(a) as x, unnest(b) as y from (select 1 as k, [1, 2, 3] as a, ['p', 'q'] as b"
+        " union all select 2, null, ['r'] union all select 3, [], [])", None),
+    "zip_unnest: unnest() not side by side keep the column order": (
+        "select unnest(a) as x, k, unnest(b) as y from (select 1 as k, [1, 2] as a, ['p', 'q'] as b)"
+        " where k > 0", None),
+    "zip_unnest: unnest() inside a cast, of a series of aggregates": (
+        "select g, unnest(generate_series(min(d), max(d), interval 7 day))::date as w from"
+        " (values (1, date '2024-01-01'), (1, date '2024-01-20'), (2, date '2024-02-01')) t(g, d)"
+        " group by g", None),
+    "percentile: quantile_cont of a fraction and of a list, with a filter": (
+        "select g, quantile_cont(x, 0.5), quantile_cont(x, [0.5, 0.9]) filter (where x > 1) from"
+        " (values (1, 1.0), (1, 2.0), (1, 4.0), (2, 3.0)) t(g, x) group by g", None),
+    "like_escape: the escaped wildcard is a character": (
+        r"select s, like_escape(s, p, '\') from (values ('a_b', 'a\_b'), ('axb', 'a\_b'),"
+        r" ('a%', 'a\%'), ('ab', 'a\%'), ('abc', 'a%')) t(s, p)", None),
+    "list_overlap: && is true when the lists share an element": (
+        "select [1, 2] && [2, 3], [1] && [4], ['a'] && [], [1] && null::integer[]", None),
+    "days: to_days(n) is an interval of n days": (
+        "select date '2024-01-01' + to_days(7), date '2024-01-08' - to_days($n) = date '2024-01-01',"
+        " timestamp '2024-01-01 10:00:00' + to_days(1)", {"n": 7}),
     "len is the size of a list, length that of a string": (
         f"select len(v), length('abcd') from ({LIST})", None),
 }

@@ -67,6 +67,12 @@ def _own(select: exp.Select, kind: type[exp.Expression]) -> Iterator[exp.Express
                 yield n
 
 
+def _origin(tree: exp.Expression, node: exp.Expression) -> exp.Expression:
+    """The node of the source `tree` a generated node carries the line of (the tree itself when
+    none): the generated tree is a copy, whose nodes keep their `meta`."""
+    return node if _line(node) else tree
+
+
 def _constructs(tree: exp.Expression) -> Iterator[tuple[exp.Expression, str]]:
     for node in tree.walk():
         if isinstance(node, exp.Create) and str(node.args.get("kind", "")).upper() == "MACRO":
@@ -94,8 +100,6 @@ def _constructs(tree: exp.Expression) -> Iterator[tuple[exp.Expression, str]]:
         elif isinstance(node, exp.Format) or (isinstance(node, exp.Anonymous) and node.name.lower() == "format"):
             yield node, "format()"
         elif isinstance(node, exp.Select):
-            if len(list(_own(node, exp.Unnest | exp.Explode))) > 1:
-                yield node, "several unnest() in one select"
             keyed = node.args.get("distinct") or node.args.get("group")
             if keyed and any(_is_map(n) for n in _own(node, exp.Expression)):
                 yield node, "map value in distinct or group by"
@@ -110,6 +114,12 @@ def _constructs(tree: exp.Expression) -> Iterator[tuple[exp.Expression, str]]:
     for node in generated.find_all(exp.Anonymous):
         if node.name.lower() in NO_SPARK_FORM:
             yield node, f"{node.name.lower()}()"
+    for select in generated.find_all(exp.Select):
+        generators = list(_own(select, exp.Unnest | exp.Explode | exp.Inline))
+        if len(generators) > 1:  # the zip_unnest rule could not zip them (an unnamed one, …)
+            yield _origin(tree, select), "several unnest() in one select"
+        elif any(not isinstance(g.parent, exp.Alias | exp.Aliases | exp.Select) for g in generators):
+            yield _origin(tree, select), "unnest() inside an expression"
 
 
 def lint(sql: str, file: str = "<sql>") -> list[Violation]:

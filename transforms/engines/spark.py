@@ -187,7 +187,95 @@ def ordered_list(node: exp.Expression) -> exp.Expression | None:
     return _fn("transform", ordered, pick)
 
 
-RULES: tuple[Rule, ...] = (list_index, list_slice, lambda_index, epoch, renamed, list_sum, series, ordered_list)
+def _lift_explode(explode: exp.Explode) -> bool:
+    """`f(unnest(v))` becomes `unnest(list_transform(v, u -> f(u)))`: Spark allows a generator
+    only at the top of a projection. True when the tree changed."""
+    parent = explode.parent
+    if parent is None or isinstance(parent, exp.Alias | exp.Aliases | exp.Select) or explode.arg_key != "this":
+        return False
+    if not isinstance(parent, exp.Cast | exp.Func | exp.Binary | exp.Paren) \
+            or len(list(parent.find_all(exp.Explode))) > 1:
+        return False
+    u = exp.to_identifier("_u")
+    body = parent.copy()
+    body.find(exp.Explode).replace(exp.column("_u"))
+    if body.find(exp.AggFunc, exp.Select):  # the rest of f must be a per-element expression
+        return False
+    lifted = exp.Explode(this=exp.func("transform", explode.this.copy(), exp.Lambda(this=body, expressions=[u])))
+    parent.replace(lifted)
+    return True
+
+
+def zip_unnest(node: exp.Expression) -> exp.Expression | None:
+    """Several `unnest()` in one select zip in DuckDB (the lists side by side, the shorter ones
+    padded with nulls, a null list as an empty one); Spark allows one generator per select. They
+    become one `inline(arrays_zip(coalesce(v1, array()), …)) as (a1, …)`, in the place of the
+    first, the others' columns after it (the select is wrapped to keep the column order when the
+    unnests were not side by side). An `unnest()` inside an expression is lifted first."""
+    if not isinstance(node, exp.Select):
+        return None
+    node = node.copy()
+    changed = False
+    for proj in node.expressions:
+        while any(_lift_explode(e) for e in list(proj.find_all(exp.Explode))):
+            changed = True
+    positions = [i for i, p in enumerate(node.expressions)
+                 if isinstance(p, exp.Alias) and type(p.this) is exp.Explode]
+    own = [p for p in node.expressions
+           if any(True for _ in p.find_all(exp.Explode))]
+    if len(positions) < 2 or len(own) != len(positions):
+        return node if changed else None
+    projections = node.expressions
+    names = [projections[i].alias for i in positions]
+    lists = [exp.func("coalesce", projections[i].this.this.copy(), _fn("array")) for i in positions]
+    zipped = exp.Aliases(this=exp.func("inline", exp.func("arrays_zip", *lists)),
+                         expressions=[exp.to_identifier(n) for n in names])
+    kept = [p.copy() for i, p in enumerate(projections) if i not in positions]
+    first = positions[0]
+    inner = kept[:first] + [zipped] + kept[first:]
+    node.set("expressions", inner)
+    if positions == list(range(first, first + len(positions))):
+        return node
+    order = [p.alias_or_name for p in projections]
+    if not all(order) or any(isinstance(p, exp.Star) or isinstance(p.this, exp.Star) for p in kept):
+        return None
+    return exp.select(*[exp.column(n) for n in order]).from_(node.subquery("_zip"))
+
+
+def percentile(node: exp.Expression) -> exp.Expression | None:
+    """`quantile_cont(x, p)` (p a fraction or a list of them, linear interpolation) is Spark's
+    `percentile(x, p)`; sqlglot writes a two-argument `percentile_cont`, which Spark refuses."""
+    if isinstance(node, exp.PercentileCont) and node.expression is not None:
+        return _fn("percentile", node.this.copy(), node.expression.copy())
+    return None
+
+
+def like_escape(node: exp.Expression) -> exp.Expression | None:
+    """`like_escape(s, pattern, e)` is `s like pattern escape e`."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "like_escape" and len(node.expressions) == 3:
+        s, pattern, escape = (a.copy() for a in node.expressions)
+        return exp.Escape(this=exp.Like(this=s, expression=pattern), expression=escape)
+    return None
+
+
+def list_overlap(node: exp.Expression) -> exp.Expression | None:
+    """`a && b` (the lists share an element) is `arrays_overlap(a, b)`."""
+    if isinstance(node, exp.ArrayOverlaps):
+        return _fn("arrays_overlap", node.this.copy(), node.expression.copy())
+    return None
+
+
+def days(node: exp.Expression) -> exp.Expression | None:
+    """`to_days(n)` is an interval of n days: `make_dt_interval(n, 0, 0, 0)`."""
+    if isinstance(node, exp.ToDays):
+        return _fn("make_dt_interval", node.this.copy(), _int(0), _int(0), _int(0))
+    return None
+
+
+RULES: tuple[Rule, ...] = (
+    zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, series, ordered_list,
+    percentile, like_escape, list_overlap, days,
+)
 
 
 def to_spark(sql: str) -> str:
