@@ -15,8 +15,11 @@ pairs as (
     select * from intermediate.identity_pairs
 ),
 
+-- a set as its lists of keys and values (portable: Spark cannot make a MAP distinct)
 identifier_sets as (
-    select distinct identifiers
+    select distinct
+        map_keys(identifiers) as identifier_types,
+        map_values(identifiers) as identifier_values
     from (
         select identifiers from events
         union all
@@ -26,8 +29,8 @@ identifier_sets as (
 
 identifiers as (
     select distinct
-        unnest(map_keys(identifiers)) as identifier_type,
-        unnest(map_values(identifiers)) as identifier_value
+        unnest(identifier_types) as identifier_type,
+        unnest(identifier_values) as identifier_value
     from identifier_sets
 ),
 

@@ -10,8 +10,11 @@ profiles as (
     select identifiers from staging.profiles
 ),
 
+-- a set as its lists of keys and values (portable: Spark cannot make a MAP distinct)
 identifier_sets as (
-    select distinct identifiers
+    select distinct
+        map_keys(identifiers) as identifier_types,
+        map_values(identifiers) as identifier_values
     from (
         select identifiers from events
         union all
@@ -22,16 +25,17 @@ identifier_sets as (
 
 numbered_sets as (
     select
-        row_number() over () as set_id,
-        identifiers
+        row_number() over (order by identifier_types, identifier_values) as set_id,
+        identifier_types,
+        identifier_values
     from identifier_sets
 ),
 
 members as (
     select
         set_id,
-        unnest(map_keys(identifiers)) as identifier_type,
-        unnest(map_values(identifiers)) as identifier_value
+        unnest(identifier_types) as identifier_type,
+        unnest(identifier_values) as identifier_value
     from numbered_sets
 ),
 
