@@ -78,7 +78,7 @@ def both(spark: Any) -> Any:
 
     def run(sql: str, params: dict[str, Any] | None = None) -> tuple[list[tuple], list[tuple]]:
         duck = con.execute(sql, params or {}).fetchall()
-        sparked = spark.sql(to_spark(sql), args=params or None).collect()
+        sparked = spark.sql(to_spark(sql, params)).collect()
         return rows(duck), rows(sparked)
 
     return run

@@ -55,6 +55,14 @@ CASES = {
     "days: to_days(n) is an interval of n days": (
         "select date '2024-01-01' + to_days(7), date '2024-01-08' - to_days($n) = date '2024-01-01',"
         " timestamp '2024-01-01 10:00:00' + to_days(1)", {"n": 7}),
+    "bound parameters: a list mixing values and nulls, a text with a quote": (
+        "select unnest($names::varchar[]) as name, unnest($ns::integer[]) as n, $quote as q",
+        {"names": ["a", None, "c"], "ns": [1, 2, None], "quote": "it's"}),
+    "cte_hint: [not] materialized is dropped": (
+        "with t as not materialized (select 1 as x), u as materialized (select 2 as x)"
+        " select * from t union all select * from u", None),
+    "list_index: a MAP looked up by a key from a column": (
+        "select m[k], m['a'] from (select map(['a', 'b'], [1, 2]) as m, 'b' as k)", None),
     "len is the size of a list, length that of a string": (
         f"select len(v), length('abcd') from ({LIST})", None),
 }

@@ -272,20 +272,46 @@ def days(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def cte_hint(node: exp.Expression) -> exp.Expression | None:
+    """`with x as [not] materialized (…)`: a DuckDB planning hint Spark cannot parse; dropped
+    (it does not change the rows)."""
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        plain = node.copy()
+        plain.set("materialized", None)
+        return plain
+    return None
+
+
 RULES: tuple[Rule, ...] = (
     zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, series, ordered_list,
-    percentile, like_escape, list_overlap, days,
+    percentile, like_escape, list_overlap, days, cte_hint,
 )
 
 
-def to_spark(sql: str) -> str:
-    """The Spark SQL form of a DuckDB statement (or of several, `;`-separated)."""
+def _bound(tree: exp.Expression, params: dict[str, Any]) -> exp.Expression:
+    """Each `$name` of `params` as a literal node of the tree (sqlglot quotes it), as Spark's
+    `sql(args=…)` does in its own parse tree. Spark's binding refuses a list mixing values and
+    nulls (INVALID_SQL_ARG), which the models' bound config lists hold ("null = any")."""
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name in params:
+            value = params[node.name]
+            return exp.convert(list(value) if isinstance(value, tuple) else value)
+        return node
+
+    return tree.transform(bind)
+
+
+def to_spark(sql: str, params: dict[str, Any] | None = None) -> str:
+    """The Spark SQL form of a DuckDB statement (or of several, `;`-separated). With `params`,
+    each `$name` they hold becomes a literal; the others stay `:name`, for `spark.sql(sql, args)`."""
     out = []
     for tree in sqlglot.parse(sql, read=PortableDuckDB):
         if tree is None:
             continue
         for rule in RULES:
             tree = tree.transform(lambda n, rule=rule: rule(n) or n)
+        if params:
+            tree = _bound(tree, params)
         out.append(tree.sql(dialect="spark"))
     return ";\n".join(out)
 
