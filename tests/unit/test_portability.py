@@ -39,6 +39,7 @@ OUTSIDE = {
     "format()": "select format('{:,}', n) from t",
     "json_valid()": "select json_valid(j) from t",
     "hash()": "select hash(x) from t",
+    "json_extract() of a list of paths": "select json_extract_string(j, $paths::varchar[]) from t",
     "list() ordered in mixed directions": "select list(v order by a, b desc) from t",
 }
 
