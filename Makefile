@@ -47,7 +47,7 @@ dev: install
 
 # Re-pin every dependency after editing pyproject.toml.
 lock: install
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .dagster_home warehouse .pytest_cache

@@ -1,0 +1,147 @@
+"""The models on Spark give DuckDB's rows (issue 19, step 4).
+
+The pipeline runs once on DuckDB over a data set: `small_run` (a landing zone of 40 customers
+over 14 days, written by transforms/generate.py under tmp_path) or `demo_run` (fixtures/landing).
+Every table of its working file is exported to Parquet and registered in Spark under the same
+`schema.table` name. Each SQL model then runs on Spark through the generator, from DuckDB's own
+inputs (so a failure names the model at fault, not one upstream), and its rows are compared
+with the table DuckDB built, under the 12-significant-digit rule (conftest.normal). One Spark
+session serves the whole test session.
+
+`EXPECTED_TO_DIFFER_SMALL` / `EXPECTED_TO_DIFFER` list the models that do not match yet, each
+with its cause: a test of those is an expected failure (strict, so a model that starts to
+match fails until it is removed from the list).
+
+Timing on the 2-core machine at a load average of 14: the small set 7 min 20 s (Spark start,
+the DuckDB pipeline and the export 113 s, then 2 to 40 s a model); the demo set more than 20
+min. Both are over the 2-minute budget of `make test`, so both are marked `spark_models` and
+left out of it; the small set alone:
+`.venv/bin/python -m pytest -p no:cacheprovider -m spark_models -k small tests/spark/test_models.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import duckdb
+import pytest
+
+from transforms.config import load_config
+from transforms.engines.spark import to_spark
+from transforms.models import PYTHON_STEPS, graph, model_params, topological_order
+from transforms.warehouse import bind, read_model
+
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
+# Measured on the small data set (SMALL), Spark 4.3 local[1], after the rules of f387032:
+# 31 of 37 SQL models match; the 6 below differ, each with its cause.
+EXPECTED_TO_DIFFER_SMALL: dict[str, str] = {
+    "intermediate.identifier_sets": "a MAP cast to text: DuckDB writes {k=v, …}, Spark {k -> v, …}",
+    "intermediate.classified_events": "json_extract(properties, [path, …]) (a list of paths) has no "
+                                      "Spark form (get_json_object takes one path)",
+    "intermediate.customer_profiles": "every persona 'unknown' on Spark; like_escape and a MAP lookup "
+                                      "by a column key pass their rule tests, so not those alone",
+    "intermediate.design_alignments": "Spark: cannotMergeIncompatibleDataTypes (a union or coalesce "
+                                      "of two types), not analysed yet",
+    "marts.pain_points": "ASOF join (sqlglot writes it as a plain join aliased ASOF)",
+    "marts.journey_conformance": "the list of deviation structs differs, not analysed yet",
+}
+
+# On the demo (fixtures/landing): measured before the rules of f387032 (17 of 34 matched);
+# the models the small data set shows fixed by those rules are taken out, not re-measured.
+EXPECTED_TO_DIFFER: dict[str, str] = dict(EXPECTED_TO_DIFFER_SMALL)
+
+_PYTHON_WRITTEN = {r for step in PYTHON_STEPS for r in step.writes}
+SQL_MODELS = [r for r in topological_order(graph()) if r not in _PYTHON_WRITTEN]
+
+
+SMALL = {"customers": 40, "days": 14, "seed": 7}  # small data: the generator's, in tmp_path
+_registered: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The pipeline on DuckDB over a small generated landing zone (SMALL), once per session."""
+    from tests.conftest import run_pipeline as run
+    from transforms.generate import generate
+
+    landing = tmp_path_factory.mktemp("small-landing")
+    generate(landing, broken_share=0, **SMALL)
+    result = run(landing, tmp_path_factory.mktemp("small") / "journeys.duckdb")
+    assert result.result.success
+    return result
+
+
+def _exported(spark: Any, run: Any, out: Any) -> duckdb.DuckDBPyConnection:
+    """Every relation of `run`'s working file, as Parquet under `out`, registered in Spark."""
+    con = duckdb.connect(str(run.work), read_only=True)
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() where schema_name not in ('main', '_journeys')"
+    ).fetchall()
+    for schema, table in tables:
+        path = out / f"{schema}.{table}.parquet"
+        con.execute(f"copy {schema}.{table} to '{path}' (format parquet)")  # sqlgrep: test export
+    return con
+
+
+def _register(spark: Any, con: duckdb.DuckDBPyConnection, out: Any) -> None:
+    """Point Spark's `schema.table` names at `out`'s Parquet files (both data sets use the same
+    names; switching costs only the catalog entries)."""
+    if _registered.get("dir") == str(out):
+        return
+    for path in sorted(out.glob("*.parquet")):
+        schema, table = path.name.split(".")[:2]
+        spark.sql(f"create database if not exists {schema}")
+        spark.sql(f"drop table if exists {schema}.{table}")
+        spark.sql(f"create table {schema}.{table} using parquet location '{path}'")
+    _registered["dir"] = str(out)
+
+
+@pytest.fixture(scope="session")
+def on_spark_small(spark: Any, small_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    out = tmp_path_factory.mktemp("parquet-small")
+    return _exported(spark, small_run, out), out
+
+
+@pytest.fixture(scope="session")
+def on_spark(spark: Any, demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    out = tmp_path_factory.mktemp("parquet-demo")
+    return _exported(spark, demo_run, out), out
+
+
+def _compare(spark: Any, exported: Any, relation: str) -> None:
+    from conftest import rows  # tests/spark/conftest.py
+
+    con, out = exported
+    _register(spark, con, out)
+    sql = read_model(relation)
+    params = model_params(load_config(None))
+    duck = rows(con.execute(f"select * from {relation}").fetchall())  # sqlgrep: test read
+    t0 = time.monotonic()
+    sparked = rows(spark.sql(to_spark(sql, bind(sql, params))).collect())
+    seconds = time.monotonic() - t0
+    assert len(sparked) == len(duck), f"{relation}: {len(sparked)} rows on Spark, {len(duck)} on DuckDB"
+    diff = [r for r in sparked if r not in set(duck)][:3]
+    assert sparked == duck, f"{relation} differs ({seconds:.1f} s on Spark), e.g. Spark row {diff}"
+
+
+def _expected(relation: str, request: Any, known: dict[str, str]) -> None:
+    if relation in known:
+        request.applymarker(pytest.mark.xfail(reason=known[relation], strict=True))
+
+
+@pytest.mark.spark_models
+@pytest.mark.parametrize("relation", SQL_MODELS)
+def test_model_gives_duckdb_rows_on_spark_small(spark, on_spark_small, relation, request):
+    """Every SQL model on the small data set (minutes under load: not yet in make test)."""
+    _expected(relation, request, EXPECTED_TO_DIFFER_SMALL)
+    _compare(spark, on_spark_small, relation)
+
+
+@pytest.mark.spark_models
+@pytest.mark.parametrize("relation", SQL_MODELS)
+def test_model_gives_duckdb_rows_on_spark(spark, on_spark, relation, request):
+    """Every SQL model on the demo (minutes): run with -m spark_models."""
+    _expected(relation, request, EXPECTED_TO_DIFFER)
+    _compare(spark, on_spark, relation)

