@@ -4,14 +4,14 @@
 -- identifier of that record, in both directions. Distinct identifier sets
 -- (intermediate.identity_sets) are unnested once.
 with identifier_sets as (
-    select identifiers
+    select identifier_set, identifiers
     from intermediate.identity_sets
     where cardinality(identifiers) > 1
 ),
 
 numbered_sets as (
     select
-        row_number() over () as set_id,
+        row_number() over (order by identifier_set) as set_id,
         identifiers
     from identifier_sets
 ),
