@@ -120,12 +120,15 @@ def differing(full: Path, incremental: Path) -> list[str]:
             for d in compare(full, incremental) if d.verdict != "identical"]
 
 
-# every kind of change at least once: the kiosk browser crosses the threshold of 2 on day 1,
-# person 0's browser links persons 0 and 3, person 3's profile changes, late and duplicate events
+# every kind of change at least once: day 1 makes the kiosk browser shared (a third user, past
+# the threshold of 2), links persons 2 and 3 (person 2's browser signs in as person 3), changes
+# person 3's profile, lands a late event and a duplicate; day 2 adds a late file to day 1's folder
 COVERING = [
-    [("kiosk", 0), ("kiosk", 1), ("event", 2, "Signed In"), ("profile", 3, "lead"), ("event", 3, "Signed In")],
-    [("kiosk", 2), ("link", 0, 3), ("late", 1, 1), ("duplicate", 0), ("profile", 3, "customer"),
-     ("late_file", 2, 1), ("event", 2, "Order Completed")],
+    [("kiosk", 0), ("kiosk", 1), ("event", 2, "Signed In"), ("profile", 3, "lead"), ("event", 3, "Signed In"),
+     ("event", 1, "Product Viewed")],
+    [("kiosk", 2), ("link", 2, 3), ("late", 1, 1), ("duplicate", 4), ("profile", 3, "customer"),
+     ("event", 2, "Order Completed")],
+    [("late_file", 1, 1), ("event", 0, "Product Viewed")],
 ]
 
 
