@@ -24,33 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-from sqlglot.dialects.duckdb import DuckDB
-from sqlglot.tokens import TokenType
 
-from transforms.warehouse import (
-    apply_comments,
-    bind,
-    deterministic,
-    mark_changed,
-    run_sql,
-    sql_with,
-    table_doc,
-    transaction,
-)
+from transforms.warehouse import has_table, replace_scope, run_sql, table_doc
 
 KEYS = ("customer_id", "journey_id")
 DIRTY = "intermediate.dirty_customers"
-
-# the scope of each kind of input, as a predicate on one row of it (runner SQL: the one place
-# that restricts what a model reads)
-_IN_SCOPE = "(select customer_id from intermediate.dirty_customers)"
-_JOURNEY_CUSTOMER = "left(journey_id, length(journey_id) - strpos(reverse(journey_id), '-'))"
-PREDICATES = {
-    "customer_id": "customer_id in " + _IN_SCOPE,
-    "journey_id": _JOURNEY_CUSTOMER + " in " + _IN_SCOPE,
-    "identifiers": ("identifiers::varchar in (select identifier_set from intermediate.identifier_sets "
-                    "where customer_id in " + _IN_SCOPE + ")"),
-}
 
 
 def incremental_key(relation: str) -> str | None:
@@ -62,71 +40,13 @@ def incremental_key(relation: str) -> str | None:
     return key
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
-    schema, table = relation.split(".")
-    return {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where schema_name = $s and table_name = $t",
-        {"s": schema, "t": table}).fetchall()}
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, table = relation.split(".")
-    return bool(con.execute(
-        "select count(*) from duckdb_tables() where schema_name = $s and table_name = $t",
-        {"s": schema, "t": table}).fetchall()[0][0])
-
-
-def input_predicate(con: duckdb.DuckDBPyConnection, relation: str) -> str | None:
-    """How an input table is restricted to the customers in scope: by its customer, its
-    journey or its identifier set (None: read whole, e.g. a lookup of texts or designs)."""
-    cols = _columns(con, relation)
-    for column in ("customer_id", "journey_id", "identifiers"):
-        if column in cols:
-            return PREDICATES[column]
-    return None
-
-
-def scoped_select(con: duckdb.DuckDBPyConnection, select: str, key: str) -> str:
-    """`select` with every schema-qualified table it reads in `from`/`join` replaced by the
-    subquery of its rows in scope (tables without a customer are left whole), and its result
-    kept to the scope. The text is edited at the tokens' positions, so the rest of the model's
-    SQL runs as written."""
-    tokens = DuckDB().tokenize(select)
-    edits: list[tuple[int, int, str]] = []
-    for i, tok in enumerate(tokens[:-3]):
-        if tok.token_type not in (TokenType.FROM, TokenType.JOIN):
-            continue
-        a, dot, b = tokens[i + 1], tokens[i + 2], tokens[i + 3]
-        if dot.token_type != TokenType.DOT or a.token_type == TokenType.L_PAREN:
-            continue
-        relation = f"{a.text}.{b.text}".lower()
-        predicate = input_predicate(con, relation)
-        if predicate is None:
-            continue
-        nxt = tokens[i + 4] if i + 4 < len(tokens) else None
-        aliased = nxt is not None and nxt.token_type in (TokenType.ALIAS, TokenType.VAR)
-        text = "(select * from " + relation + " where " + predicate + ")" + ("" if aliased else " as " + b.text)
-        edits.append((a.start, b.end + 1, text))
-    for start, end, text in reversed(edits):
-        select = select[:start] + text + select[end:]
-    return "select * from (\n" + select + "\n) where " + PREDICATES[key]
-
-
 def build_incremental(con: duckdb.DuckDBPyConnection, relation: str, select: str,
                       params: Mapping[str, Any]) -> int:
-    """Rebuild the rows of the customers in scope of `relation` (delete, then insert what the
-    scoped select gives), with its documentation and a new version, in one transaction.
-    Returns the number of rows inserted."""
+    """Rebuild the rows of the run's customers of `relation` (see warehouse.replace_scope)."""
     key = incremental_key(relation)
-    assert key is not None
-    bound = bind(select, params)
-    scoped = deterministic(con, scoped_select(con, select, key), bound)
-    with transaction(con):
-        con.execute(sql_with("delete from {relation} where ", relation=relation) + PREDICATES[key])
-        n = con.execute(sql_with("insert into {relation} by name\n", relation=relation) + scoped, bound).fetchall()[0][0]
-        apply_comments(con, relation)
-        mark_changed(con, relation)
-    return n
+    if key is None:
+        raise ValueError(f"{relation} is not incremental by customer")
+    return replace_scope(con, relation, select, key, params)
 
 
 # --------------------------------------------------------------------------- the run's state
@@ -175,7 +95,7 @@ def start_run(con: duckdb.DuckDBPyConnection, *, force_full: str | None = None) 
             reason = "the previous full build did not finish"
         elif previous[0][3] != n_erasures:
             reason = "an erasure was recorded since the last build"
-        elif not _table_exists(con, "intermediate._built_identifier_sets"):
+        elif not has_table(con, "intermediate._built_identifier_sets"):
             reason = "no earlier build to compare with"
     if reason is None:
         n, n_null = run_sql(con, "ops/incremental/dirty_customers", {

@@ -52,7 +52,15 @@ from transforms.journeys import journey_params
 from transforms.painpoints import pain_point_params, touchpoint_health_params
 from transforms.personas import persona_params
 from transforms.sentiment import load_lexicon, sentiment_params
-from transforms.warehouse import SCHEMAS, SQL_DIR, bind, build_model, count_rows, model_path, read_model
+from transforms.warehouse import (
+    SCHEMAS,
+    SQL_DIR,
+    bind,
+    build_model,
+    count_rows,
+    model_path,
+    read_model,
+)
 
 _HEADER_DEPENDS = re.compile(r"^-- depends on:(.*(?:\n--\s{6,}.*)*)", re.MULTILINE)
 
