@@ -242,8 +242,19 @@ def _step_files(step: PythonStep) -> list[Path]:
 def fingerprints(config: Config, params: Mapping[str, Any] | None = None) -> dict[str, str]:
     """Each relation's fingerprint: its SQL (a Python step's SQL files), the values of the
     parameters it binds and whether it is incremental, with the fingerprints of what it reads,
-    so a change reaches everything after it."""
+    so a change reaches everything after it. Computed once per process and set of parameters
+    (the SQL files do not change under a running process)."""
     params = params if params is not None else model_params(config)
+    key = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+    if key not in _FINGERPRINTS:
+        _FINGERPRINTS[key] = _fingerprints(params)
+    return _FINGERPRINTS[key]
+
+
+_FINGERPRINTS: dict[str, dict[str, str]] = {}
+
+
+def _fingerprints(params: Mapping[str, Any]) -> dict[str, str]:
     deps = graph()
     out: dict[str, str] = {}
     for relation in topological_order(deps):
@@ -327,9 +338,10 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
             md = {"rows": build_model(con, relation, params)}
         save_fingerprint(con, relation, fingerprint)
     if step is not None:
+        fps = fingerprints(config, params)
         with contextlib.suppress(duckdb.Error):
             for r in step.writes:
-                save_fingerprint(con, r, fingerprints(config, params)[r])
+                save_fingerprint(con, r, fps[r])
     md["seconds"] = round(time.monotonic() - t0, 3)
     return md
 
