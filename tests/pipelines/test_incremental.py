@@ -13,12 +13,13 @@ scratch over the same landing zone; bench.golden compares every published table.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from bench.golden import compare
@@ -132,7 +133,15 @@ COVERING = [
 ]
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+# `make test` runs the covering example only (deterministic); JOURNEYS_HYPOTHESIS=thorough adds
+# random sequences (derandomized, so a failure reproduces), for a run of the property itself.
+THOROUGH = os.environ.get("JOURNEYS_HYPOTHESIS") == "thorough"
+PROFILE = settings(max_examples=int(os.environ.get("JOURNEYS_HYPOTHESIS_EXAMPLES", "5")), derandomize=True,
+                   deadline=None, suppress_health_check=list(HealthCheck),
+                   phases=None if THOROUGH else [Phase.explicit])
+
+
+@PROFILE
 @example(days=COVERING)
 @given(days=days_strategy)
 def test_incremental_equals_full(tmp_path_factory, days):
