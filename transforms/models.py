@@ -16,7 +16,10 @@ assets and the tests go through the same `build`.
 
 from __future__ import annotations
 
+import contextlib
 import graphlib
+import hashlib
+import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,6 +38,16 @@ from transforms.config import Config
 from transforms.designs import design_params, retention_params
 from transforms.funnels import build_funnel_tables
 from transforms.identity import connected_components, identity_params
+from transforms.incremental import (
+    DIRTY,
+    build_incremental,
+    current_run,
+    finish_run,
+    incremental_key,
+    save_fingerprint,
+    start_run,
+    stored_fingerprints,
+)
 from transforms.journeys import journey_params
 from transforms.painpoints import pain_point_params, touchpoint_health_params
 from transforms.personas import persona_params
@@ -42,10 +55,12 @@ from transforms.sentiment import load_lexicon, sentiment_params
 from transforms.warehouse import (
     SCHEMAS,
     SQL_DIR,
+    bind,
     build_model,
     count_rows,
     load_match_macros,
     model_path,
+    read_model,
 )
 
 _HEADER_DEPENDS = re.compile(r"^-- depends on:(.*(?:\n--\s{6,}.*)*)", re.MULTILINE)
@@ -165,6 +180,19 @@ def _funnel_tables(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, 
     return build_funnel_tables(con, config.funnels)
 
 
+def _dirty_customers(con: duckdb.DuckDBPyConnection, config: Config, *, full: bool = False) -> dict[str, Any]:
+    md = start_run(con, force_full="asked for a full build" if full else None)
+    changed = changed_models(con, config)
+    md["changed_models"] = changed
+    if md["mode"] == "full":
+        md["summary"] = f"full build ({md['reason']})"
+    else:
+        md["summary"] = f"incremental build for {md['customers']:,} customer(s) with new or changed data"
+    if changed:
+        md["summary"] += "; " + changed_line(changed)
+    return md
+
+
 PYTHON_STEPS: tuple[PythonStep, ...] = (
     PythonStep("sentiment_lexicon", ("intermediate.sentiment_lexicon",), (), _lexicon,
                "The single-word entries of the VADER lexicon that ships with vaderSentiment."),
@@ -178,6 +206,10 @@ PYTHON_STEPS: tuple[PythonStep, ...] = (
                                     "intermediate.funnel_period_attempts"),
                ("marts.journey_events",), _funnel_tables,
                "Every funnel's attempts, matched step by step, and the units' breakdown values."),
+    PythonStep("dirty_customers", (DIRTY,),
+               ("intermediate.identifier_sets", "staging.events", "staging.profiles"), _dirty_customers,
+               "The customers this run rebuilds: those of the events loaded since the last build, "
+               "those identity merged or split, and those whose profile changed."),
 )
 
 
@@ -197,7 +229,70 @@ def graph() -> dict[str, tuple[str, ...]]:
             if relation in deps:
                 raise ModelError(f"{relation} has a SQL file and is also written by the Python step {step.name}")
             deps[relation] = step.reads
+    for relation in list(deps):
+        if step_for(relation) is None and incremental_key(relation) is not None:
+            deps[relation] = tuple(sorted({*deps[relation], DIRTY}))
     return deps
+
+
+def _step_files(step: PythonStep) -> list[Path]:
+    schema = step.writes[0].split(".")[0]
+    return sorted((SQL_DIR / schema / step.name).glob("*.sql"))
+
+
+def fingerprints(config: Config, params: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Each relation's fingerprint: its SQL (a Python step's SQL files), the values of the
+    parameters it binds and whether it is incremental, with the fingerprints of what it reads,
+    so a change reaches everything after it. Computed once per process and set of parameters
+    (the SQL files do not change under a running process)."""
+    params = params if params is not None else model_params(config)
+    key = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+    if key not in _FINGERPRINTS:
+        _FINGERPRINTS[key] = _fingerprints(params)
+    return _FINGERPRINTS[key]
+
+
+_FINGERPRINTS: dict[str, dict[str, str]] = {}
+
+
+def _fingerprints(params: Mapping[str, Any]) -> dict[str, str]:
+    deps = graph()
+    out: dict[str, str] = {}
+    for relation in topological_order(deps):
+        h = hashlib.sha256(relation.encode())
+        step = step_for(relation)
+        if step is not None:
+            h.update(step.name.encode())
+            for f in _step_files(step):
+                h.update(f.read_bytes())
+        else:
+            text = read_model(relation)
+            h.update(text.encode())
+            h.update(json.dumps(bind(text, params), sort_keys=True, default=str).encode())
+            h.update(str(incremental_key(relation)).encode())
+        for d in deps[relation]:
+            h.update(out.get(d, d).encode())
+        out[relation] = h.hexdigest()[:16]
+    return out
+
+
+def changed_models(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
+    """The relations whose fingerprint differs from the one they were last built with (none on
+    a first build), in graph order."""
+    stored = stored_fingerprints(con)
+    if not stored:
+        return []
+    return [r for r, fp in fingerprints(config).items() if stored.get(r, fp) != fp and r != DIRTY]
+
+
+def changed_line(changed: Sequence[str]) -> str:
+    """One line for a person: which models changed and how many after them build in full."""
+    deps = graph()
+    roots = [r for r in changed if not (_ancestors(deps, [r]) - {r}) & set(changed)]
+    after = len(changed) - len(roots)
+    return ("the SQL or configuration of " + ", ".join(roots) + " changed: "
+            + ("it" if len(roots) == 1 else "they") + (f" and the {after} model(s) after" if after else "")
+            + " rebuild in full")
 
 
 def model_params(config: Config) -> dict[str, Any]:
@@ -218,27 +313,47 @@ def model_params(config: Config) -> dict[str, Any]:
 
 
 def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
-          params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+          params: Mapping[str, Any] | None = None, *, full: bool = False) -> dict[str, Any]:
     """Build one relation of the graph (for a Python step, every relation it writes) and
-    return metadata: rows and seconds, plus what a Python step reports."""
+    return metadata: rows and seconds, plus what a Python step reports. A model incremental by
+    customer is rebuilt for the customers of the run's dirty set only, when the run under way
+    is incremental and the model's fingerprint is the one it was last built with; `full`
+    (and the dirty-set step given it) builds everything in full."""
     t0 = time.monotonic()
     load_match_macros(con)  # classification and the funnel programme test conditions with it
     step = step_for(relation)
-    if step is not None:
+    params = params if params is not None else model_params(config)
+    if step is not None and step.name == "dirty_customers":
+        md = _dirty_customers(con, config, full=full)
+    elif step is not None:
         md = dict(step.run(con, config))
     else:
         if relation in STAGE_BUILT or not model_path(relation).is_file():
             raise ModelError(f"{relation} is not a model of the graph")
-        md = {"rows": build_model(con, relation, params if params is not None else model_params(config))}
+        fingerprint = fingerprints(config, params)[relation]
+        run = None if full else current_run(con)
+        if (run is not None and run.mode == "incremental" and incremental_key(relation) is not None
+                and stored_fingerprints(con).get(relation) == fingerprint):
+            md = {"mode": "incremental", "inserted": build_incremental(con, relation, read_model(relation), params),
+                  "rows": count_rows(con, relation)}
+        else:
+            md = {"rows": build_model(con, relation, params)}
+        save_fingerprint(con, relation, fingerprint)
+    if step is not None:
+        fps = fingerprints(config, params)
+        with contextlib.suppress(duckdb.Error):
+            for r in step.writes:
+                save_fingerprint(con, r, fps[r])
     md["seconds"] = round(time.monotonic() - t0, 3)
     return md
 
 
 def build_models(con: duckdb.DuckDBPyConnection, config: Config, targets: Sequence[str] | None = None,
-                 *, with_upstream: bool = True) -> dict[str, int]:
+                 *, with_upstream: bool = True, incremental: bool = False) -> dict[str, int]:
     """Build `targets` (all models when None) in graph order, with every model they read from
     (from the staging tables already in `con`), or, `with_upstream=False`, only them (from
-    whatever `con` already holds). Returns relation -> rows."""
+    whatever `con` already holds). In full unless `incremental` (then as a nightly run does:
+    the models incremental by customer for the dirty set only). Returns relation -> rows."""
     deps = graph()
     if targets is None:
         wanted = set(deps)
@@ -255,9 +370,11 @@ def build_models(con: duckdb.DuckDBPyConnection, config: Config, targets: Sequen
     for relation in order:
         if relation in done:
             continue
-        build(con, relation, config, params)
+        build(con, relation, config, params, full=not incremental)
         step = step_for(relation)
         done |= set(step.writes) if step else {relation}
+    if DIRTY in done:
+        finish_run(con)
     return {r: count_rows(con, r) for r in order}
 
 

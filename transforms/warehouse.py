@@ -35,6 +35,8 @@ from typing import Any
 
 import duckdb
 import yaml
+from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.tokens import TokenType
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMAS = ("raw", "staging", "quarantine", "identity", "intermediate", "marts")
@@ -270,6 +272,87 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
         mark_changed(con, relation)
     return count_rows(con, relation)
 
+
+# --------------------------------------------------------------------------- scoped builds
+# A model incremental by customer (transforms/incremental.py) is rebuilt for the customers of
+# intermediate.dirty_customers only: what it reads is restricted to them, and their rows of the
+# target are replaced. These are the runner's templates of that restriction.
+
+# the scope of each kind of input, as a predicate on one row of it (runner SQL: the one place
+# that restricts what a model reads)
+_IN_SCOPE = "(select customer_id from intermediate.dirty_customers)"
+_JOURNEY_CUSTOMER = "left(journey_id, length(journey_id) - strpos(reverse(journey_id), '-'))"
+SCOPE_PREDICATES = {
+    "customer_id": "customer_id in " + _IN_SCOPE,
+    "journey_id": _JOURNEY_CUSTOMER + " in " + _IN_SCOPE,
+    "identifiers": ("identifiers::varchar in (select identifier_set from intermediate.identifier_sets "
+                    "where customer_id in " + _IN_SCOPE + ")"),
+}
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
+    schema, table = relation.split(".")
+    return {r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where database_name = current_database() "
+        "and schema_name = $s and table_name = $t", {"s": schema, "t": table}).fetchall()}
+
+
+def has_table(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    return _has_table(con, None, relation)
+
+
+def input_predicate(con: duckdb.DuckDBPyConnection, relation: str) -> str | None:
+    """How an input table is restricted to the customers in scope: by its customer, its
+    journey or its identifier set (None: read whole, e.g. a lookup of texts or designs)."""
+    cols = table_columns(con, relation)
+    for column in ("customer_id", "journey_id", "identifiers"):
+        if column in cols:
+            return SCOPE_PREDICATES[column]
+    return None
+
+
+def scoped_select(con: duckdb.DuckDBPyConnection, select: str, key: str) -> str:
+    """`select` with every schema-qualified table it reads in `from`/`join` replaced by the
+    subquery of its rows in scope (tables without a customer are left whole), and its result
+    kept to the scope. The text is edited at the tokens' positions, so the rest of the model's
+    SQL runs as written."""
+    tokens = DuckDB().tokenize(select)
+    edits: list[tuple[int, int, str]] = []
+    for i, tok in enumerate(tokens[:-3]):
+        if tok.token_type not in (TokenType.FROM, TokenType.JOIN):
+            continue
+        a, dot, b = tokens[i + 1], tokens[i + 2], tokens[i + 3]
+        if dot.token_type != TokenType.DOT or a.token_type == TokenType.L_PAREN:
+            continue
+        relation = f"{a.text}.{b.text}".lower()
+        predicate = input_predicate(con, relation)
+        if predicate is None:
+            continue
+        nxt = tokens[i + 4] if i + 4 < len(tokens) else None
+        aliased = nxt is not None and nxt.token_type in (TokenType.ALIAS, TokenType.VAR)
+        text = "(select * from " + relation + " where " + predicate + ")" + ("" if aliased else " as " + b.text)
+        edits.append((a.start, b.end + 1, text))
+    for start, end, text in reversed(edits):
+        select = select[:start] + text + select[end:]
+    return "select * from (\n" + select + "\n) where " + SCOPE_PREDICATES[key]
+
+
+def replace_scope(con: duckdb.DuckDBPyConnection, relation: str, select: str, key: str,
+                  params: Mapping[str, Any] | None = None) -> int:
+    """Replace the rows of `relation` whose `key` (customer_id or journey_id) belongs to a customer
+    of intermediate.dirty_customers by what `select`, restricted to them (`scoped_select`),
+    gives: delete and insert, with its documentation and a new version, in one transaction.
+    Returns the number of rows inserted."""
+    if not _RELATION_RE.match(relation):
+        raise ValueError(f"not a relation name: {relation!r}")
+    bound = bind(select, params or {})
+    scoped = deterministic(con, scoped_select(con, select, key), bound)
+    with transaction(con):
+        con.execute(sql_with("delete from {relation} where ", relation=relation) + SCOPE_PREDICATES[key])
+        n = con.execute(sql_with("insert into {relation} by name\n", relation=relation) + scoped, bound).fetchall()[0][0]
+        apply_comments(con, relation)
+        mark_changed(con, relation)
+    return n
 
 VERSIONS_TABLE = "intermediate._table_versions"
 """In the working file: one row per table written, with a version that changes at every write."""

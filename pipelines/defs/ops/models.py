@@ -34,7 +34,8 @@ def sql_asset(relation: str) -> dg.AssetsDefinition:
         with journeys.connect() as con:
             md = build(con, relation, journeys.config)
             md["preview"] = dg.MetadataValue.md(preview(con, relation))
-        context.log.info(f"{relation}: {md['rows']:,} rows")
+        how = f" ({md['inserted']:,} rebuilt for the run's customers)" if md.get("mode") == "incremental" else ""
+        context.log.info(f"{relation}: {md['rows']:,} rows{how}")
         return dg.MaterializeResult(metadata=md)
 
     _asset.__name__ = f"{schema}__{table}"
@@ -56,9 +57,11 @@ def python_step_asset(step: PythonStep) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, journeys: JourneysResource):
         with journeys.connect() as con:
             md = build(con, step.writes[0], journeys.config)
+            if md.get("summary"):
+                context.log.info(str(md["summary"]))
             for relation in step.writes:
                 rows = count_rows(con, relation)
-                extra = {k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v)
+                extra = {k: (dg.MetadataValue.json(v) if isinstance(v, dict | list) else v)
                          for k, v in md.items() if k != "rows"}
                 yield dg.MaterializeResult(
                     asset_key=_key(relation),

@@ -7,6 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from pipelines.defs.ops.resources import JourneysResource, utcnow
+from transforms.incremental import finish_run as finish_incremental
 from transforms.runlog import finish_run
 from transforms.warehouse import publish, run_sql
 
@@ -47,6 +48,7 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     def published(context: dg.AssetExecutionContext, config: PublishConfig,
                   journeys: JourneysResource) -> dg.MaterializeResult:
         with journeys.connect() as con:
+            finish_incremental(con)  # every model is built: the next run compares with this one
             run_sql(con, "ops/catalog/checkpoint")  # the working file is whole before it is copied
         s = journeys.config.settings
         at = utcnow()

@@ -1,0 +1,1 @@
+select relation, fingerprint from intermediate._model_fingerprints;

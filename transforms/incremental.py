@@ -1,0 +1,122 @@
+"""Incremental builds by customer: the runner's side (issue 16).
+
+A model whose documentation says `incremental_by: customer_id` (or `journey_id`, whose key
+starts with the customer's: '<customer_id>-<n>') keeps one customer's rows apart from every
+other customer's: its rows for a customer depend only on that customer's input rows. A nightly
+run rebuilds such a model for the customers of `intermediate.dirty_customers` only: the runner
+restricts what the model reads (each input table that carries a customer, a journey or an
+identifier set becomes a subquery of the customers in scope), then deletes the scope's rows of
+the target and inserts the result, in one transaction. The model's SQL file is not edited: the
+same select runs unrestricted (create or replace) in a full build.
+
+The dirty set (sql/ops/incremental/dirty_customers.sql) compares with what the last finished run
+built: the events the loads decided again, identity changes, profile changes. A run builds in
+full when there is no finished run to compare with, when an erasure was recorded since, or when
+an event without a customer is touched; a model whose fingerprint (its SQL and bound parameters,
+with those of everything it reads) changed is built in full, and so is everything after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from transforms.warehouse import has_table, replace_scope, run_sql, table_doc
+
+KEYS = ("customer_id", "journey_id")
+DIRTY = "intermediate.dirty_customers"
+
+
+def incremental_key(relation: str) -> str | None:
+    """The key a model is incremental by (its .yaml's `incremental_by`), or None."""
+    doc = table_doc(relation)
+    key = doc.get("incremental_by") if doc else None
+    if key is not None and key not in KEYS:
+        raise ValueError(f"{relation}: incremental_by must be one of {', '.join(KEYS)}, not {key!r}")
+    return key
+
+
+def build_incremental(con: duckdb.DuckDBPyConnection, relation: str, select: str,
+                      params: Mapping[str, Any]) -> int:
+    """Rebuild the rows of the run's customers of `relation` (see warehouse.replace_scope)."""
+    key = incremental_key(relation)
+    if key is None:
+        raise ValueError(f"{relation} is not incremental by customer")
+    return replace_scope(con, relation, select, key, params)
+
+
+# --------------------------------------------------------------------------- the run's state
+
+
+@dataclass(frozen=True)
+class RunState:
+    mode: str  # full | incremental
+    pending: bool  # started, not finished
+    reason: str = ""
+
+
+def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
+    run_sql(con, "ops/incremental/state_tables")
+
+
+def current_run(con: duckdb.DuckDBPyConnection) -> RunState | None:
+    """The run under way (pending), or None when none is: then every model builds in full."""
+    ensure_state(con)
+    rows = run_sql(con, "ops/incremental/read_state").fetchall()
+    if not rows or not rows[0][1]:
+        return None
+    return RunState(rows[0][0], True)
+
+
+def stored_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    ensure_state(con)
+    return dict(run_sql(con, "ops/incremental/read_fingerprints").fetchall())
+
+
+def save_fingerprint(con: duckdb.DuckDBPyConnection, relation: str, fingerprint: str) -> None:
+    ensure_state(con)
+    run_sql(con, "ops/incremental/save_fingerprint", {"relation": relation, "fingerprint": fingerprint})
+
+
+def start_run(con: duckdb.DuckDBPyConnection, *, force_full: str | None = None) -> dict[str, Any]:
+    """Decide this run's mode and write its dirty set. Returns metadata for a person."""
+    ensure_state(con)
+    previous = run_sql(con, "ops/incremental/read_state").fetchall()
+    newest, has_erasures = (run_sql(con, "ops/incremental/newest_load").fetchall()[0]
+                            if has_table(con, "raw._partitions") else (None, 0))  # models built without a ledger (tests)
+    n_erasures = run_sql(con, "ops/incremental/count_erasures").fetchall()[0][0] if has_erasures else 0
+    reason = force_full
+    if reason is None:
+        if not previous:
+            reason = "no earlier build to compare with"
+        elif previous[0][0] == "full" and previous[0][1]:
+            reason = "the previous full build did not finish"
+        elif previous[0][3] != n_erasures:
+            reason = "an erasure was recorded since the last build"
+        elif not has_table(con, "intermediate._built_identifier_sets"):
+            reason = "no earlier build to compare with"
+    if reason is None:
+        n, n_null = run_sql(con, "ops/incremental/dirty_customers", {
+            "since": previous[0][2], "keep_previous": bool(previous[0][1])}).fetchall()[0]
+        if n_null:
+            reason = "an event without a customer changed"
+    if reason is not None:
+        n, _ = run_sql(con, "ops/incremental/all_customers").fetchall()[0]
+    mode = "full" if reason else "incremental"
+    run_sql(con, "ops/incremental/start_run",
+            {"mode": mode, "built_through": newest, "n_erasures": n_erasures, "reason": reason})
+    return {"mode": mode, "reason": reason or "", "customers": n}
+
+
+def finish_run(con: duckdb.DuckDBPyConnection) -> bool:
+    """Record that the run under way built every model (no-op when none is under way)."""
+    if current_run(con) is None:
+        return False
+    with contextlib.suppress(duckdb.CatalogException):
+        run_sql(con, "ops/incremental/finish")
+        return True
+    return False
