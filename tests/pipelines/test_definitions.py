@@ -5,9 +5,12 @@ import duckdb
 
 from pipelines.definitions import defs
 
-# the runner's bookkeeping of table versions (transforms/warehouse.py: which table changed since
-# the last publish), not data: the publish asset's inner state, in neither Dagster nor the docs
-BOOKKEEPING = {"intermediate._table_versions", "_journeys.published_tables"}
+# the runner's bookkeeping, not data: which table changed since the last publish
+# (transforms/warehouse.py) and what the last build saw, for the next run's dirty set and
+# fingerprints (transforms/incremental.py): the inner state of publish and of the runner
+BOOKKEEPING = {"intermediate._table_versions", "_journeys.published_tables",
+               "intermediate._incremental_state", "intermediate._model_fingerprints",
+               "intermediate._built_identifier_sets", "intermediate._built_profiles"}
 
 
 def test_assets_jobs_schedules_sensors():
