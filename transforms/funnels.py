@@ -12,7 +12,9 @@ Input: ``marts.journey_events`` (one row per event). Output, per configured funn
   ``marts.funnel_step_trends``. The week the unit's counted attempt starts in has that attempt
   (it is also the furthest, first-arriving, latest-starting one of its week); for each other
   week the same programme runs once more over a copy of the unit's events from the week's first
-  start to its last start plus the window, starting attempts only in that week;
+  start to its last start plus the window, starting attempts only in that week (events after the
+  last start that match step 1 only are left out; without exclusions, outside any_order mode, a
+  week's row is read off the state its counted attempt ends in, without walking the chain back);
 * ``marts.funnel_customers`` (sql/marts/funnel_customers.sql) from the two above;
   ``marts.funnel_dropoff`` and ``marts.funnel_trends`` are SQL models over them.
 
@@ -238,8 +240,9 @@ def check_breakdowns(funnels: Sequence[FunnelConfig], columns: Sequence[str]) ->
                 )
 
 
-def _ordered_chains(con: duckdb.DuckDBPyConnection, plan: FunnelPlan) -> None:
-    """The dynamic programme over the funnel's steps (a loop over steps, never over events)."""
+def _ordered_chains(con: duckdb.DuckDBPyConnection, plan: FunnelPlan, *, with_chain: bool = True) -> None:
+    """The dynamic programme over the funnel's steps (a loop over steps, never over events),
+    then (`with_chain`) the counted attempt's chain back from the state it ends in."""
     strict = plan.config.mode == "strict"
     run_sql(con, f"{PROGRAMME}/first_states")
     for k in range(2, plan.n + 1):
@@ -265,7 +268,8 @@ def _ordered_chains(con: duckdb.DuckDBPyConnection, plan: FunnelPlan) -> None:
         for part in parts:
             run_sql(con, f"{PROGRAMME}/{part}", params)
         run_sql(con, f"{PROGRAMME}/next_states", params)
-    run_sql(con, f"{PROGRAMME}/chain")
+    if with_chain:
+        run_sql(con, f"{PROGRAMME}/chain")
 
 
 def _any_order_chains(con: duckdb.DuckDBPyConnection, plan: FunnelPlan) -> None:
@@ -372,7 +376,14 @@ def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[Funnel
             # counted; the programme runs again once per week of start of the other units
             run_sql(con, f"{PROGRAMME}/period_matches", {"funnel": f.name, "window_us": plan.window_us,
                                                           "any_order": f.mode == "any_order"})
-            _attempts(con, plan, as_of_us, "period_rows")
+            if f.mode == "any_order" or f.exclusions:
+                _attempts(con, plan, as_of_us, "period_rows")
+            else:
+                # without exclusions, a week's row needs only where its counted attempt ends
+                _ordered_chains(con, plan, with_chain=False)
+                run_sql(con, f"{PROGRAMME}/period_chosen", {
+                    "funnel": f.name, "n": plan.n, "window_us": plan.window_us, "strict": f.mode == "strict",
+                    "as_of_us": as_of_us if as_of_us is not None else -(2**62)})
             timings[f.name] = round(time.monotonic() - t0, 3)
         params = definition_params(funnels, as_of)
         replace_table(con, "intermediate.funnel_definitions", _select("definitions"), params)

@@ -18,3 +18,4 @@ drop table if exists funnel_base_matches;
 drop table if exists funnel_period_rows;
 drop table if exists funnel_value_rows;
 drop table if exists funnel_periods;
+drop table if exists funnel_copied_periods;

@@ -32,6 +32,16 @@ drop table if exists funnel_base_matches;
 
 alter table funnel_matches rename to funnel_base_matches;
 
+-- the weeks copied: those of units starting in more than one week, other than the counted
+-- attempt's week (left out before the copy, so only the kept weeks meet the events)
+create or replace temp table funnel_copied_periods as
+select p.*
+from funnel_periods as p
+anti join funnel_counted_attempts as a
+    on p.unit_id = a.unit_id
+    and p.period_start = date_trunc('week', make_timestamp(a.start_t_us))::date
+where p.n_periods > 1;
+
 create or replace temp table funnel_matches as
 select
     m.match_id * 1048576 + p.period_no as match_id,
@@ -41,14 +51,10 @@ select
     m.unit_id as base_unit_id,
     p.period_start
 from funnel_base_matches as m
-inner join funnel_periods as p
+inner join funnel_copied_periods as p
     on m.unit_id = p.unit_id
     and m.t_us >= p.first_start_us
     and m.t_us <= p.last_start_us + $window_us
-where p.n_periods > 1
-    and not exists (
-        select 1
-        from funnel_counted_attempts as a
-        where a.unit_id = p.unit_id
-            and date_trunc('week', make_timestamp(a.start_t_us))::date = p.period_start
-    );
+-- an event after the week's last start that matches step 1 only (ordered and strict modes) can
+-- neither start an attempt of the copy nor be taken by one: it is left out
+where m.t_us <= p.last_start_us or $any_order or m.smask <> 1 or m.xmask <> 0;
