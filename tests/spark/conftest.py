@@ -72,9 +72,12 @@ def both(spark: Any) -> Any:
     import duckdb
 
     from transforms.engines.spark import to_spark
+    from transforms.warehouse import load_match_macros, load_pii_macros
 
     con = duckdb.connect()
     con.execute("set timezone = 'UTC'")
+    load_match_macros(con)  # the macros of sql/macros/, which to_spark inlines
+    load_pii_macros(con)
 
     def run(sql: str, params: dict[str, Any] | None = None) -> tuple[list[tuple], list[tuple]]:
         duck = con.execute(sql, params or {}).fetchall()

@@ -63,6 +63,15 @@ CASES = {
         " select * from t union all select * from u", None),
     "list_index: a MAP looked up by a key from a column": (
         "select m[k], m['a'] from (select map(['a', 'b'], [1, 2]) as m, 'b' as k)", None),
+    "inline_macros: condition_holds of every kind, a null value and an unknown kind": (
+        "select kind, pattern, value, condition_holds(kind, pattern, value) from (values"
+        " ('always', null, 'x'), ('equals', 'a', 'a'), ('equals', 'a', 'b'), ('equals', 'a', null),"
+        r" ('empty', null, ''), ('empty', null, null), ('empty', null, 'x'), ('glob', 'a\_%', 'A_bc'),"
+        r" ('glob', 'a\_%', 'abc'), ('regex', '^v[0-9]+$', 'v12'), ('regex', '^v[0-9]+$', 'x'),"
+        " ('flag', 'true', 'true'), ('nosuch', 'a', 'a')) t(kind, pattern, value)", None),
+    "inline_macros: a macro calling macros (normalize_email calls pii_at_re)": (
+        "select x, normalize_email(x) from (values"
+        " (' Ann(at)Example.COM '), ('bob%40example.org'), ('not an email'), ('')) t(x)", None),
     "len is the size of a list, length that of a string": (
         f"select len(v), length('abcd') from ({LIST})", None),
 }

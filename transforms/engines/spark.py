@@ -12,6 +12,7 @@ no system Java is needed.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import tempfile
@@ -23,6 +24,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.helper import seq_get
+from sqlglot.tokens import TokenType
+
+MACROS_DIR = Path(__file__).resolve().parent.parent.parent / "sql" / "macros"
 
 
 class PortableDuckDB(DuckDB):
@@ -282,8 +286,71 @@ def cte_hint(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+# --------------------------------------------------------------------------- macros
+
+def _macro_statements(text: str) -> list[tuple[str, list[str], str]]:
+    """`(name, parameters, body)` of each `create [or replace] macro name(p, …) as body;` of
+    `text`, split on the tokens (a `;` inside a string or a comment does not split)."""
+    tokens = PortableDuckDB().tokenize(text)
+    statements, current = [], []
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            statements.append(current)
+            current = []
+        else:
+            current.append(token)
+    statements.append(current)
+    out = []
+    for st in statements:
+        words = [t.text.lower() for t in st]
+        if "macro" not in words[:4] or "as" not in words:
+            continue
+        name_at = words.index("macro") + 1
+        as_at = words.index("as", name_at)
+        params = [t.text.lower() for t in st[name_at + 2:as_at - 1] if t.token_type != TokenType.COMMA]
+        body = text[st[as_at + 1].start:st[-1].end + 1]
+        out.append((words[name_at], params, body))
+    return out
+
+
+@functools.cache
+def macros(directory: Path = MACROS_DIR) -> dict[str, tuple[list[str], exp.Expression]]:
+    """The scalar macros of sql/macros/*.sql, by name: their parameters and their body, the
+    macros they call already inlined (a macro calls only those defined before it)."""
+    found: dict[str, tuple[list[str], exp.Expression]] = {}
+    for path in sorted(directory.glob("*.sql")):
+        for name, params, body in _macro_statements(path.read_text(encoding="utf-8")):
+            tree = sqlglot.parse_one(body, read=PortableDuckDB)
+            found[name] = (params, tree.transform(lambda n: _inlined(n, found)))
+    return found
+
+
+def _inlined(node: exp.Expression, known: dict[str, tuple[list[str], exp.Expression]]) -> exp.Expression:
+    if not isinstance(node, exp.Anonymous) or node.name.lower() not in known:
+        return node
+    params, body = known[node.name.lower()]
+    if len(params) != len(node.expressions):
+        return node
+    args = dict(zip(params, node.expressions, strict=True))
+
+    def substitute(n: exp.Expression) -> exp.Expression:
+        if isinstance(n, exp.Column) and not n.table and n.name.lower() in args:
+            return exp.paren(args[n.name.lower()].copy())
+        return n
+
+    return exp.paren(body.copy().transform(substitute))
+
+
+def inline_macros(node: exp.Expression) -> exp.Expression | None:
+    """A call of a macro of sql/macros/ (`condition_holds(k.kind, k.pattern, d.value)`) becomes
+    its body, each parameter replaced by its argument: Spark has no macros. Runs first, so the
+    other rules rewrite the body as they rewrite the model (`like_escape`, ...)."""
+    out = _inlined(node, macros())
+    return out if out is not node else None
+
+
 RULES: tuple[Rule, ...] = (
-    zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, series, ordered_list,
+    inline_macros, zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, series, ordered_list,
     percentile, like_escape, list_overlap, days, cte_hint,
 )
 
