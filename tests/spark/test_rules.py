@@ -72,6 +72,10 @@ CASES = {
     "inline_macros: a macro calling macros (normalize_email calls pii_at_re)": (
         "select x, normalize_email(x) from (values"
         " (' Ann(at)Example.COM '), ('bob%40example.org'), ('not an email'), ('')) t(x)", None),
+    "json_paths: json_extract_string of a list of paths is a list of texts": (
+        "select j, json_extract_string(j, $paths::varchar[]), json_extract_string(j, ['$.a', '$.n.m'])"
+        """ from (values ('{"a": "x", "b": 2, "n": {"m": true}}'), ('{"b": 1.5}'), ('{}'), (null)) t(j)""",
+        {"paths": ["$.a", '$."b"', '$."n"."m"', "$.c"]}),
     "len is the size of a list, length that of a string": (
         f"select len(v), length('abcd') from ({LIST})", None),
 }
@@ -91,3 +95,20 @@ def test_without_the_rules_sqlglot_alone_differs(both, spark):
     duck, _ = both(sql)
     plain = spark.sql(sqlglot.transpile(sql, read="duckdb", write="spark")[0]).collect()
     assert [tuple(r) for r in plain] != duck
+
+
+def test_map_text_is_duckdbs_on_spark(spark):
+    """map_text: a MAP cast to text reads the same on both engines, quotes and nulls included
+    (the models key identifier and attribute sets by it)."""
+    import duckdb
+    from conftest import rows
+
+    sql = ("select k, m::varchar as t from (values"
+           " (1, map(['anonymous_id', 'user_id'], ['0b89-c4e3', 'u1'])),"
+           r" (2, map(['company', 'b c', 'q'], ['Acme, Inc.', null, 'it''s a\b'])),"
+           " (3, map(['e', 'n', 's', 'x'], ['', 'NULL', ' lead', 'a=b{}[]():\"'])),"
+           " (4, map([], [])::map(varchar, varchar)), (5, null)) t(k, m)")
+    duck = rows(duckdb.connect().execute(sql).fetchall())
+    sparked = rows(spark.sql(to_spark(sql, map_columns=["m"])).collect())
+    assert sparked == duck
+    assert [r[1] for r in duck][:2] == ["{anonymous_id=0b89-c4e3, user_id=u1}", r"{company='Acme, Inc.', b c=NULL, q='it\'s a\\b'}"]

@@ -16,7 +16,7 @@ import functools
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -349,9 +349,66 @@ def inline_macros(node: exp.Expression) -> exp.Expression | None:
     return out if out is not node else None
 
 
+def json_paths(node: exp.Expression) -> exp.Expression | None:
+    """`json_extract_string(x, [path, …])` (a list of paths, a list of texts out) becomes
+    `transform(paths, _p -> get_json_object(x, _p))`: Spark's `get_json_object` takes one path,
+    and writes a quoted key `$."k"` as `$['k']`. A null document gives a null list, as in DuckDB."""
+    if not isinstance(node, exp.JSONExtractScalar):
+        return None
+    paths = node.expression
+    is_list = isinstance(paths, exp.Array) or (
+        isinstance(paths, exp.Cast) and paths.to.is_type(exp.DataType.Type.ARRAY))
+    if not is_list:
+        return None
+    p = exp.to_identifier("_p")
+    # a quoted key (`$."tags"`, as the config compiler writes them) is `$['tags']` in Spark
+    spark_path = exp.RegexpReplace(this=exp.column("_p"), expression=exp.Literal.string(r'\."([^"]*)"'),
+                                   replacement=exp.Literal.string("['$1']"))
+    one = _fn("get_json_object", node.this.copy(), spark_path)
+    each = _fn("transform", paths.copy(), exp.Lambda(this=one, expressions=[p]))
+    return exp.If(this=exp.Is(this=node.this.copy(), expression=exp.null()), true=exp.null(), false=each)
+
+
+# DuckDB quotes a text inside a nested value when it holds one of these characters, starts or
+# ends with a space, is empty or reads NULL; a quote and a backslash are then escaped.
+_NEEDS_QUOTES = r"""["'(),:=\[\\\]{}]|^\s|\s$"""
+
+
+def _nested_text(v: exp.Expression) -> exp.Expression:
+    """DuckDB's text of a string `v` inside a MAP or a list: `NULL`, bare, or `'quoted'`."""
+    s = exp.Literal.string
+    needs = exp.or_(
+        exp.RegexpLike(this=v.copy(), expression=s(_NEEDS_QUOTES)),
+        exp.EQ(this=v.copy(), expression=s("")),
+        exp.EQ(this=exp.Lower(this=v.copy()), expression=s("null")),
+    )
+    escaped = _fn("replace", _fn("replace", v.copy(), s("\\"), s("\\\\")), s("'"), s("\\'"))
+    return exp.Case(ifs=[
+        exp.If(this=exp.Is(this=v.copy(), expression=exp.null()), true=s("NULL")),
+        exp.If(this=needs, true=exp.func("concat", s("'"), escaped, s("'"))),
+    ], default=v.copy())
+
+
+def map_text(columns: frozenset[str]) -> Rule:
+    """`m::varchar` of a MAP column (one of `columns`: the generator does not know the types)
+    is DuckDB's text of it, `{k=v, k2='a, b'}`, not Spark's `{k -> v, …}`: the models key
+    identifier and attribute sets by that text, so both engines must write it alike."""
+    def rule(node: exp.Expression) -> exp.Expression | None:
+        if not (isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.TEXT_TYPES)
+                and isinstance(node.this, exp.Column) and node.this.name.lower() in columns):
+            return None
+        e = exp.to_identifier("_e")
+        field = lambda name: exp.Dot(this=exp.column("_e"), expression=exp.to_identifier(name))  # noqa: E731
+        entry = exp.func("concat", _nested_text(field("key")), exp.Literal.string("="), _nested_text(field("value")))
+        entries = _fn("transform", _fn("map_entries", node.this.copy()), exp.Lambda(this=entry, expressions=[e]))
+        return exp.func("concat", exp.Literal.string("{"), _fn("array_join", entries, exp.Literal.string(", ")),
+                        exp.Literal.string("}"))
+    return rule
+
+
 RULES: tuple[Rule, ...] = (
     inline_macros, zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, series, ordered_list,
-    percentile, like_escape, list_overlap, days, cte_hint,
+    percentile, like_escape, list_overlap, days, cte_hint, json_paths,
 )
 
 
@@ -368,14 +425,16 @@ def _bound(tree: exp.Expression, params: dict[str, Any]) -> exp.Expression:
     return tree.transform(bind)
 
 
-def to_spark(sql: str, params: dict[str, Any] | None = None) -> str:
+def to_spark(sql: str, params: dict[str, Any] | None = None, map_columns: Collection[str] = ()) -> str:
     """The Spark SQL form of a DuckDB statement (or of several, `;`-separated). With `params`,
-    each `$name` they hold becomes a literal; the others stay `:name`, for `spark.sql(sql, args)`."""
+    each `$name` they hold becomes a literal; the others stay `:name`, for `spark.sql(sql, args)`.
+    `map_columns` names the MAP columns of the inputs (their text form is DuckDB's, map_text)."""
     out = []
+    rules = RULES + ((map_text(frozenset(c.lower() for c in map_columns)),) if map_columns else ())
     for tree in sqlglot.parse(sql, read=PortableDuckDB):
         if tree is None:
             continue
-        for rule in RULES:
+        for rule in rules:
             tree = tree.transform(lambda n, rule=rule: rule(n) or n)
         if params:
             tree = _bound(tree, params)
