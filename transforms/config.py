@@ -639,7 +639,7 @@ class SettingsFile(Model):
     )
     spark_master: str = Field(
         "local[1]",
-        description="With engine: spark, the Spark master (local[N], spark://host:port, yarn, "
+        description="The Spark master when engine is spark (local[N], spark://host:port, yarn, "
         "k8s://...) or a Spark Connect URL (sc://host:port).",
     )
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
