@@ -632,11 +632,30 @@ class SettingsFile(Model):
     coverage_threshold: float = Field(0.98, ge=0, le=1, description="Asset check: share of each source's events that some rule classifies.")
     duckdb_memory_limit: str | None = Field(None, description="DuckDB memory_limit (e.g. '8GB'); unset means DuckDB's default (80% of RAM).")
     duckdb_threads: int | None = Field(None, ge=1, description="DuckDB threads; unset means all cores.")
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="Where the models run: duckdb (this machine) or spark (issue 19). Checked by "
+        "`journeys check`; `journeys run` does not use it yet and always runs on DuckDB.",
+    )
+    spark_master: str = Field(
+        "local[1]",
+        description="The Spark master when engine is spark (local[N], spark://host:port, yarn, "
+        "k8s://...) or a Spark Connect URL (sc://host:port).",
+    )
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     journeys: JourneySettings = Field(default_factory=JourneySettings)
     attribution: AttributionSettings = Field(default_factory=AttributionSettings)
     pain_points: PainPointSettings = Field(default_factory=PainPointSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+    @field_validator("spark_master")
+    @classmethod
+    def _spark_master(cls, v: str) -> str:
+        if not re.fullmatch(r"local(\[(\d+|\*)\])?|(spark|sc|k8s)://\S+|yarn", v):
+            raise ValueError(f"{v!r} is not a Spark master or Connect URL; use local[N], "
+                             "spark://host:port, yarn, k8s://... or sc://host:port")
+        return v
+
 
 
 # --------------------------------------------------------------------------- loading

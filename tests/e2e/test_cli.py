@@ -245,3 +245,13 @@ def test_sql_money_has_two_decimals_and_no_float_is_scientific(tmp_path, demo_ru
     assert not re.search(r"\de[+-]\d", r.stdout)
     csv = sql(["select 26880.0::double as amount, 1e20::double as big", "--format", "csv"], tmp_path, demo_run.published)
     assert csv.stdout == "amount,big\n26880.00,100000000000000000000\n"
+
+
+def test_check_refuses_an_unknown_engine_with_exit_2(tmp_path):
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text("engine: snowflake\n")
+    r = journeys(["check", "--config", str(config)], tmp_path)
+    assert r.returncode == 2
+    assert f"{config / 'settings.yaml'}: engine: Input should be 'duckdb' or 'spark' (use one of the allowed values)." in r.stderr
+    assert "Traceback" not in r.stderr

@@ -41,10 +41,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def normal(value: Any) -> Any:
     """A value as both engines' rows can be compared: lists and rows as tuples, decimals as
     floats, floats at 12 significant digits (DESIGN.md's "identical"), timestamps naive UTC."""
+    if hasattr(value, "asDict"):  # a Spark struct: by field name, as DuckDB's (a dict)
+        value = value.asDict(recursive=False)
     if isinstance(value, dict):
         return tuple(sorted((k, normal(v)) for k, v in value.items()))
-    if hasattr(value, "asDict"):
-        return tuple(normal(v) for v in value)
     if isinstance(value, list | tuple):
         return tuple(normal(v) for v in value)
     if isinstance(value, decimal.Decimal):
@@ -62,7 +62,7 @@ def normal(value: Any) -> Any:
 
 def rows(result: list[Any]) -> list[tuple]:
     """Rows of either engine, normalised and sorted (order is not part of a table)."""
-    return sorted((normal(r) for r in result), key=repr)
+    return sorted((tuple(normal(v) for v in r) for r in result), key=repr)
 
 
 @pytest.fixture(scope="session")
@@ -72,9 +72,12 @@ def both(spark: Any) -> Any:
     import duckdb
 
     from transforms.engines.spark import to_spark
+    from transforms.warehouse import load_match_macros, load_pii_macros
 
     con = duckdb.connect()
     con.execute("set timezone = 'UTC'")
+    load_match_macros(con)  # the macros of sql/macros/, which to_spark inlines
+    load_pii_macros(con)
 
     def run(sql: str, params: dict[str, Any] | None = None) -> tuple[list[tuple], list[tuple]]:
         duck = con.execute(sql, params or {}).fetchall()

@@ -68,3 +68,25 @@ def test_no_warning_for_sources_without_loaded_events(tmp_path):
     assert not any("funnels.yaml" in w for w in warnings)
     warnings = unseen_event_names(load_config(tmp_path), {"support": {"ticket_created"}})
     assert any("steps[1]: event name 'ticket_solved'" in w for w in warnings)
+
+
+@pytest.mark.parametrize("text, key, fix", [
+    ("engine: sparc\n", "engine: Input should be 'duckdb' or 'spark'", "use one of the allowed values"),
+    ("engine: spark\nspark_master: localhost\n", "spark_master: 'localhost' is not a Spark master",
+     "use local[N], spark://host:port, yarn, k8s://... or sc://host:port"),
+])
+def test_engine_setting_names_the_file_the_key_and_the_fix(tmp_path, text, key, fix):
+    (tmp_path / "settings.yaml").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path / 'settings.yaml'}: {key}")
+    assert fix in msg
+
+
+@pytest.mark.parametrize("master", ["local[2]", "local[*]", "spark://head:7077", "sc://connect:15002", "yarn"])
+def test_engine_spark_with_a_master_loads(tmp_path, master):
+    (tmp_path / "settings.yaml").write_text(f"engine: spark\nspark_master: '{master}'\n")
+    settings = load_config(tmp_path).settings
+    assert (settings.engine, settings.spark_master) == ("spark", master)
+    assert load_config(None).settings.engine == "duckdb"

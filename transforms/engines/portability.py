@@ -97,7 +97,7 @@ def _constructs(tree: exp.Expression) -> Iterator[tuple[exp.Expression, str]]:
         elif isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order) \
                 and len({bool(k.args.get("desc")) for k in node.this.expressions}) > 1:
             yield node, "list() ordered in mixed directions"
-        elif isinstance(node, exp.JSONExtract | exp.JSONExtractScalar) and (
+        elif isinstance(node, exp.JSONExtract) and (  # json_extract_string: the json_paths rule
                 isinstance(node.expression, exp.Array)
                 or (isinstance(node.expression, exp.Cast) and node.expression.to.is_type(exp.DataType.Type.ARRAY))):
             yield node, "json_extract() of a list of paths"

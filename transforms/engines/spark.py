@@ -12,10 +12,11 @@ no system Java is needed.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.helper import seq_get
+from sqlglot.tokens import TokenType
+
+MACROS_DIR = Path(__file__).resolve().parent.parent.parent / "sql" / "macros"
 
 
 class PortableDuckDB(DuckDB):
@@ -282,9 +286,129 @@ def cte_hint(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+# --------------------------------------------------------------------------- macros
+
+def _macro_statements(text: str) -> list[tuple[str, list[str], str]]:
+    """`(name, parameters, body)` of each `create [or replace] macro name(p, …) as body;` of
+    `text`, split on the tokens (a `;` inside a string or a comment does not split)."""
+    tokens = PortableDuckDB().tokenize(text)
+    statements, current = [], []
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            statements.append(current)
+            current = []
+        else:
+            current.append(token)
+    statements.append(current)
+    out = []
+    for st in statements:
+        words = [t.text.lower() for t in st]
+        if "macro" not in words[:4] or "as" not in words:
+            continue
+        name_at = words.index("macro") + 1
+        as_at = words.index("as", name_at)
+        params = [t.text.lower() for t in st[name_at + 2:as_at - 1] if t.token_type != TokenType.COMMA]
+        body = text[st[as_at + 1].start:st[-1].end + 1]
+        out.append((words[name_at], params, body))
+    return out
+
+
+@functools.cache
+def macros(directory: Path = MACROS_DIR) -> dict[str, tuple[list[str], exp.Expression]]:
+    """The scalar macros of sql/macros/*.sql, by name: their parameters and their body, the
+    macros they call already inlined (a macro calls only those defined before it)."""
+    found: dict[str, tuple[list[str], exp.Expression]] = {}
+    for path in sorted(directory.glob("*.sql")):
+        for name, params, body in _macro_statements(path.read_text(encoding="utf-8")):
+            tree = sqlglot.parse_one(body, read=PortableDuckDB)
+            found[name] = (params, tree.transform(lambda n: _inlined(n, found)))
+    return found
+
+
+def _inlined(node: exp.Expression, known: dict[str, tuple[list[str], exp.Expression]]) -> exp.Expression:
+    if not isinstance(node, exp.Anonymous) or node.name.lower() not in known:
+        return node
+    params, body = known[node.name.lower()]
+    if len(params) != len(node.expressions):
+        return node
+    args = dict(zip(params, node.expressions, strict=True))
+
+    def substitute(n: exp.Expression) -> exp.Expression:
+        if isinstance(n, exp.Column) and not n.table and n.name.lower() in args:
+            return exp.paren(args[n.name.lower()].copy())
+        return n
+
+    return exp.paren(body.copy().transform(substitute))
+
+
+def inline_macros(node: exp.Expression) -> exp.Expression | None:
+    """A call of a macro of sql/macros/ (`condition_holds(k.kind, k.pattern, d.value)`) becomes
+    its body, each parameter replaced by its argument: Spark has no macros. Runs first, so the
+    other rules rewrite the body as they rewrite the model (`like_escape`, ...)."""
+    out = _inlined(node, macros())
+    return out if out is not node else None
+
+
+def json_paths(node: exp.Expression) -> exp.Expression | None:
+    """`json_extract_string(x, [path, …])` (a list of paths, a list of texts out) becomes
+    `transform(paths, _p -> get_json_object(x, _p))`: Spark's `get_json_object` takes one path,
+    and writes a quoted key `$."k"` as `$['k']`. A null document gives a null list, as in DuckDB."""
+    if not isinstance(node, exp.JSONExtractScalar):
+        return None
+    paths = node.expression
+    is_list = isinstance(paths, exp.Array) or (
+        isinstance(paths, exp.Cast) and paths.to.is_type(exp.DataType.Type.ARRAY))
+    if not is_list:
+        return None
+    p = exp.to_identifier("_p")
+    # a quoted key (`$."tags"`, as the config compiler writes them) is `$['tags']` in Spark
+    spark_path = exp.RegexpReplace(this=exp.column("_p"), expression=exp.Literal.string(r'\."([^"]*)"'),
+                                   replacement=exp.Literal.string("['$1']"))
+    one = _fn("get_json_object", node.this.copy(), spark_path)
+    each = _fn("transform", paths.copy(), exp.Lambda(this=one, expressions=[p]))
+    return exp.If(this=exp.Is(this=node.this.copy(), expression=exp.null()), true=exp.null(), false=each)
+
+
+# DuckDB quotes a text inside a nested value when it holds one of these characters, starts or
+# ends with a space, is empty or reads NULL; a quote and a backslash are then escaped.
+_NEEDS_QUOTES = r"""["'(),:=\[\\\]{}]|^\s|\s$"""
+
+
+def _nested_text(v: exp.Expression) -> exp.Expression:
+    """DuckDB's text of a string `v` inside a MAP or a list: `NULL`, bare, or `'quoted'`."""
+    s = exp.Literal.string
+    needs = exp.or_(
+        exp.RegexpLike(this=v.copy(), expression=s(_NEEDS_QUOTES)),
+        exp.EQ(this=v.copy(), expression=s("")),
+        exp.EQ(this=exp.Lower(this=v.copy()), expression=s("null")),
+    )
+    escaped = _fn("replace", _fn("replace", v.copy(), s("\\"), s("\\\\")), s("'"), s("\\'"))
+    return exp.Case(ifs=[
+        exp.If(this=exp.Is(this=v.copy(), expression=exp.null()), true=s("NULL")),
+        exp.If(this=needs, true=exp.func("concat", s("'"), escaped, s("'"))),
+    ], default=v.copy())
+
+
+def map_text(columns: frozenset[str]) -> Rule:
+    """`m::varchar` of a MAP column (one of `columns`: the generator does not know the types)
+    is DuckDB's text of it, `{k=v, k2='a, b'}`, not Spark's `{k -> v, …}`: the models key
+    identifier and attribute sets by that text, so both engines must write it alike."""
+    def rule(node: exp.Expression) -> exp.Expression | None:
+        if not (isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.TEXT_TYPES)
+                and isinstance(node.this, exp.Column) and node.this.name.lower() in columns):
+            return None
+        e = exp.to_identifier("_e")
+        field = lambda name: exp.Dot(this=exp.column("_e"), expression=exp.to_identifier(name))  # noqa: E731
+        entry = exp.func("concat", _nested_text(field("key")), exp.Literal.string("="), _nested_text(field("value")))
+        entries = _fn("transform", _fn("map_entries", node.this.copy()), exp.Lambda(this=entry, expressions=[e]))
+        return exp.func("concat", exp.Literal.string("{"), _fn("array_join", entries, exp.Literal.string(", ")),
+                        exp.Literal.string("}"))
+    return rule
+
+
 RULES: tuple[Rule, ...] = (
-    zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, series, ordered_list,
-    percentile, like_escape, list_overlap, days, cte_hint,
+    inline_macros, zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, series, ordered_list,
+    percentile, like_escape, list_overlap, days, cte_hint, json_paths,
 )
 
 
@@ -301,14 +425,16 @@ def _bound(tree: exp.Expression, params: dict[str, Any]) -> exp.Expression:
     return tree.transform(bind)
 
 
-def to_spark(sql: str, params: dict[str, Any] | None = None) -> str:
+def to_spark(sql: str, params: dict[str, Any] | None = None, map_columns: Collection[str] = ()) -> str:
     """The Spark SQL form of a DuckDB statement (or of several, `;`-separated). With `params`,
-    each `$name` they hold becomes a literal; the others stay `:name`, for `spark.sql(sql, args)`."""
+    each `$name` they hold becomes a literal; the others stay `:name`, for `spark.sql(sql, args)`.
+    `map_columns` names the MAP columns of the inputs (their text form is DuckDB's, map_text)."""
     out = []
+    rules = RULES + ((map_text(frozenset(c.lower() for c in map_columns)),) if map_columns else ())
     for tree in sqlglot.parse(sql, read=PortableDuckDB):
         if tree is None:
             continue
-        for rule in RULES:
+        for rule in rules:
             tree = tree.transform(lambda n, rule=rule: rule(n) or n)
         if params:
             tree = _bound(tree, params)
