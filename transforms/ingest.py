@@ -122,36 +122,46 @@ def _hex_escape(err: UnicodeDecodeError) -> tuple[str, int]:
 codecs.register_error("journeys-hex", _hex_escape)
 
 
+_UTF8_CHUNK = 1 << 20
+"""Bytes checked per decoder call: a decoding error copies the input it was given into the
+exception, so a file with many bad lines is checked in windows, not from the bad line to the
+end of the file each time."""
+
+
 def _split_out_bad_lines(data: bytes) -> tuple[bytes, list[tuple[int, str, int]]] | None:
     """None for a file that is valid UTF-8. Otherwise the same file with each line holding
     invalid bytes blanked to one space (so every line keeps its number), and those lines as
     (line number, text with the bad bytes shown as \\xNN, byte length). The work is per bad
     line: the decoder stops at a bad byte and resumes after its line."""
     view = memoryview(data)
+    n = len(data)
     bad: list[tuple[int, str, int]] = []
     parts: list[bytes | memoryview] = []
-    pos, line_no, counted_to = 0, 1, 0
-    while True:
+    kept, pos, line_no, counted_to = 0, 0, 1, 0
+    while pos < n:
+        final = pos + _UTF8_CHUNK >= n
         try:
-            codecs.utf_8_decode(view[pos:], "strict", True)
-            break
+            # not final: a character cut at the window's end is left for the next window
+            _, used = codecs.utf_8_decode(view[pos:pos + _UTF8_CHUNK], "strict", final)
+            pos += used
+            continue
         except UnicodeDecodeError as err:
             at = pos + err.start
         line_start = data.rfind(b"\n", 0, at) + 1
         line_end = data.find(b"\n", at)
         if line_end < 0:
-            line_end = len(data)
+            line_end = n
         line_no += data.count(b"\n", counted_to, line_start)
         counted_to = line_start
         raw = data[line_start:line_end]
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         bad.append((line_no, raw.decode("utf-8", errors="journeys-hex"), len(raw)))
-        parts += [view[pos:line_start], b" "]
-        pos = line_end
+        parts += [view[kept:line_start], b" "]
+        kept = pos = line_end
     if not bad:
         return None
-    parts.append(view[pos:])
+    parts.append(view[kept:])
     return b"".join(parts), bad
 
 

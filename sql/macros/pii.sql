@@ -24,14 +24,19 @@ create or replace macro pii_phone_in_text_re() as
 
 -- Emails and phone numbers in any of the forms above become '[email]' / '[phone]'. Cheap
 -- tests run first, so most values skip the replacements: an '@' in one of its forms; seven
--- digits with at most separators between them. The phone pass runs twice: a match consumes
--- the character after it, which may start the next number.
+-- digits with at most separators between them. Both tests are first made in one pass (one
+-- regular expression that holds either), so a value with neither is scanned once. The phone
+-- pass runs twice: a match consumes the character after it, which may start the next number.
 create or replace macro pii_may_hold_email(x) as
     contains(x, '@') or contains(x, '%40') or contains(x, 'u0040') or contains(x, '&#')
     or contains(x, '&commat;') or contains(x, '[at]') or contains(x, '(at)');
 
 create or replace macro pii_may_hold_phone(x) as
     regexp_matches(x, '[0-9](?:(?:[ .()+-]{0,2}|%2[0Bb])[0-9]){6}');
+
+-- pii_may_hold_email(x) or pii_may_hold_phone(x), in one pass
+create or replace macro pii_may_hold_pii(x) as
+    regexp_matches(x, '@|%40|u0040|&#|&commat;|\[at\]|\(at\)|[0-9](?:(?:[ .()+-]{0,2}|%2[0Bb])[0-9]){6}');
 
 create or replace macro mask_phones(x) as
     regexp_replace(
@@ -41,17 +46,19 @@ create or replace macro mask_phones(x) as
 
 create or replace macro mask_pii(x) as
     case
-        when not pii_may_hold_email(x) and not pii_may_hold_phone(x) then x
+        when not pii_may_hold_pii(x) then x
         when not pii_may_hold_phone(x) then regexp_replace(x, pii_email_re(), '[email]', 'g')
         when not pii_may_hold_email(x) then mask_phones(x)
         else mask_phones(regexp_replace(x, pii_email_re(), '[email]', 'g'))
     end;
 
--- What an identifier value is: a declared email or phone field, else by its value.
+-- What an identifier value is: a declared email or phone field, else by its value. Most
+-- values are neither: one pass with both patterns tells them apart.
 create or replace macro pii_kind(x, declared) as
     case
         when declared in ('email', 'phone') then declared
         when x is null then 'none'
+        when not regexp_full_match(trim(x), '(?:' || pii_email_re() || ')|' || pii_phone_re()) then 'none'
         when regexp_full_match(trim(x), pii_email_re()) then 'email'
         when regexp_full_match(trim(x), pii_phone_re()) then 'phone'
         else 'none'
