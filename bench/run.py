@@ -105,7 +105,16 @@ def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = N
     return data
 
 
+def _check_steps() -> frozenset[str]:
+    """The Dagster step keys of the asset checks: '<schema>__<table>_<check name>'."""
+    from transforms.checks import all_checks
+
+    return frozenset(f"{c.relation.replace('.', '__')}_{c.name}" for c in all_checks())
+
+
+CHECK_STEPS = _check_steps()
 STAGES = {
+    "checks": lambda k: k in CHECK_STEPS,
     "ingest (landing → staging.events, quarantine)": lambda k: k.startswith("raw__"),
     "staging (dedupe, quarantine)": lambda k: k == "staging",
     "identity + classification": lambda k: k in ("identity_components", "sentiment_lexicon") or k.startswith((
@@ -116,7 +125,6 @@ STAGES = {
     "funnels": lambda k: k == "funnel_programme" or k.startswith("marts__funnel"),
     "attribution, health, pain points": lambda k: k == "attribution_model_credits" or k.startswith((
         "marts__attribution", "intermediate__attribution", "marts__touchpoint_health", "marts__pain_points")),
-    "checks": lambda k: "_check" in k or k.endswith(("counts_add_up",)),
     "publish": lambda k: k.startswith("warehouse__"),
 }
 
