@@ -4,7 +4,10 @@ hand-written reference query measured on the same data in the same run.
 
 Results: a table on the terminal and bench/results/<scale>[-gz][-mem<limit>].json. `--gzip`
 (on by default from 50M events) lands the files gzip-compressed; `--no-nightly` skips the
-nightly run.
+nightly run. With the nightly run: each stage's nightly seconds beside its full seconds, a
+`journeys run` with nothing new (seconds beyond the command's start-up), and the nightly
+warehouse compared with a full rebuild over the same landing zone (bench.golden; issue 16:
+"incremental equals full").
 """
 
 from __future__ import annotations
@@ -102,7 +105,16 @@ def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = N
     return data
 
 
+def _check_steps() -> frozenset[str]:
+    """The Dagster step keys of the asset checks: '<schema>__<table>_<check name>'."""
+    from transforms.checks import all_checks
+
+    return frozenset(f"{c.relation.replace('.', '__')}_{c.name}" for c in all_checks())
+
+
+CHECK_STEPS = _check_steps()
 STAGES = {
+    "checks": lambda k: k in CHECK_STEPS,
     "ingest (landing → staging.events, quarantine)": lambda k: k.startswith("raw__"),
     "staging (dedupe, quarantine)": lambda k: k == "staging",
     "identity + classification": lambda k: k in ("identity_components", "sentiment_lexicon") or k.startswith((
@@ -113,9 +125,37 @@ STAGES = {
     "funnels": lambda k: k == "funnel_programme" or k.startswith("marts__funnel"),
     "attribution, health, pain points": lambda k: k == "attribution_model_credits" or k.startswith((
         "marts__attribution", "intermediate__attribution", "marts__touchpoint_health", "marts__pain_points")),
-    "checks": lambda k: "_check" in k or k.endswith(("counts_add_up",)),
     "publish": lambda k: k.startswith("warehouse__"),
 }
+
+
+def time_nothing_new(landing: Path, wh: Path) -> tuple[float, float, str]:
+    """`journeys run` right after the nightly run (nothing new), and `journeys --help` (the
+    command's start-up): both wall seconds, and the run's first line of outcome."""
+    me = str(Path(sys.executable).parent / "journeys")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOURNEYS_", "DAGSTER_HOME"))}
+    env |= {"JOURNEYS_HASH_SECRET": "bench", "COLUMNS": "200"}
+    t0 = time.monotonic()
+    subprocess.run([me, "--help"], env=env, capture_output=True, check=False)
+    startup = time.monotonic() - t0
+    t0 = time.monotonic()
+    done = subprocess.run([me, "run", "--landing", str(landing), "--warehouse", str(wh)], env=env,
+                          capture_output=True, text=True, check=False, cwd=HERE.parent)
+    seconds = time.monotonic() - t0
+    said = next((line for line in done.stdout.splitlines() if line.startswith(("Nothing new", "Done"))), done.stderr.strip()[:200])
+    return seconds, startup, said
+
+
+def compare_with_full(landing: Path, nightly_wh: Path, work: Path, memory_limit: str | None) -> tuple[dict, list[str]]:
+    """A full rebuild over the landing zone the nightly warehouse was built from, compared with
+    it table by table (bench.golden): returns the rebuild's timings and the tables that differ."""
+    from bench.golden import compare
+
+    fresh = work / "rebuild" / "journeys.duckdb"
+    fresh.parent.mkdir(parents=True, exist_ok=True)
+    rebuild = run_child(landing, fresh, work / "rebuild.json", memory_limit=memory_limit)
+    differ = [f"{d.relation}: {d.verdict}" for d in compare(fresh, nightly_wh) if d.verdict != "identical"]
+    return rebuild, differ
 
 
 def stage_of(key: str) -> str:
@@ -174,15 +214,24 @@ def main() -> None:
     console.print(f"Full run over {all_days[0]} … {history_end} ({n_events:,} events landed in all) …")
     full = run_child(landing, wh, work / "full.json", end=history_end, memory_limit=args.memory_limit)
     nightly = None
+    nothing_new = startup = None
+    said, differ = "", []
     if args.nightly:
         console.print(f"Nightly run adding {last} …")
         nightly = run_child(landing, wh, work / "nightly.json", start=last, end=last, only_changed=True, memory_limit=args.memory_limit)
+        nothing_new, startup, said = time_nothing_new(landing, wh)
+        console.print(f"`journeys run` with nothing new: {nothing_new:.2f}s ({startup:.2f}s of them the command's start-up): {said}")
+        console.print("Full rebuild over the same landing zone, to compare with the nightly result …")
+        _, differ = compare_with_full(landing, wh, work, args.memory_limit)
+        console.print("Nightly result equals a full rebuild: every published table identical." if not differ
+                      else "[red]Nightly result differs from a full rebuild:[/red] " + "; ".join(differ))
 
     # DuckDB alone reading the files the full run loaded, into typed columns, no checks
     landing_read, landing_read_records = time_landing_read(landing_read_files(landing, history_end), args.memory_limit)
     scan = time_query(wh, SCAN_FLOOR)
     ref = time_query(wh, REFERENCE)
     stages = stage_times(full["steps"])
+    nightly_stages = stage_times(nightly["steps"]) if nightly else {}
     peaks = stage_peaks(full.get("step_peak_rss_mb", {}))
     derivation = sum(v for k, v in stages.items() if not k.startswith(("ingest", "staging", "publish", "checks")))
     ingest = stages.get("ingest (landing → staging.events, quarantine)", 0) + stages.get("staging (dedupe, quarantine)", 0)
@@ -192,10 +241,13 @@ def main() -> None:
     t.add_column("seconds", justify="right")
     t.add_column("events/s", justify="right")
     t.add_column("peak RSS MB", justify="right")
+    t.add_column("nightly seconds", justify="right")
     for k, v in stages.items():
-        t.add_row(k, f"{v:,.2f}", f"{n_events / v:,.0f}" if v > 0 else "", f"{peaks[k]:,.0f}" if k in peaks else "")
+        t.add_row(k, f"{v:,.2f}", f"{n_events / v:,.0f}" if v > 0 else "", f"{peaks[k]:,.0f}" if k in peaks else "",
+                  f"{nightly_stages.get(k, 0):,.2f}" if nightly else "")
     t.add_row("[bold]full run (wall)[/]", f"{full['process_seconds']:,.2f}", f"{n_events / full['process_seconds']:,.0f}")
     t.add_row("nightly run adding one day (wall)", f"{nightly['process_seconds']:,.2f}" if nightly else "not measured", "")
+    t.add_row("`journeys run` with nothing new (wall)", f"{nothing_new:,.2f}" if nothing_new is not None else "not measured", "")
     t.add_row("DuckDB alone: landing files → typed columns", f"{landing_read:,.2f}",
               f"{landing_read_records / landing_read:,.0f}" if landing_read > 0 else "")
     t.add_row("scan floor (columns the marts need)", f"{scan:,.2f}", "")
@@ -210,6 +262,12 @@ def main() -> None:
         "full_run_seconds": full["process_seconds"],
         "nightly_run_seconds": nightly["process_seconds"] if nightly else None,
         "nightly_share_of_full": round(nightly["process_seconds"] / full["process_seconds"], 3) if nightly else None,
+        "nightly_stages_seconds": nightly_stages,
+        "nothing_new_seconds": round(nothing_new, 2) if nothing_new is not None else None,
+        "nothing_new_beyond_startup_seconds": round(nothing_new - startup, 2) if nothing_new is not None and startup is not None else None,
+        "nothing_new_said": said,
+        "nightly_equals_full": (not differ) if nightly else None,
+        "nightly_differs_from_full": differ,
         "ingest_events_per_second": round(n_events / ingest) if ingest else None,
         "ingest_seconds": round(ingest, 3),
         "duckdb_read_seconds": round(landing_read, 3),
@@ -235,6 +293,8 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{tag}.json").write_text(json.dumps(summary, indent=2))
     console.print(f"Wrote {RESULTS / f'{tag}.json'}")
+    if differ:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

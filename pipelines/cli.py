@@ -285,6 +285,29 @@ def _preflight(paths) -> None:
         fh.close()
 
 
+def _nothing_new(resource, cfg, start: date, end: date):
+    """When the last run finished, if nothing it would load or build changed since (see
+    transforms.incremental.nothing_new_since); None when this run has work to do. Decided
+    before Dagster starts, reading the working file read-only."""
+    from transforms.incremental import nothing_new_since
+    from transforms.warehouse import connect
+
+    _require_usable_secret(resource)
+    _preflight(resource.paths)
+    if not resource.paths.work.is_file() or not resource.paths.published.is_file():
+        return None
+    import duckdb
+
+    try:
+        con = connect(resource.paths.work, read_only=True)
+    except duckdb.Error:  # held by a run that just started, or unreadable: let the run decide
+        return None
+    try:
+        return nothing_new_since(con, cfg, resource.landing, start, end)
+    finally:
+        con.close()
+
+
 @app.command()
 def run(
     landing: LandingOpt = None,
@@ -314,10 +337,15 @@ def run(
     except LandingError as e:
         raise _fail(str(e), EXIT_CONFIG) from None
     out.print(f"Landing:   {resource.landing}\nWarehouse: {resource.paths.published}")
-    ok = execute(resource, cfg, None, days[0], days[-1], only_changed=not force, verbose=verbose)
-    if not ok:
-        raise typer.Exit(EXIT_FAILED)
-    _summary(resource.paths.published)
+    since = None if force else _nothing_new(resource, cfg, days[0], days[-1])
+    if since is not None:
+        out.print(f"Nothing new since {since:%Y-%m-%d %H:%M:%S} UTC (the last run): no landing file was added "
+                  "or changed, and the configuration is the same. Nothing was done.")
+    else:
+        ok = execute(resource, cfg, None, days[0], days[-1], only_changed=not force, verbose=verbose)
+        if not ok:
+            raise typer.Exit(EXIT_FAILED)
+        _summary(resource.paths.published)
     if warning := unread_warning(resource.landing, cfg):
         err.print(f"[yellow]Warning:[/] {warning}")
 

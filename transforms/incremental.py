@@ -19,13 +19,17 @@ with those of everything it reads) changed is built in full, and so is everythin
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from transforms.warehouse import has_table, replace_scope, run_sql, table_doc
+from transforms.config import Config
+from transforms.warehouse import SQL_DIR, has_table, replace_scope, run_sql, table_doc
 
 KEYS = ("customer_id", "journey_id")
 DIRTY = "intermediate.dirty_customers"
@@ -82,7 +86,20 @@ def save_fingerprint(con: duckdb.DuckDBPyConnection, relation: str, fingerprint:
     run_sql(con, "ops/incremental/save_fingerprint", {"relation": relation, "fingerprint": fingerprint})
 
 
-def start_run(con: duckdb.DuckDBPyConnection, *, force_full: str | None = None) -> dict[str, Any]:
+def config_digest(config: Config) -> str:
+    """A digest of every setting (all YAML files as loaded) and of every file under sql/ (the
+    models, their docs, the checks and the runner's statements): a run with another
+    configuration or other SQL is never "nothing new", even where no model's fingerprint moved.
+    Cheap (no parsing), so `journeys run` decides without building the model graph."""
+    h = hashlib.sha256(config.model_dump_json().encode())
+    for path in sorted(SQL_DIR.rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(SQL_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def start_run(con: duckdb.DuckDBPyConnection, *, force_full: str | None = None,
+              config: Config | None = None) -> dict[str, Any]:
     """Decide this run's mode and write its dirty set. Returns metadata for a person."""
     ensure_state(con)
     previous = run_sql(con, "ops/incremental/read_state").fetchall()
@@ -108,7 +125,8 @@ def start_run(con: duckdb.DuckDBPyConnection, *, force_full: str | None = None) 
         n, _ = run_sql(con, "ops/incremental/all_customers").fetchall()[0]
     mode = "full" if reason else "incremental"
     run_sql(con, "ops/incremental/start_run",
-            {"mode": mode, "built_through": newest, "n_erasures": n_erasures, "reason": reason})
+            {"mode": mode, "built_through": newest, "n_erasures": n_erasures, "reason": reason,
+             "config_digest": config_digest(config) if config is not None else None})
     return {"mode": mode, "reason": reason or "", "customers": n}
 
 
@@ -120,3 +138,39 @@ def finish_run(con: duckdb.DuckDBPyConnection) -> bool:
         run_sql(con, "ops/incremental/finish")
         return True
     return False
+
+
+# --------------------------------------------------------------------------- nothing new
+
+
+def nothing_new_since(con: duckdb.DuckDBPyConnection, config: Config, landing: Path,
+                      start: date | None = None, end: date | None = None) -> datetime | None:
+    """When the last run finished, if a run now over the landing days `start` … `end` would
+    find nothing to do; else None. Nothing is new when the last run finished with this
+    configuration and these SQL files (`config_digest`: so every model's fingerprint is the one
+    it was built with), no erasure was recorded since, every landed day folder in range is as
+    it was loaded (none added, none rewritten) and the landing entries no source reads are
+    those the last run listed. Reads only (`con` may be read-only)."""
+    from transforms.ingest import pending_days
+    from transforms.landing import survey_landing
+
+    if not has_table(con, "intermediate._incremental_state") or not has_table(con, "raw._partitions"):
+        return None
+    try:
+        last = run_sql(con, "ops/incremental/last_finished").fetchall()
+    except duckdb.BinderException:  # a state table from before finished_at was kept
+        return None
+    if not last or last[0][1] != config_digest(config):
+        return None
+    finished_at, _, n_erasures = last[0]
+    erasures = run_sql(con, "ops/incremental/count_erasures").fetchall()[0][0] if has_table(con, "marts.erasures") else 0
+    if erasures != n_erasures:
+        return None
+    for name, source in config.sources.items():
+        if pending_days(con, landing, name, source, start, end):
+            return None
+    unread = {(u.source, u.path, u.kind, u.day, u.n_files, u.reason) for u in survey_landing(landing, config)}
+    listed = set(run_sql(con, "ops/incremental/unread_entries").fetchall()) if has_table(con, "quarantine.unread_files") else set()
+    if unread != listed:
+        return None
+    return finished_at

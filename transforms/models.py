@@ -181,7 +181,7 @@ def _funnel_tables(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, 
 
 
 def _dirty_customers(con: duckdb.DuckDBPyConnection, config: Config, *, full: bool = False) -> dict[str, Any]:
-    md = start_run(con, force_full="asked for a full build" if full else None)
+    md = start_run(con, force_full="asked for a full build" if full else None, config=config)
     changed = changed_models(con, config)
     md["changed_models"] = changed
     if md["mode"] == "full":

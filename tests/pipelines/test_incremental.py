@@ -138,7 +138,7 @@ COVERING = [
 THOROUGH = os.environ.get("JOURNEYS_HYPOTHESIS") == "thorough"
 PROFILE = settings(max_examples=int(os.environ.get("JOURNEYS_HYPOTHESIS_EXAMPLES", "5")), derandomize=True,
                    deadline=None, suppress_health_check=list(HealthCheck),
-                   phases=None if THOROUGH else [Phase.explicit])
+                   phases=tuple(Phase) if THOROUGH else (Phase.explicit,))
 
 
 @PROFILE

@@ -54,6 +54,8 @@ def raw_asset(name: str, source: SourceConfig, partitions: dg.DailyPartitionsDef
         retry_policy=dg.RetryPolicy(max_retries=1, delay=2),
     )
     def _raw(context: dg.AssetExecutionContext, config: RawLoadConfig, journeys: JourneysResource) -> dg.MaterializeResult:
+        if journeys.unchanged_since is not None:
+            return dg.MaterializeResult(metadata={"days_loaded": 0, "records": 0, **journeys.unchanged_metadata()})
         cfg = journeys.config
         problem = glob_problem(journeys.landing, cfg, name)
         if problem:
@@ -133,6 +135,8 @@ def unread_files_asset(raw_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         description=describe("quarantine.unread_files"),
     )
     def unread_files(context: dg.AssetExecutionContext, journeys: JourneysResource) -> dg.MaterializeResult:
+        if journeys.unchanged_since is not None:  # the entries are those the last run listed
+            return dg.MaterializeResult(metadata=journeys.unchanged_metadata())
         unread = survey_landing(journeys.landing, journeys.config)
         with journeys.connect() as con:
             n = record_unread(con, unread, context.run_id, utcnow())

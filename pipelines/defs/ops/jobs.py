@@ -64,7 +64,8 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: P
         cron_schedule="0 2 * * *",
         execution_timezone=tz,
         job=refresh,
-        description=f"Every night at 02:00 ({tz}): load yesterday's landing folders of every source and refresh every mart.",
+        description=(f"Every night at 02:00 ({tz}): load yesterday's landing folders of every source (those not "
+                     "loaded as they are) and refresh every mart; with nothing new, the run does nothing."),
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
     def nightly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
@@ -72,7 +73,7 @@ def build_jobs(config: Config, assets: Sequence[dg.AssetsDefinition], landing: P
         yesterday = (when - timedelta(days=1)).date()
         return dg.RunRequest(
             run_key=f"nightly-{yesterday.isoformat()}",
-            run_config=raw_op_config(config, only_changed=False),
+            run_config=raw_op_config(config, only_changed=True),
             tags=range_tags(yesterday, yesterday),
         )
 

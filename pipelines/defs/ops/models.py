@@ -31,6 +31,8 @@ def sql_asset(relation: str) -> dg.AssetsDefinition:
         kinds={"duckdb", "sql"},
     )
     def _asset(context: dg.AssetExecutionContext, journeys: JourneysResource) -> dg.MaterializeResult:
+        if journeys.unchanged_since is not None:
+            return dg.MaterializeResult(metadata=journeys.unchanged_metadata())
         with journeys.connect() as con:
             md = build(con, relation, journeys.config)
             md["preview"] = dg.MetadataValue.md(preview(con, relation))
@@ -55,6 +57,10 @@ def python_step_asset(step: PythonStep) -> dg.AssetsDefinition:
         description=step.description,
     )
     def _asset(context: dg.AssetExecutionContext, journeys: JourneysResource):
+        if journeys.unchanged_since is not None:
+            for relation in step.writes:
+                yield dg.MaterializeResult(asset_key=_key(relation), metadata=journeys.unchanged_metadata())
+            return
         with journeys.connect() as con:
             md = build(con, step.writes[0], journeys.config)
             if md.get("summary"):

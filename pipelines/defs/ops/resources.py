@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -63,6 +63,7 @@ class JourneysResource(dg.ConfigurableResource):
     lock_wait_seconds: float = 600.0
 
     _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
+    _unchanged_since: datetime | None = PrivateAttr(default=None)
 
     @classmethod
     def from_env(cls) -> JourneysResource:
@@ -88,9 +89,42 @@ class JourneysResource(dg.ConfigurableResource):
         stack = contextlib.ExitStack()
         stack.enter_context(writer_lock(self.paths, wait_seconds=self.lock_wait_seconds))
         self._lock = stack
+        self._unchanged_since = self._nothing_new_since(context.run)
+        if self._unchanged_since is not None and context.log:
+            context.log.info(f"Nothing new since {self._unchanged_since:%Y-%m-%d %H:%M:%S} UTC (the last run): "
+                             "every step returns at once and nothing is rewritten.")
         removed = clean_stale_publish_files(self.paths)
         if removed and context.log:
             context.log.info(f"Removed {len(removed)} temporary file(s) left by an interrupted run.")
+
+    @property
+    def unchanged_since(self) -> datetime | None:
+        """When the last run finished, if this run has nothing to do (decided once, as the run
+        started, before any step loaded anything); None when it has work. Each step of an
+        unchanged run returns at once (the code location runs its steps in one process)."""
+        return self._unchanged_since
+
+    def unchanged_metadata(self) -> dict[str, str]:
+        """What a step of an unchanged run reports instead of its work."""
+        return {"nothing_new_since": f"{self._unchanged_since:%Y-%m-%d %H:%M:%S} UTC"}
+
+    def _nothing_new_since(self, run: dg.DagsterRun | None) -> datetime | None:
+        """Only a refresh that loads changed day folders only (the sensor, the schedule,
+        `journeys run`) can find nothing new; a materialization from the UI reloads what it targets."""
+        from pipelines.defs.ops.jobs import RANGE_END, RANGE_START
+        from transforms.incremental import nothing_new_since
+
+        if run is None or run.job_name != "refresh" or not self.paths.work.is_file() or not self.paths.published.is_file():
+            return None
+        raw = [v for k, v in (run.run_config or {}).get("ops", {}).items() if k.startswith("raw__")]
+        if not raw or not all((v.get("config") or {}).get("only_changed") for v in raw):
+            return None
+        start, end = (date.fromisoformat(run.tags[t]) if run.tags.get(t) else None for t in (RANGE_START, RANGE_END))
+        con = connect(self.paths.work, read_only=True)
+        try:
+            return nothing_new_since(con, self.config, self.landing, start, end)
+        finally:
+            con.close()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._lock is not None:

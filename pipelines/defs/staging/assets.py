@@ -39,6 +39,10 @@ def build_staging_assets(config: Config) -> list:
         name="staging",
     )
     def staging(context: dg.AssetExecutionContext, journeys: JourneysResource):
+        if journeys.unchanged_since is not None:
+            for key in STAGING_KEYS.values():
+                yield dg.MaterializeResult(asset_key=key, metadata=journeys.unchanged_metadata())
+            return
         t0 = time.monotonic()
         with journeys.connect() as con:
             ensure_privacy_tables(con)  # marts.erasures exists (empty) before any erasure

@@ -7,4 +7,4 @@ select profile_id, identifiers::varchar as identifier_set, md5(p::varchar) as di
 from staging.profiles as p;
 
 update intermediate._incremental_state
-set pending = false;
+set pending = false, finished_at = now()::timestamp;
