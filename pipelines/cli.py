@@ -296,6 +296,9 @@ def _nothing_new(resource, cfg, start: date, end: date):
     _preflight(resource.paths)
     if not resource.paths.work.is_file() or not resource.paths.published.is_file():
         return None
+    published = resource.paths.published
+    if any(published.parent.glob(f".{published.name}.publishing-*")):
+        return None  # an interrupted run left a temporary file: a run removes it
     import duckdb
 
     try:

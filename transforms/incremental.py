@@ -169,6 +169,8 @@ def nothing_new_since(con: duckdb.DuckDBPyConnection, config: Config, landing: P
     for name, source in config.sources.items():
         if pending_days(con, landing, name, source, start, end):
             return None
+    if not has_table(con, "marts.pipeline_runs") or run_sql(con, "ops/incremental/partitions_without_run_log").fetchall()[0][0]:
+        return None
     unread = {(u.source, u.path, u.kind, u.day, u.n_files, u.reason) for u in survey_landing(landing, config)}
     listed = set(run_sql(con, "ops/incremental/unread_entries").fetchall()) if has_table(con, "quarantine.unread_files") else set()
     if unread != listed:
