@@ -43,7 +43,8 @@ def test_attribution_assets_keys_deps_and_blocking_checks():
     graph = build_definitions(load_config()).resolve_asset_graph()
     touches = dg.AssetKey(["intermediate", "attribution_touches"])
     # attribution touches come from the per-journey runs of intermediate.journey_timeline (issue 15)
-    assert set(graph.get(touches).parent_keys) == {dg.AssetKey(["intermediate", "journey_timeline"]), JOURNEYS}
+    assert set(graph.get(touches).parent_keys) == {dg.AssetKey(["intermediate", "journey_timeline"]), JOURNEYS,
+                                                  dg.AssetKey(["intermediate", "dirty_customers"])}
     assert touches in graph.get(ATTRIBUTION).parent_keys
     assert set(graph.get(TOUCHPOINT_HEALTH).parent_keys) == {JOURNEY_EVENTS, JOURNEYS}
     assert set(graph.get(PAIN_POINTS).parent_keys) == {JOURNEY_EVENTS, TOUCHPOINT_HEALTH}

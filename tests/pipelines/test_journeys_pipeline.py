@@ -15,6 +15,8 @@ CUSTOMER_PROFILES = dg.AssetKey(["intermediate", "customer_profiles"])
 JOURNEY_TIMELINE = dg.AssetKey(["intermediate", "journey_timeline"])
 JOURNEY_STEPS = dg.AssetKey(["intermediate", "journey_steps"])
 STAGING_EVENTS = dg.AssetKey(["staging", "events"])
+# a model incremental by customer also waits for the run's dirty set (issue 16)
+DIRTY = dg.AssetKey(["intermediate", "dirty_customers"])
 JOURNEY_KEYS = [dg.AssetKey(["marts", t]) for t in
                 ("journey_events", "journeys", "journey_paths", "touchpoint_transitions", "customers", "sessions")]
 
@@ -44,10 +46,10 @@ def test_journey_assets_keys_deps_and_blocking_checks():
     deps = {k: set(graph.get(k).parent_keys) for k in JOURNEY_KEYS}
     # the one wide event table reads staging.events once; everything else goes by key
     assert deps[dg.AssetKey(["marts", "journey_events"])] == {STAGING_EVENTS, CLASSIFIED_EVENTS, JOURNEY_TIMELINE,
-                                                              CUSTOMER_PROFILES}
+                                                              CUSTOMER_PROFILES, DIRTY}
     # journeys and transitions come from the per-journey runs, not from a sort of every event
-    assert deps[dg.AssetKey(["marts", "journeys"])] == {JOURNEY_TIMELINE, JOURNEY_STEPS, CUSTOMER_PROFILES}
-    assert set(graph.get(JOURNEY_STEPS).parent_keys) == {JOURNEY_TIMELINE}
+    assert deps[dg.AssetKey(["marts", "journeys"])] == {JOURNEY_TIMELINE, JOURNEY_STEPS, CUSTOMER_PROFILES, DIRTY}
+    assert set(graph.get(JOURNEY_STEPS).parent_keys) == {JOURNEY_TIMELINE, DIRTY}
     assert JOURNEY_STEPS in deps[dg.AssetKey(["marts", "touchpoint_transitions"])]
     assert dg.AssetKey(["marts", "journeys"]) in deps[dg.AssetKey(["marts", "journey_paths"])]
     for key in JOURNEY_KEYS:

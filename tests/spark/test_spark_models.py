@@ -20,7 +20,7 @@ Timing on the 2-core machine at a load average of 8 to 13 (h19c): the small set 
 classified_events the longest; about 186 s for the 38 models, whole-stage codegen on or off
 alike). Over the 2-minute budget of `make test`, so both sets stay marked `spark_models` and
 out of it; the small set alone:
-`.venv/bin/python -m pytest -p no:cacheprovider -m spark_models -k small tests/spark/test_models.py`.
+`.venv/bin/python -m pytest -p no:cacheprovider -m spark_models -k small tests/spark/test_spark_models.py`.
 """
 
 from __future__ import annotations
