@@ -242,7 +242,7 @@ def check_breakdowns(funnels: Sequence[FunnelConfig], columns: Sequence[str]) ->
 
 def _ordered_chains(con: duckdb.DuckDBPyConnection, plan: FunnelPlan, *, with_chain: bool = True) -> None:
     """The dynamic programme over the funnel's steps (a loop over steps, never over events),
-    then (`with_chain`) the counted attempt's chain back from the state it ends in."""
+    the state each unit's counted attempt ends in, then (`with_chain`) its chain back."""
     strict = plan.config.mode == "strict"
     run_sql(con, f"{PROGRAMME}/first_states")
     for k in range(2, plan.n + 1):
@@ -268,6 +268,7 @@ def _ordered_chains(con: duckdb.DuckDBPyConnection, plan: FunnelPlan, *, with_ch
         for part in parts:
             run_sql(con, f"{PROGRAMME}/{part}", params)
         run_sql(con, f"{PROGRAMME}/next_states", params)
+    run_sql(con, f"{PROGRAMME}/chosen_states")
     if with_chain:
         run_sql(con, f"{PROGRAMME}/chain")
 

@@ -6,6 +6,7 @@ drop table if exists funnel_states;
 drop table if exists funnel_predecessors;
 drop table if exists funnel_transitions;
 drop table if exists funnel_chain;
+drop table if exists funnel_chosen_states;
 drop table if exists funnel_windows;
 drop table if exists funnel_matching_sizes;
 drop table if exists funnel_arrivals;

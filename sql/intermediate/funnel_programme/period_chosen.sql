@@ -1,23 +1,8 @@
 -- step trends, a funnel without exclusions in ordered or strict mode: the counted attempt of each
--- (unit, week) copy of period_matches.sql read off the state it ends in, chosen as chain.sql
--- chooses it, without walking its chain back: the attempt's start is the state's, and step times
--- never decrease along an attempt, so its last matched time is the state's own
+-- (unit, week) copy of period_matches.sql read off the state it ends in (chosen_states.sql),
+-- without walking its chain back: the attempt's start is the state's, and step times never
+-- decrease along an attempt, so its last matched time is the state's own
 insert into funnel_period_rows
-with reached as (
-    select unit_id, max(step) as furthest_step
-    from funnel_states
-    group by unit_id
-),
-
-chosen as (
-    select s.*
-    from funnel_states as s
-    inner join reached as r on s.unit_id = r.unit_id and s.step = r.furthest_step
-    qualify row_number() over (
-        partition by s.unit_id order by s.t_us, s.start_rank desc, s.mask, s.used
-    ) = 1
-)
-
 select
     $funnel as funnel,
     m.base_unit_id as unit_id,
@@ -32,5 +17,5 @@ select
         else 'dropped'
     end as status,
     false as is_excluded
-from chosen as c
+from funnel_chosen_states as c
 inner join funnel_matches as m on c.unit_id = m.unit_id and c.event_id = m.event_id;
