@@ -44,32 +44,38 @@ _PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _RELATION_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
-# Emails and phones: what they look like, normalisation, keyed hash and masking (one file).
-PII_MACROS_FILE = SQL_DIR / "macros" / "pii.sql"
+# Macros shared by several SQL files, one file each under sql/macros/: emails and phones (pii:
+# what they look like, normalisation, keyed hash, masking) and the one evaluator of an
+# EventMatch condition row (match: classification and funnels call it).
+MACROS_DIR = SQL_DIR / "macros"
+PII_MACROS_FILE = MACROS_DIR / "pii.sql"
+MATCH_MACROS_FILE = MACROS_DIR / "match.sql"
 
 
 @functools.cache
+def macros(name: str) -> str:
+    """The statements of sql/macros/<name>.sql."""
+    return (MACROS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def load_macros(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    con.execute(macros(name))
+
+
 def pii_macros() -> str:
-    """The statements of sql/macros/pii.sql (mask_pii, normalize_identifier, keyed_hash, …)."""
-    return PII_MACROS_FILE.read_text(encoding="utf-8")
+    return macros("pii")
 
 
 def load_pii_macros(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(pii_macros())
+    load_macros(con, "pii")
 
 
-# The one evaluator of an EventMatch condition row (classification and funnels call it).
-MATCH_MACROS_FILE = SQL_DIR / "macros" / "match.sql"
-
-
-@functools.cache
 def match_macros() -> str:
-    """The statements of sql/macros/match.sql (condition_holds)."""
-    return MATCH_MACROS_FILE.read_text(encoding="utf-8")
+    return macros("match")
 
 
 def load_match_macros(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(match_macros())
+    load_macros(con, "match")
 
 
 # The working file, its write-ahead log, the spill folder and publishing temp files hold
