@@ -396,8 +396,8 @@ def _persona_pains(wh: Warehouse, labels: Labels) -> dict[str, list[dict[str, An
     """Each persona's own pain points (sql/report/persona_pain_points.sql), in the map's shape."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in wh.rows("persona_pain_points") or []:
-        where = f"{labels.touchpoint(r['touchpoint'])} · {labels.phase(r['phase'])}"
-        label = (f"{where}: {fmt_pct(r['rate'])} of this persona's journeys here end without converting, "
+        place = f"{labels.touchpoint(r['touchpoint'])} · {labels.phase(r['phase'])}"
+        label = (f"{place}: {fmt_pct(r['rate'])} of this persona's journeys here end without converting, "
                  f"{float(r['lift'] or 0):.1f}× its average cell ({fmt_int(r['n_exits'])} of "
                  f"{fmt_int(r['n_journeys'])} journeys).")
         pain = {**r, "kind": labels.kind(r["kind"]), "label": label,
@@ -431,7 +431,7 @@ def opportunity(pain: dict[str, Any], labels: Labels | None = None, conversion_p
     labels = labels or Labels()
     kind = str(pain.get("kind") or "").lower().replace("_", " ").replace("-", " ")
     touchpoint, phase = str(pain.get("touchpoint")), str(pain.get("phase"))
-    where = f"{labels.touchpoint(touchpoint)} in {labels.phase(phase)}"
+    place = f"{labels.touchpoint(touchpoint)} in {labels.phase(phase)}"
     rate, base = pain.get("rate"), pain.get("baseline_rate")
     n = pain.get("n_customers") or pain.get("n_journeys")
     affected = pain.get("n_affected") or pain.get("n_exits")
@@ -453,18 +453,18 @@ def opportunity(pain: dict[str, Any], labels: Labels | None = None, conversion_p
             fix = "check that the ad or link lands on a page that keeps its promise, and retarget those who left"
         else:
             fix = "find where the conversation stalls and give the next step a date"
-        return (f"Simplify {where}: {who} end their journey here without converting{versus}{times}. "
+        return (f"Simplify {place}: {who} end their journey here without converting{versus}{times}. "
                 f"On {labels.touchpoint(touchpoint)}: {fix}; follow up within a day with those who left.")
     if "sentiment" in kind or "negative" in kind:
-        return (f"Fix what upsets customers at {where}{versus}: {who} are affected{times}. "
+        return (f"Fix what upsets customers at {place}{versus}: {who} are affected{times}. "
                 "Read their negative comments, solve the top complaint and close the loop with them.")
     if "support" in kind or "contact" in kind:
         fix = "fix the defect behind them or add help on that screen" if digital else "brief the team with an answer to the common question"
-        return (f"Prevent the support contacts that follow {where}{versus}: {who} contact support{times}; "
+        return (f"Prevent the support contacts that follow {place}{versus}: {who} contact support{times}; "
                 f"{fix}, so customers need not ask.")
     if "csat" in kind or "satisfaction" in kind:
-        return f"Raise satisfaction at {where}{versus}: review the low ratings of {who} and fix their common cause."
-    return f"Investigate {where}{versus}: {who}{times}; it stands out against the rest of the journey."
+        return f"Raise satisfaction at {place}{versus}: review the low ratings of {who} and fix their common cause."
+    return f"Investigate {place}{versus}: {who}{times}; it stands out against the rest of the journey."
 
 
 # --------------------------------------------------------------------------- journey map
@@ -1058,15 +1058,15 @@ def _design_maps(wh: Warehouse, labels: Labels, phases: list[str]) -> list[dict[
         if d is None:
             continue
         location = str(g["location"])
-        where = labels.touchpoint(location) if g["kind"] == "unplanned_touchpoint" else labels.step(location)
+        place = labels.touchpoint(location) if g["kind"] == "unplanned_touchpoint" else labels.step(location)
         d["gaps"].append({
-            "rank": g["rank"], "kind": labels.kind(g["kind"]), "where": where,
+            "rank": g["rank"], "kind": labels.kind(g["kind"]), "where": place,
             "customers": fmt_int(g["n_customers"]), "share": fmt_pct(g["share_of_customers"]),
             "deviating": fmt_pct(g["conversion_rate_deviating"]), "following": fmt_pct(g["conversion_rate_following"]),
             "time_deviating": fmt_duration(g["median_seconds_to_convert_deviating"]),
             "time_following": fmt_duration(g["median_seconds_to_convert_following"]),
             "sentence": str(g["label"]).replace(f"{g['design']}:", f"{labels.design(g['design'])}:", 1)
-                        .replace(f"'{location}'", f"'{where}'").replace(f" {location},", f" {where},")})
+                        .replace(f"'{location}'", f"'{place}'").replace(f" {location},", f" {place},")})
     return list(out.values())
 
 
