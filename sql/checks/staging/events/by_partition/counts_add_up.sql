@@ -1,7 +1,9 @@
 -- For every partition this run loaded, records read = accepted + rejected + duplicates, each counted on its own table, and its marts.pipeline_runs row is there, agrees with the records loaded and adds up.
 -- The nightly form of ../counts_add_up.sql (transforms/checks.py runs it in a run that loads
 -- landing days, unless full checks are asked for): only the partitions whose current load is
--- this run's ($run_id) are counted, so a night reads its own partitions, not the history.
+-- this run's ($run_id), and those whose current load has no run-log row with its counts yet (a
+-- stopped run's, staged by this one), are counted, so a night reads its own partitions, not
+-- the history.
 -- offending rows: (source, partition, run id of its current load, what does not add up)
 with ledger as (
     select
@@ -9,8 +11,16 @@ with ledger as (
         _partition,
         run_id,
         n_lines
-    from raw._partitions
+    from raw._partitions as p
     where run_id = $run_id
+        or not exists (
+            select 1
+            from marts.pipeline_runs as r
+            where r.run_id = coalesce(p.run_id, '')
+                and r.source = p.source
+                and r._partition = p._partition
+                and r.n_accepted is not null
+        )
 ),
 
 raw_counts as (
