@@ -320,10 +320,13 @@ def run(
     start: Annotated[str | None, typer.Option("--start", help="First landing day to process (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Last landing day to process (YYYY-MM-DD).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Reload every landing day in range, even unchanged ones.")] = False,
+    full_checks: Annotated[bool, typer.Option("--full-checks", help="Check every row, not only the partitions and customers this run changed.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Load every new or changed landing day, rebuild every table and publish the warehouse."""
+    """Load every new or changed landing day, rebuild every table and publish the warehouse.
+    The checks look at what the run changed; `--full-checks` (or `journeys check`) checks all."""
     resource, cfg = _load(landing, warehouse, config)
+    resource = resource.with_full_checks() if full_checks else resource
     from transforms.landing import LandingError, days_to_load, glob_problems, unread_warning
 
     if not resource.landing.is_dir():
@@ -652,7 +655,7 @@ def _failed_runs(warehouse: Path) -> list[str]:
 
 @app.command()
 def check(landing: LandingOpt = None, warehouse: WarehouseOpt = None, config: ConfigOpt = None) -> None:
-    """Validate the configuration, then run every asset check on the current tables (no run)."""
+    """Validate the configuration, then run every asset check on every row of the current tables (no run)."""
     resource, cfg = _load(landing, warehouse, config)
     overrides = sorted({Path(f).name for f in cfg.files.values() if not f.startswith(str(Path(__file__).parents[1] / "transforms"))})
     out.print("[green]✓[/] Configuration is valid" + (f" (your files: {', '.join(overrides)})" if overrides else " (shipped defaults)") + ".")

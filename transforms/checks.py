@@ -6,6 +6,16 @@ is its one-line description, and its one `select` returns the rows that break th
 (none when all is well). The checks are found from the files: no list of them is written
 anywhere else. `run_check` runs one with the model parameters plus the check-only ones
 (`check_params`), bound as `$name`.
+
+A check that reads a large table may have a nightly form, scoped to what the run changed, in a
+folder beside it named after its scope (issue 16):
+- `by_partition/<check_name>.sql`: only the partitions whose current load is the run's
+  (`raw._partitions.run_id = $run_id`);
+- `by_customer/<check_name>.sql`: only the rows of the run's customers
+  (`intermediate.dirty_customers`), used while an incremental run is under way.
+A run that loads landing days runs the nightly forms (`run_check` given its `run_id`); a full
+build runs the full form of every customer check (its dirty set is everyone), `journeys check`
+and `journeys run --full-checks` run the full form of every check.
 """
 
 from __future__ import annotations
@@ -20,10 +30,13 @@ import duckdb
 
 from transforms.attribution import MODELS, TOLERANCE
 from transforms.config import Config
+from transforms.incremental import current_run
 from transforms.models import ModelError, model_params
-from transforms.warehouse import SQL_DIR, bind
+from transforms.warehouse import SQL_DIR, bind, run_sql
 
 CHECKS_DIR = SQL_DIR / "checks"
+SCOPES = ("by_partition", "by_customer")
+"""The folders of a check's nightly forms (see the module's documentation)."""
 SHOWN = 20
 """How many offending rows a check result keeps to show (all of them are counted)."""
 
@@ -34,6 +47,7 @@ class Check:
     relation: str  # the table it guards, `<schema>.<table>`
     path: Path
     description: str
+    scoped: tuple[tuple[str, Path], ...] = ()  # (scope, file) of its nightly forms
 
     @property
     def sql(self) -> str:
@@ -48,6 +62,8 @@ class Found:
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
     n_rows: int
+    scope: str = "all rows"  # what the check looked at, for a person
+    path: Path | None = None  # the file run: the check's, or its nightly form
 
     @property
     def passed(self) -> bool:
@@ -63,11 +79,12 @@ def description(path: Path) -> str:
 @cache
 def _check(path: Path) -> Check:
     relation = f"{path.parent.parent.name}.{path.parent.name}"
-    return Check(path.stem, relation, path, description(path))
+    scoped = tuple((s, path.parent / s / path.name) for s in SCOPES if (path.parent / s / path.name).is_file())
+    return Check(path.stem, relation, path, description(path), scoped)
 
 
 def all_checks() -> list[Check]:
-    """Every check file under sql/checks, by table then name."""
+    """Every check file under sql/checks, by table then name (a nightly form is part of its check)."""
     return [_check(p) for p in sorted(CHECKS_DIR.glob("*/*/*.sql"))]
 
 
@@ -93,17 +110,36 @@ def check_params(config: Config) -> dict[str, Any]:
     return params | extra
 
 
+def scoped_form(con: duckdb.DuckDBPyConnection, check: Check, run_id: str | None) -> tuple[Path, str]:
+    """The file a check runs in the run `run_id` (None: the full check) and what it looks at.
+    The partition form in any run that loads (a first build loads every partition); the
+    customer form only while an incremental run is under way (a full build checks everything)."""
+    forms = dict(check.scoped)
+    if run_id is not None and "by_partition" in forms:
+        return forms["by_partition"], "the partitions loaded by this run"
+    if run_id is not None and "by_customer" in forms:
+        run = current_run(con)
+        if run is not None and run.mode == "incremental":
+            n = run_sql(con, "ops/checks/count_dirty_customers").fetchall()[0][0]
+            return forms["by_customer"], f"the {n:,} customer(s) this run rebuilt"
+    return check.path, "all rows"
+
+
 def run_check(con: duckdb.DuckDBPyConnection, check: Check | str, params: Mapping[str, Any],
-              shown: int = SHOWN) -> Found:
-    """Run one check file on `con`, with its `$name` values from `params`: the offending rows
+              shown: int = SHOWN, *, run_id: str | None = None) -> Found:
+    """Run one check on `con`, with its `$name` values from `params`: the offending rows
     (the first `shown`, in the file's order) and how many there are in all. The count costs a
-    second run of the check only when there are more than `shown`. The file's select is run
-    as written (a DuckDB relation, limited and counted by the engine): no SQL text is added."""
+    second run of the check only when there are more than `shown`. With `run_id` (a run that
+    loads landing days), the check's nightly form when it has one (`scoped_form`); without,
+    the full check. The file's select is run as written (a DuckDB relation, limited and counted
+    by the engine): no SQL text is added."""
     check = find_check(check) if isinstance(check, str) else check
-    found = con.sql(check.sql, params=bind(check.sql, params))
+    path, scope = scoped_form(con, check, run_id)
+    sql = path.read_text(encoding="utf-8").strip().rstrip(";").rstrip()
+    found = con.sql(sql, params=bind(sql, {**params, "run_id": run_id}))
     columns = tuple(found.columns)
     rows = found.limit(shown + 1).fetchall()
     n_rows = len(rows)
     if n_rows > shown:
         n_rows = found.count("*").fetchall()[0][0]
-    return Found(columns, rows[:shown], n_rows)
+    return Found(columns, rows[:shown], n_rows, scope, path)

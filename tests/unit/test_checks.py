@@ -12,7 +12,7 @@ import sqlglot
 
 from pipelines.defs.ops.checks import build_sql_checks, sql_check
 from pipelines.defs.ops.resources import JourneysResource
-from transforms.checks import CHECKS_DIR, all_checks, check_params, find_check, run_check
+from transforms.checks import CHECKS_DIR, SCOPES, all_checks, check_params, find_check, run_check
 from transforms.config import load_config
 from transforms.models import STAGE_BUILT, graph, reads
 from transforms.warehouse import bind
@@ -24,7 +24,9 @@ WRITTEN_BY_LOAD_AND_STAGING = {"raw._partitions", "marts.pipeline_runs"}
 
 def test_the_checks_are_the_files():
     files = sorted(CHECKS_DIR.rglob("*.sql"))
-    assert [c.path for c in CHECKS] == files
+    scoped = sorted(p for c in CHECKS for _, p in c.scoped)
+    assert sorted([c.path for c in CHECKS] + scoped) == files  # a nightly form belongs to its check
+    assert all(p.parent.name in SCOPES for p in scoped)
     assert len(CHECKS) >= 13
     keys = [(c.relation, c.name) for c in CHECKS]
     assert len(set(keys)) == len(keys)
@@ -44,6 +46,21 @@ def test_check_file_guards_a_model_table_parses_and_says_what_it_checks(check):
     first = check.path.read_text(encoding="utf-8").split("\n", 1)[0]
     assert first.startswith("-- ") and len(check.description) > 20, f"{check.path}: no `--` description line"
     bind(check.sql, check_params(load_config()))  # every $name it uses is given
+
+
+SCOPED = [(c, scope, path) for c in CHECKS for scope, path in c.scoped]
+
+
+@pytest.mark.parametrize(("check", "scope", "path"), SCOPED, ids=lambda v: getattr(v, "name", str(v)))
+def test_a_nightly_form_parses_reads_its_scope_and_says_what_it_checks(check, scope, path):
+    sql = path.read_text(encoding="utf-8").strip().rstrip(";")
+    trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+    assert len(trees) == 1 and isinstance(trees[0], sqlglot.exp.Query), f"{path}: not one select"
+    read = set(reads(sql, where=str(path)))
+    assert not read - (set(graph()) | STAGE_BUILT | WRITTEN_BY_LOAD_AND_STAGING), f"{path} reads what no model builds"
+    assert ("intermediate.dirty_customers" in read) == (scope == "by_customer"), path
+    assert path.read_text(encoding="utf-8").startswith("-- ") and "nightly form" in path.read_text(encoding="utf-8")
+    bind(sql, check_params(load_config()) | {"run_id": "r"})
 
 
 def test_runner_counts_every_offending_row_and_keeps_twenty_in_file_order():
@@ -67,7 +84,7 @@ def test_a_check_file_returning_rows_fails_its_dagster_check(tmp_path: Path):
         con.execute("create table marts.touchpoint_transitions as select 'tp' || lpad(i::varchar, 2, '0') as "
                     "from_touchpoint, 'x' as to_touchpoint, 0.5 as probability from range(25) as t(i)")
     check = sql_check(find_check("marts.touchpoint_transitions/probabilities_sum_to_one"))
-    result = check(journeys=resource)
+    result = check(None, journeys=resource)
     assert isinstance(result, dg.AssetCheckResult)
     assert result.passed is False
     assert result.metadata["offending_rows"].value == 25
@@ -76,7 +93,7 @@ def test_a_check_file_returning_rows_fails_its_dagster_check(tmp_path: Path):
     assert "| tp19 | 0.5 |" in table and "tp20" not in table and "20 of 25 rows shown" in table
     with resource.connect() as con:
         con.execute("update marts.touchpoint_transitions set probability = 1")
-    passed = check(journeys=resource)
+    passed = check(None, journeys=resource)
     assert passed.passed is True and passed.metadata["offending_rows"].value == 0
 
 
@@ -90,7 +107,7 @@ def test_identifier_hashes_stay_out_of_check_metadata(tmp_path: Path):
                     "as t(identifier_type, identifier_value, customer_id)")
         con.execute("create table intermediate.identity_nodes as select identifier_type, identifier_value "
                     "from identity.customer_ids")
-    result = sql_check(find_check("one_customer_per_identifier"))(journeys=resource)
+    result = sql_check(find_check("one_customer_per_identifier"))(None, journeys=resource)
     assert result.passed is False and result.metadata["offending_rows"].value == 1
     assert "several customers" in result.metadata["examples"].value
     assert "hash-of-jane" not in result.metadata["examples"].value

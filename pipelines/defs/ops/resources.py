@@ -54,13 +54,14 @@ def setting(name: str, default: str | None = None) -> str | None:
 class JourneysResource(dg.ConfigurableResource):
     """Settings of a run. Each has a default relative to the project folder and an
     environment variable (JOURNEYS_LANDING_DIR, JOURNEYS_WAREHOUSE, JOURNEYS_CONFIG_DIR,
-    JOURNEYS_HASH_SECRET); the `journeys` command's flags set those variables."""
+    JOURNEYS_HASH_SECRET, JOURNEYS_FULL_CHECKS); the `journeys` command's flags set those variables."""
 
     landing_dir: str
     warehouse: str
     config_dir: str | None = None
     hash_secret: str = DEMO_SECRET
     lock_wait_seconds: float = 600.0
+    full_checks: bool = False  # check every row in a run that loads, not only what it changed
 
     _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
     _unchanged_since: datetime | None = PrivateAttr(default=None)
@@ -80,7 +81,13 @@ class JourneysResource(dg.ConfigurableResource):
             warehouse=str(Path(warehouse or setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE))).resolve()),
             config_dir=str(Path(config).resolve()) if config is not None else None,
             hash_secret=setting("JOURNEYS_HASH_SECRET", DEMO_SECRET) or DEMO_SECRET,
+            full_checks=(setting("JOURNEYS_FULL_CHECKS") or "").strip().lower() in ("1", "true", "yes"),
         )
+
+    def with_full_checks(self) -> JourneysResource:
+        """The same settings, checking every row in a run (`journeys run --full-checks`)."""
+        return JourneysResource(landing_dir=self.landing_dir, warehouse=self.warehouse, config_dir=self.config_dir,
+                                hash_secret=self.hash_secret, lock_wait_seconds=self.lock_wait_seconds, full_checks=True)
 
     # One writing run at a time: the lock is taken when a run starts using this resource
     # and released when it ends, whatever the executor.

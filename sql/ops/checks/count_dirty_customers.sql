@@ -1,0 +1,2 @@
+-- How many customers the run under way rebuilds (what a nightly check looks at).
+select count(*) from intermediate.dirty_customers;
