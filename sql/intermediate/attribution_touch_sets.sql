@@ -1,23 +1,14 @@
 -- grain: one row per distinct set of touchpoints among converting journeys
--- depends on: intermediate.attribution_touches
+-- depends on: intermediate.attribution_journey_sets
 -- The coalitions Shapley attribution is computed over: each converting journey's set of
--- touchpoints (order and repeats ignored), with the conversions and revenue of those journeys.
-with touches as (
+-- touchpoints (order and repeats ignored), with the conversions and revenue of those journeys:
+-- a group-by over the converting journeys' sets (intermediate.attribution_journey_sets).
+with journey_sets as (
     select
         journey_id,
-        touchpoint,
+        touchpoints,
         revenue
-    from intermediate.attribution_touches
-    where is_converted
-),
-
-journey_sets as (
-    select
-        journey_id,
-        list_sort(list_distinct(list(touchpoint))) as touchpoints,
-        any_value(revenue) as revenue
-    from touches
-    group by journey_id
+    from intermediate.attribution_journey_sets
 ),
 
 final as (

@@ -1,32 +1,18 @@
 -- grain: one row per week, persona ('all' included) and lifecycle status
--- depends on: marts.journey_events
+-- depends on: intermediate.return_weeks, intermediate.customer_firsts
 -- PostHog's lifecycle, by week (Monday, UTC): an active customer (a return event that week, as in
 -- marts.retention) is new (first active week), returning (active the week before too) or
 -- resurrecting (active before, not the week before); a customer active the week before and not
 -- this week is dormant. Every week from the first to the newest event's, every status, zeros kept.
-with journey_events as (
-    select customer_id, persona, occurred_at, stage, touchpoint, phase, event_name
-    from marts.journey_events
-    where customer_id is not null
-),
-
-active as (
-    select distinct
-        customer_id,
-        persona,
-        date_trunc('week', occurred_at)::date as week
-    from journey_events
-    where
-        stage = 'front'
-        and ($return_phase::varchar is null or phase = $return_phase::varchar)
-        and ($return_touchpoint::varchar is null or touchpoint = $return_touchpoint::varchar)
-        and ($return_event_name::varchar is null or event_name = $return_event_name::varchar)
+with active as (
+    select customer_id, persona, week
+    from intermediate.return_weeks
 ),
 
 bounds as (
     select
         min(week) as first_week,
-        (select date_trunc('week', max(occurred_at))::date from journey_events) as newest_week
+        (select date_trunc('week', max(last_event_at))::date from intermediate.customer_firsts) as newest_week
     from active
 ),
 

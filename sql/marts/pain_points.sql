@@ -1,5 +1,5 @@
 -- grain: one row per flagged touchpoint, phase and kind, ranked
--- depends on: marts.touchpoint_health, marts.journey_events
+-- depends on: marts.touchpoint_health, intermediate.support_steps
 -- The cells of the journey map where customers suffer: where journeys end without converting,
 -- where what customers say is negative, and after which steps they contact support - each far
 -- above the average step, with enough customers to matter, ranked, with a label for a slide.
@@ -18,19 +18,6 @@ with touchpoint_health as (
         negative_share
     from marts.touchpoint_health
     where touchpoint <> 'unclassified' and stage = 'front'
-),
-
-journey_events as (
-    select
-        customer_id,
-        journey_number,
-        step_index,
-        occurred_at,
-        source,
-        touchpoint,
-        phase,
-        stage
-    from marts.journey_events
 ),
 
 -- ---- exits and negative sentiment, against the pooled rate of all front-stage cells
@@ -62,99 +49,14 @@ sentiment_cells as (
     where n_scored_events > 0
 ),
 
--- ---- support contact after a step
-
-marked as (
-    select
-        customer_id,
-        -- the customer's timeline in journey order, as one sortable key
-        journey_number::bigint * 4294967296 + step_index as seq,
-        occurred_at,
-        touchpoint,
-        phase,
-        list_contains($support_sources::varchar[], source)
-        or list_contains($support_touchpoints::varchar[], touchpoint) as is_support,
-        stage = 'front' and touchpoint <> 'unclassified' as is_front
-    from journey_events
-),
-
--- a support event of a customer (an event no identifier ties to a customer has no timeline)
-support_events as (
-    select
-        customer_id,
-        seq,
-        occurred_at
-    from marked
-    where is_support and customer_id is not null
-),
-
-steps as (
-    select
-        customer_id,
-        seq,
-        occurred_at,
-        touchpoint,
-        phase
-    from marked
-    where is_front and not is_support
-),
-
-contact_starts as (
-    -- a contact starts with a support event that follows no other support event of the
-    -- customer within support_within
-    select
-        customer_id,
-        seq,
-        occurred_at
-    from (
-        select
-            *,
-            lag(occurred_at) over (partition by customer_id order by seq) as previous_support_at
-        from support_events
-    )
-    where
-        previous_support_at is null
-        or occurred_at - previous_support_at > to_seconds($support_within_seconds)
-),
-
--- the contact starts among the customer's steps, in timeline order: each contact start sees the
--- last step before it (a window, not an ASOF join: other engines run it too)
-contact_timeline as (
-    select customer_id, seq, occurred_at, false as is_contact, touchpoint, phase
-    from steps
-    where customer_id is not null
-    union all
-    select customer_id, seq, occurred_at, true as is_contact, null as touchpoint, null as phase
-    from contact_starts
-),
-
-placed as (
-    select
-        customer_id,
-        is_contact,
-        occurred_at,
-        lag(case when not is_contact then {'occurred_at': occurred_at, 'touchpoint': touchpoint, 'phase': phase} end
-            ignore nulls) over (partition by customer_id order by seq) as step
-    from contact_timeline
-),
-
-contacts as (
-    -- the contact counts for the customer's last step before it, if at most support_within earlier
-    select
-        customer_id,
-        step.touchpoint as touchpoint,
-        step.phase as phase
-    from placed
-    where is_contact
-        and occurred_at - step.occurred_at <= to_seconds($support_within_seconds)
-),
+-- ---- support contact after a step (per customer: intermediate.support_steps)
 
 step_cells as (
     select
         touchpoint,
         phase,
         count(distinct customer_id) as n_customers
-    from steps
+    from intermediate.support_steps
     group by touchpoint, phase
 ),
 
@@ -163,7 +65,8 @@ contact_cells as (
         touchpoint,
         phase,
         count(distinct customer_id) as n_affected
-    from contacts
+    from intermediate.support_steps
+    where has_contact_after
     group by touchpoint, phase
 ),
 

@@ -1,48 +1,23 @@
 -- grain: one row per cohort week, persona ('all' included) and week since the cohort week
--- depends on: marts.journey_events
+-- depends on: intermediate.return_weeks, intermediate.customer_firsts
 -- Weekly retention: customers grouped by the week of their first return event (first_seen) or of
 -- their first conversion (first_purchase, settings.retention.cohort), and for each week since,
 -- how many did the return event in that week. The return event is a front-stage event matching
 -- settings.retention (phase, touchpoint, event name; unset = any). Weeks start on Monday (UTC).
 -- Week 0 counts the whole cohort; only weeks that have begun by the newest event are listed.
-with journey_events as (
-    select customer_id, persona, occurred_at, stage, touchpoint, phase, event_name, is_conversion
-    from marts.journey_events
-    where customer_id is not null
-),
-
-flagged as (
-    select
-        customer_id,
-        persona,
-        occurred_at,
-        is_conversion,
-        stage = 'front'
-        and ($return_phase::varchar is null or phase = $return_phase::varchar)
-        and ($return_touchpoint::varchar is null or touchpoint = $return_touchpoint::varchar)
-        and ($return_event_name::varchar is null or event_name = $return_event_name::varchar) as is_return
-    from journey_events
-),
-
-newest as (
-    select max(occurred_at) as newest_at, date_trunc('week', max(occurred_at))::date as newest_week
-    from journey_events
+with newest as (
+    select max(last_event_at) as newest_at, date_trunc('week', max(last_event_at))::date as newest_week
+    from intermediate.customer_firsts
 ),
 
 returns as (
-    select distinct customer_id, date_trunc('week', occurred_at)::date as week
-    from flagged
-    where is_return
+    select distinct customer_id, week
+    from intermediate.return_weeks
 ),
 
 firsts as (
-    select
-        customer_id,
-        any_value(persona) as persona,
-        min(occurred_at) filter (where is_return) as first_return_at,
-        min(occurred_at) filter (where is_conversion) as first_purchase_at
-    from flagged
-    group by customer_id
+    select customer_id, persona, first_return_at, first_purchase_at
+    from intermediate.customer_firsts
 ),
 
 cohorts as (

@@ -1,21 +1,26 @@
 -- grain: one row per touchpoint and phase
--- depends on: marts.journey_events, marts.journeys
+-- depends on: intermediate.journey_cells, marts.journeys
 -- How each touchpoint x phase cell performs: volume, reach, how often journeys end there
--- without converting, and what customers feel there (sentiment, CSAT).
-with journey_events as (
+-- without converting, and what customers feel there (sentiment, CSAT). A group-by over the
+-- per-journey cells of intermediate.journey_cells: no event is read here.
+with journey_cells as (
     select
-        journey_id,
-        customer_id,
-        step_index,
-        occurred_at,
         touchpoint,
         phase,
+        journey_id,
+        customer_id,
         phase_order,
         channel_group,
         stage,
-        sentiment,
-        csat
-    from marts.journey_events
+        n_events,
+        n_scored_events,
+        n_negative_events,
+        sum_sentiment,
+        n_csat_events,
+        sum_csat,
+        last_event_at,
+        is_last_cell
+    from intermediate.journey_cells
 ),
 
 journeys as (
@@ -27,8 +32,8 @@ journeys as (
 ),
 
 newest as (
-    select max(occurred_at) as newest_at
-    from journey_events
+    select max(last_event_at) as newest_at
+    from journey_cells
 ),
 
 journey_status as (
@@ -43,45 +48,15 @@ journey_status as (
     cross join newest
 ),
 
-last_cells as (
-    select
-        journey_id,
-        arg_max(touchpoint, step_index) as touchpoint,
-        arg_max(phase, step_index) as phase
-    from journey_events
-    group by journey_id
-),
-
 exits as (
     select
-        last_cells.touchpoint,
-        last_cells.phase,
+        journey_cells.touchpoint,
+        journey_cells.phase,
         count(*) as n_exits
-    from last_cells
-    inner join journey_status on last_cells.journey_id = journey_status.journey_id
-    where journey_status.is_closed and not journey_status.is_converted
-    group by last_cells.touchpoint, last_cells.phase
-),
-
-journey_cells as (
-    -- pre-aggregate to one row per cell and journey, so that the distinct counts below run
-    -- over journeys, not events
-    select
-        touchpoint,
-        phase,
-        journey_id,
-        any_value(customer_id) as customer_id,
-        any_value(phase_order) as phase_order,
-        any_value(channel_group) as channel_group,
-        any_value(stage) as stage,
-        count(*) as n_events,
-        count(sentiment) as n_scored_events,
-        count(*) filter (where sentiment < -0.05) as n_negative_events,
-        sum(sentiment) as sum_sentiment,
-        count(csat) as n_csat_events,
-        sum(csat) as sum_csat
-    from journey_events
-    group by touchpoint, phase, journey_id
+    from journey_cells
+    inner join journey_status on journey_cells.journey_id = journey_status.journey_id
+    where journey_cells.is_last_cell and journey_status.is_closed and not journey_status.is_converted
+    group by journey_cells.touchpoint, journey_cells.phase
 ),
 
 customer_cells as (
@@ -114,7 +89,7 @@ cells as (
         count(*) filter (where journey_status.is_closed) as n_closed_journeys,
         sum(journey_cells.n_scored_events) as n_scored_events,
         sum(journey_cells.n_negative_events) as n_negative_events,
-        sum(journey_cells.sum_sentiment) / nullif(sum(journey_cells.n_scored_events), 0)
+        sum(journey_cells.sum_sentiment)::double / nullif(sum(journey_cells.n_scored_events), 0)
             as avg_sentiment,
         sum(journey_cells.n_csat_events) as n_csat_events,
         sum(journey_cells.sum_csat) / nullif(sum(journey_cells.n_csat_events), 0) as avg_csat

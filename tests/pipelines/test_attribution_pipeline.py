@@ -46,8 +46,11 @@ def test_attribution_assets_keys_deps_and_blocking_checks():
     assert set(graph.get(touches).parent_keys) == {dg.AssetKey(["intermediate", "journey_timeline"]), JOURNEYS,
                                                   dg.AssetKey(["intermediate", "dirty_customers"])}
     assert touches in graph.get(ATTRIBUTION).parent_keys
-    assert set(graph.get(TOUCHPOINT_HEALTH).parent_keys) == {JOURNEY_EVENTS, JOURNEYS}
-    assert set(graph.get(PAIN_POINTS).parent_keys) == {JOURNEY_EVENTS, TOUCHPOINT_HEALTH}
+    # the aggregates read small per-journey and per-customer tables, not the events (issue 16)
+    assert set(graph.get(TOUCHPOINT_HEALTH).parent_keys) == {dg.AssetKey(["intermediate", "journey_cells"]), JOURNEYS}
+    assert set(graph.get(PAIN_POINTS).parent_keys) == {dg.AssetKey(["intermediate", "support_steps"]), TOUCHPOINT_HEALTH}
+    assert graph.get(dg.AssetKey(["intermediate", "journey_cells"])).parent_keys == {
+        JOURNEY_EVENTS, dg.AssetKey(["intermediate", "dirty_customers"])}
     defs = build_definitions(load_config())
     for key in (ATTRIBUTION, TOUCHPOINT_HEALTH, PAIN_POINTS):
         assert defs.resolve_assets_def(key).descriptions_by_key[key].startswith("One row per")

@@ -155,7 +155,8 @@ def make_warehouse(journeys: list[J], con: duckdb.DuckDBPyConnection | None = No
     return con
 
 
-ATTRIBUTION_TABLES = ("intermediate.attribution_touches", "intermediate.attribution_transitions", "intermediate.attribution_touch_sets", "intermediate.attribution_model_credits", "marts.attribution")
+ATTRIBUTION_TABLES = ("intermediate.attribution_touches", "intermediate.attribution_journey_transitions",
+                      "intermediate.attribution_journey_sets", "intermediate.attribution_transitions", "intermediate.attribution_touch_sets", "intermediate.attribution_model_credits", "marts.attribution")
 
 
 def build(journeys: list[J], con: duckdb.DuckDBPyConnection | None = None, **kw) -> Warehouse:

@@ -31,7 +31,7 @@ def con():
     ]
     load(con, events)
     config = config_with([DESIGN])
-    build(con, config, UPSTREAM + DESIGN_MODELS + ["marts.retention", "marts.lifecycle"])
+    build(con, config, UPSTREAM + DESIGN_MODELS + ["intermediate.return_weeks", "intermediate.customer_firsts", "marts.retention", "marts.lifecycle"])
     return con
 
 

@@ -22,7 +22,8 @@ from transforms.models import build_models
 from transforms.warehouse import bind, build_model, read_model, table_doc
 
 JOURNEY_MODELS = ("intermediate.journey_timeline", "intermediate.journey_steps", "marts.journey_events", "marts.journeys",
-                  "marts.sessions", "marts.journey_paths", "marts.touchpoint_transitions", "marts.customers")
+                  "marts.sessions", "intermediate.journey_path_variants", "marts.journey_paths",
+                  "intermediate.journey_transitions", "marts.touchpoint_transitions", "marts.customers")
 
 T0 = datetime(2025, 3, 1, 9, 0)
 
@@ -372,7 +373,8 @@ def sql_text(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["intermediate/journey_steps", "marts/journeys", "marts/touchpoint_transitions",
-                                  "intermediate/attribution_touches", "marts/sessions", "marts/journey_paths"])
+                                  "intermediate/attribution_touches", "marts/sessions", "marts/journey_paths",
+                                  "intermediate/journey_path_variants", "intermediate/journey_transitions"])
 def test_models_after_the_timeline_sort_no_events(name):
     # only intermediate.journey_timeline puts events in order; these aggregate its runs by key
     sql = sql_text(name)

@@ -110,6 +110,7 @@ def make_warehouse(events: list[Ev], con: duckdb.DuckDBPyConnection | None = Non
 
 
 def health(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, Any]]:
+    build_model(con, "intermediate.journey_cells")
     build_model(con, "marts.touchpoint_health", touchpoint_health_params(CONFIG))
     cur = con.execute("select * from marts.touchpoint_health")
     cols = [d[0] for d in cur.description]
@@ -117,7 +118,9 @@ def health(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, An
 
 
 def pain_points(con: duckdb.DuckDBPyConnection, **overrides: Any) -> list[dict[str, Any]]:
+    build_model(con, "intermediate.journey_cells")
     build_model(con, "marts.touchpoint_health", touchpoint_health_params(CONFIG))
+    build_model(con, "intermediate.support_steps", {**pain_point_params(CONFIG), **overrides})
     build_model(con, "marts.pain_points", {**pain_point_params(CONFIG), **overrides})
     cur = con.execute("select * from marts.pain_points order by rank")
     cols = [d[0] for d in cur.description]

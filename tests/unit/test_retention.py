@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.unit.journey_marts import T0, E, build, config_with, load
 
-MODELS = ["marts.retention", "marts.lifecycle"]
+MODELS = ["intermediate.return_weeks", "intermediate.customer_firsts", "marts.retention", "marts.lifecycle"]
 
 
 def week(t: datetime) -> date:
