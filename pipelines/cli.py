@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -68,11 +69,19 @@ def _resource(landing: Path | None = None, warehouse: Path | None = None, config
     return JourneysResource.from_settings(landing=landing, warehouse=warehouse, config_dir=config)
 
 
-def _load(landing: Path | None = None, warehouse: Path | None = None, config: Path | None = None):
-    """Resource and config from the flags and settings; exits with a readable message on bad config."""
+def _load(landing: Path | None = None, warehouse: Path | None = None, config: Path | None = None,
+          *, light: bool = False):
+    """Resource and config from the flags and settings; exits with a readable message on bad config.
+    `light`: the settings as plain values (pipelines.settings.Settings) instead of the Dagster
+    resource, so a run that finds nothing new never imports Dagster (see `_as_resource`)."""
     from transforms.config import ConfigError, load_config
 
-    resource = _resource(landing, warehouse, config)
+    if light:
+        from pipelines.settings import Settings
+
+        resource = Settings.resolve(landing, warehouse, config)
+    else:
+        resource = _resource(landing, warehouse, config)
     try:
         config = load_config(resource.config_dir)
     except ConfigError as e:
@@ -80,9 +89,16 @@ def _load(landing: Path | None = None, warehouse: Path | None = None, config: Pa
     return resource, config
 
 
+def _as_resource(settings):
+    """The Dagster resource made of `settings` (a resource already is one)."""
+    from pipelines.defs.ops.resources import JourneysResource
+
+    return settings if isinstance(settings, JourneysResource) else JourneysResource(**vars(settings))
+
+
 def _require_usable_secret(resource) -> None:
     """Before a run: the public demo secret hashes only the shipped fixtures (exit 2)."""
-    from pipelines.defs.ops.resources import secret_problem
+    from pipelines.settings import secret_problem
 
     problem = secret_problem(resource.hash_secret, resource.landing)
     if problem:
@@ -109,6 +125,7 @@ def execute(resource, config, selection_names: list[str] | None, start: date, en
     from pipelines.defs.ops.publish import PUBLISH_OP, full_rewrite_config
     from pipelines.defs.ops.run_history import run_tags
 
+    resource = _as_resource(resource)
     _require_usable_secret(resource)
     _preflight(resource.paths)
     defs = build_definitions(config, resource)
@@ -325,8 +342,9 @@ def run(
 ) -> None:
     """Load every new or changed landing day, rebuild every table and publish the warehouse.
     The checks look at what the run changed; `--full-checks` (or `journeys check`) checks all."""
-    resource, cfg = _load(landing, warehouse, config)
-    resource = resource.with_full_checks() if full_checks else resource
+    resource, cfg = _load(landing, warehouse, config, light=True)
+    if full_checks:
+        resource = dataclasses.replace(resource, full_checks=True)
     from transforms.landing import LandingError, days_to_load, glob_problems, unread_warning
 
     if not resource.landing.is_dir():

@@ -35,8 +35,6 @@ from typing import Any
 
 import duckdb
 import yaml
-from sqlglot.dialects.duckdb import DuckDB
-from sqlglot.tokens import TokenType
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMAS = ("raw", "staging", "quarantine", "identity", "intermediate", "marts")
@@ -286,6 +284,7 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
 
 # the scope of each kind of input, as a predicate on one row of it (runner SQL: the one place
 # that restricts what a model reads)
+DIRTY_CUSTOMERS = "intermediate.dirty_customers"
 _IN_SCOPE = "(select customer_id from intermediate.dirty_customers)"
 _JOURNEY_CUSTOMER = "left(journey_id, length(journey_id) - strpos(reverse(journey_id), '-'))"
 SCOPE_PREDICATES = {
@@ -322,6 +321,10 @@ def scoped_select(con: duckdb.DuckDBPyConnection, select: str, key: str) -> str:
     subquery of its rows in scope (tables without a customer are left whole), and its result
     kept to the scope. The text is edited at the tokens' positions, so the rest of the model's
     SQL runs as written."""
+    # imported here: ~0.5 s, and only a run that builds by customer needs it
+    from sqlglot.dialects.duckdb import DuckDB
+    from sqlglot.tokens import TokenType
+
     tokens = DuckDB().tokenize(select)
     edits: list[tuple[int, int, str]] = []
     for i, tok in enumerate(tokens[:-3]):
@@ -357,7 +360,7 @@ def replace_scope(con: duckdb.DuckDBPyConnection, relation: str, select: str, ke
         con.execute(sql_with("delete from {relation} where ", relation=relation) + SCOPE_PREDICATES[key])
         n = con.execute(sql_with("insert into {relation} by name\n", relation=relation) + scoped, bound).fetchall()[0][0]
         apply_comments(con, relation)
-        mark_changed(con, relation)
+        mark_scoped(con, relation, key)
     return n
 
 VERSIONS_TABLE = "intermediate._table_versions"
@@ -374,6 +377,17 @@ def mark_changed(con: duckdb.DuckDBPyConnection, *relations: str) -> None:
         if not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", relation):
             raise ValueError(f"not a relation name: {relation!r}")
     run_sql(con, "ops/warehouse/mark_changed", {"r": list(relations)})
+
+
+def mark_scoped(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> None:
+    """Give `relation` a new version after a write that replaced only the rows of the customers
+    of intermediate.dirty_customers (by `key`, customer_id or journey_id): the next publish
+    replaces only those customers' rows in the analyst file when it holds the version the table
+    had before (else it copies the table whole). Call it inside the transaction of the write."""
+    if not _RELATION_RE.match(relation) or key not in SCOPE_PREDICATES:
+        raise ValueError(f"not a relation and key: {relation!r}, {key!r}")
+    digest = run_sql(con, "ops/warehouse/scope_digest", {"dirty": DIRTY_CUSTOMERS}).fetchall()[0][0]
+    run_sql(con, "ops/warehouse/mark_scoped", {"r": relation, "key": key, "digest": digest})
 
 
 def deterministic(con: duckdb.DuckDBPyConnection, select: str, params: Mapping[str, Any]) -> str:
@@ -492,6 +506,9 @@ class PublishedTable:
     version: str | None  # None: never marked, so always copied
     n_rows: int
     ddl_md5: str
+    base_version: str | None = None  # the version before a write of some customers' rows only
+    scope_key: str | None = None  # that write's key: customer_id or journey_id
+    scope_digest: str | None = None  # and its customers (ops/warehouse/scope_digest)
 
     @property
     def relation(self) -> str:
@@ -504,10 +521,54 @@ class PublishedTable:
 
 def _published_tables(con: duckdb.DuckDBPyConnection) -> list[PublishedTable]:
     """Each table of the attached working database (`work`) that analysts get."""
-    versions: dict[str, str] = (dict(run_sql(con, "ops/warehouse/work_versions").fetchall())
-                                if _has_table(con, "work", VERSIONS_TABLE) else {})
+    versions: dict[str, tuple[str | None, ...]] = {}
+    if _has_table(con, "work", VERSIONS_TABLE):
+        try:
+            versions = {r: rest for r, *rest in run_sql(con, "ops/warehouse/work_scoped_versions").fetchall()}
+        except duckdb.BinderException:  # a working file from before scoped writes: versions only
+            versions = {r: (v,) for r, v in run_sql(con, "ops/warehouse/work_versions").fetchall()}
     rows = run_sql(con, "ops/warehouse/work_published_tables", {"private": list(PRIVATE_SCHEMAS)}).fetchall()
-    return [PublishedTable(s, t, sql, versions.get(f"{s}.{t}"), n, h) for s, t, sql, n, h in rows]
+    out = []
+    for s, t, sql, n, h in rows:
+        version, base, key, digest = (*versions.get(f"{s}.{t}", (None,)), None, None, None)[:4]
+        out.append(PublishedTable(s, t, sql, version, n, h, base, key, digest))
+    return out
+
+
+def _work_scope_digest(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The digest of the working file's dirty set (see mark_scoped), None without one."""
+    if not _has_table(con, "work", DIRTY_CUSTOMERS):
+        return None
+    return run_sql(con, "ops/warehouse/scope_digest", {"dirty": "work." + DIRTY_CUSTOMERS}).fetchall()[0][0]
+
+
+def _by_customer(t: PublishedTable, held: Mapping[str, tuple[str | None, int, str]], present: set[str],
+                 digest: str | None) -> bool:
+    """Whether the analyst file's copy of `t` differs from the working table only in the rows of
+    the dirty set's customers: it holds the version the last write started from, with the same
+    DDL, and that write replaced the rows of the same customers the working file's set holds."""
+    was = held.get(t.relation)
+    return (t.relation in present and was is not None and t.base_version is not None
+            and t.scope_key in PUBLISH_SCOPE and digest is not None and t.scope_digest == digest
+            and was[0] == t.base_version and was[2] == t.ddl_md5)
+
+
+# In the analyst file's connection: the dirty set is copied into a temp table (never into the
+# file), and a table's rows of those customers are deleted and copied from the working file.
+PUBLISH_SCOPE = {
+    "customer_id": "customer_id in (select customer_id from publish_scope)",
+    "journey_id": _JOURNEY_CUSTOMER + " in (select customer_id from publish_scope)",
+}
+
+
+def _replace_customers(con: duckdb.DuckDBPyConnection, t: PublishedTable) -> tuple[int, int]:
+    """Replace the rows of the customers of temp table publish_scope of the analyst file's
+    `t` by the working file's. Returns (rows deleted, rows inserted)."""
+    where = PUBLISH_SCOPE[str(t.scope_key)]
+    deleted = con.execute(sql_with("delete from {s}.{t} where ", s=t.schema, t=t.table) + where).fetchall()[0][0]
+    inserted = con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t} where ", s=t.schema, t=t.table)
+                           + where).fetchall()[0][0]
+    return deleted, inserted
 
 
 def _held_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -623,7 +684,10 @@ def publish(paths: WarehousePaths, *, full: bool = False, memory_limit: str | No
         info["summary"] = (f"wrote a fresh file ({reason}): {info['tables']} tables, "
                            f"{human_bytes(info['written_bytes'])}")
     else:
+        scoped = info["rows_replaced_by_customer"]
         info["summary"] = (f"{len(info['changed_tables'])} of {info['tables']} tables changed"
+                           + (f" ({len(scoped)} only in the rows of the run's customers: "
+                              f"{sum(r['inserted'] for r in scoped.values()):,} rows written)" if scoped else "")
                            + (f", {len(info['dropped_tables'])} dropped" if info["dropped_tables"] else "")
                            + f"; copied {human_bytes(info['copied_bytes'])}, wrote {human_bytes(info['written_bytes'])}")
     return info
@@ -646,25 +710,35 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
         tables = _published_tables(con)
         wanted = {t.relation for t in tables}
         dropped: list[str] = []
+        by_customer: list[PublishedTable] = []
         if incremental:
             held = _held_versions(con) or {}
             present = set(_held_tables(con))
             changed = [t for t in tables
                        if t.version is None or t.relation not in present or held.get(t.relation) != t.key]
+            digest = _work_scope_digest(con)
+            by_customer = [t for t in changed if _by_customer(t, held, present, digest)]
+            whole = [t for t in changed if t not in by_customer]
             dropped = sorted(present - wanted)
-            for relation in [t.relation for t in changed if t.relation in present] + dropped:
+            for relation in [t.relation for t in whole if t.relation in present] + dropped:
                 schema, table = relation.split(".")
                 con.execute(sql_with("drop table {s}.{t}", s=schema, t=table))
             con.execute("checkpoint")  # the dropped tables' blocks become free for the new rows
         else:
-            changed = tables
+            changed = whole = tables
         used_before, _ = _used_bytes(con)
-        for schema in sorted({t.schema for t in changed}):
+        for schema in sorted({t.schema for t in whole}):
             con.execute(sql_with("create schema if not exists {schema}", schema=schema))
-        for t in changed:
+        for t in whole:
             con.execute(t.create)
             con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t}", s=t.schema, t=t.table))
             apply_comments(con, t.relation)  # from the same YAML as the working table's
+        rows: dict[str, dict[str, int]] = {}
+        if by_customer:
+            run_sql(con, "ops/warehouse/publish_scope", {"dirty": "work." + DIRTY_CUSTOMERS})
+            for t in by_customer:  # comments stay: the table is not recreated
+                deleted, inserted = _replace_customers(con, t)
+                rows[t.relation] = {"deleted": deleted, "inserted": inserted}
         _record_versions(con, tables)
         con.execute("detach work")
         if finalize is not None:
@@ -683,6 +757,7 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
     finally:
         os.close(dir_fd)
     return {"tables": len(tables), "changed_tables": [t.relation for t in changed], "dropped_tables": dropped,
+            "rows_replaced_by_customer": rows,
             "copied_bytes": copied, "written_bytes": max(used_after - used_before, 0)}
 
 

@@ -4,6 +4,7 @@ landing file or another configuration does work again."""
 
 import hashlib
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -38,9 +39,12 @@ def test_a_run_with_nothing_new_does_nothing_and_says_since_when(tmp_path, landi
     before = state(wh)
     assert {"journeys.duckdb", ".journeys.work.duckdb"} <= before.keys()
 
-    second = journeys(["run", "--landing", str(landing)], tmp_path)
+    second = journeys(["run", "--landing", str(landing)], tmp_path, PYTHONPROFILEIMPORTTIME="1")
     assert second.returncode == 0, second.stderr
     assert "Nothing new since " in second.stdout and "Nothing was done." in second.stdout
+    # decided before anything heavy is imported (the import log goes to stderr)
+    heavy = re.findall(r"\|\s+(dagster|polars|plotly|sqlglot)$", second.stderr, flags=re.MULTILINE)
+    assert "import time:" in second.stderr and heavy == []
     assert "Done in" not in second.stdout
     assert state(wh) == before  # neither file was opened for writing
 

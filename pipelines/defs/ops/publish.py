@@ -64,10 +64,12 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
             finish_run(con, context.run_id, at)
         context.log.info(f"Published {journeys.paths.published}: {info['summary']} in {info['seconds']}s")
         changed, dropped = info.pop("changed_tables"), info.pop("dropped_tables")
+        by_customer = info.pop("rows_replaced_by_customer", {})
         return dg.MaterializeResult(metadata={
             "path": str(journeys.paths.published), **info,
             "changed_tables": dg.MetadataValue.json(changed),
             "dropped_tables": dg.MetadataValue.json(dropped),
+            "rows_replaced_by_customer": dg.MetadataValue.json(by_customer),
         })
 
     return published

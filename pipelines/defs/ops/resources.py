@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -13,6 +12,16 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
+from pipelines.settings import (
+    DEFAULT_LANDING,
+    DEFAULT_WAREHOUSE,
+    DEMO_LANDING_ROOT,
+    DEMO_SECRET,
+    PROJECT_DIR,
+    Settings,
+    secret_problem,
+    setting,
+)
 from transforms.config import Config, load_config
 from transforms.warehouse import (
     WarehousePaths,
@@ -22,33 +31,12 @@ from transforms.warehouse import (
     writer_lock,
 )
 
-PROJECT_DIR = Path(__file__).resolve().parents[3]
-DEFAULT_LANDING = PROJECT_DIR / "fixtures" / "landing"
-DEFAULT_WAREHOUSE = PROJECT_DIR / "warehouse" / "journeys.duckdb"
-DEMO_SECRET = "journeys-demo-secret-not-for-production"
-# The demo secret is public: anyone could recompute its hashes. It may only hash the sample
-# data shipped here (fixtures/landing, and fixtures/sms for the SMS walkthrough).
-DEMO_LANDING_ROOT = PROJECT_DIR / "fixtures"
+__all__ = ["DEFAULT_LANDING", "DEFAULT_WAREHOUSE", "DEMO_LANDING_ROOT", "DEMO_SECRET", "PROJECT_DIR",
+           "JourneysResource", "SecretRefused", "Settings", "secret_problem", "setting", "utcnow"]
 
 
 class SecretRefused(ValueError):
     """The hashing secret may not be used for this landing zone."""
-
-
-def secret_problem(secret: str, landing: Path) -> str | None:
-    """Why `secret` may not hash `landing`, with the fix; None when it may."""
-    fix = ("Set JOURNEYS_HASH_SECRET to a long random value and keep it (changing it changes every hash), e.g.\n"
-           "  export JOURNEYS_HASH_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
-    if not secret:
-        return "the hashing secret is empty. " + fix
-    if secret == DEMO_SECRET and not Path(landing).resolve().is_relative_to(DEMO_LANDING_ROOT.resolve()):
-        return (f"the demo hashing secret is public and only hashes the shipped fixtures, not {landing}. " + fix)
-    return None
-
-
-def setting(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
 
 
 class JourneysResource(dg.ConfigurableResource):
@@ -75,19 +63,8 @@ class JourneysResource(dg.ConfigurableResource):
                       config_dir: Path | None = None) -> JourneysResource:
         """The settings of a run as values: a value given here (a command's flag) overrides the
         environment variable, which overrides the default."""
-        config = config_dir if config_dir is not None else setting("JOURNEYS_CONFIG_DIR")
-        return cls(
-            landing_dir=str(Path(landing or setting("JOURNEYS_LANDING_DIR", str(DEFAULT_LANDING))).resolve()),
-            warehouse=str(Path(warehouse or setting("JOURNEYS_WAREHOUSE", str(DEFAULT_WAREHOUSE))).resolve()),
-            config_dir=str(Path(config).resolve()) if config is not None else None,
-            hash_secret=setting("JOURNEYS_HASH_SECRET", DEMO_SECRET) or DEMO_SECRET,
-            full_checks=(setting("JOURNEYS_FULL_CHECKS") or "").strip().lower() in ("1", "true", "yes"),
-        )
+        return cls(**vars(Settings.resolve(landing, warehouse, config_dir)))
 
-    def with_full_checks(self) -> JourneysResource:
-        """The same settings, checking every row in a run (`journeys run --full-checks`)."""
-        return JourneysResource(landing_dir=self.landing_dir, warehouse=self.warehouse, config_dir=self.config_dir,
-                                hash_secret=self.hash_secret, lock_wait_seconds=self.lock_wait_seconds, full_checks=True)
 
     # One writing run at a time: the lock is taken when a run starts using this resource
     # and released when it ends, whatever the executor.

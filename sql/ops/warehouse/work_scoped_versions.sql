@@ -1,0 +1,3 @@
+-- The version of each table of the attached working file (`work`), with the base version and
+-- scope of a write that replaced only some customers' rows (null after a whole-table write).
+select relation, version, base_version, scope_key, scope_digest from work.intermediate._table_versions;
