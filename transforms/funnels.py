@@ -51,6 +51,10 @@ Semantics (DESIGN.md, Funnel), made exact here:
 * Status: ``converted`` (reached the last step), ``in_window`` (not converted, and the
   attempt's window is still open at ``as_of``, the newest event in marts.journey_events; in
   strict mode also no later event of the unit has broken it), else ``dropped``.
+  The keyed tables store no status (as_of moves every night, also for customers a nightly run
+  does not rebuild): they store ``open_until_at``, the window's end, null when the attempt can
+  never be in_window (converted, or broken in strict mode); marts.funnel_customers and
+  marts.funnel_step_trends decide the status against intermediate.funnel_definitions.as_of.
 
 The matching is a dynamic programme over steps (a Python loop over a funnel's steps, never over
 events or units): state = (step, event, events used at that instant); each state keeps only the
@@ -77,7 +81,8 @@ import duckdb
 
 from transforms.classify import match_conditions
 from transforms.config import DEFAULT_BREAKDOWN_LIMIT, FunnelConfig, StepConfig, parse_duration
-from transforms.warehouse import replace_table, run_sql, sql_file
+from transforms.incremental import build_incremental
+from transforms.warehouse import count_rows, replace_table, run_sql, sql_file
 
 NONE_VALUE = "(none)"
 # Breakdowns computed per unit rather than read from the attempt's events.
@@ -288,12 +293,11 @@ def _any_order_chains(con: duckdb.DuckDBPyConnection, plan: FunnelPlan) -> None:
     run_sql(con, f"{PROGRAMME}/any_order_chain")
 
 
-def _attempts(con: duckdb.DuckDBPyConnection, plan: FunnelPlan, as_of_us: int | None, rows: str) -> None:
+def _attempts(con: duckdb.DuckDBPyConnection, plan: FunnelPlan, rows: str) -> None:
     """The counted attempt of every unit of funnel_matches, into `rows` (attempt_rows or period_rows)."""
     params = {
         "funnel": plan.name, "unit": plan.config.unit, "n": plan.n, "window_us": plan.window_us,
-        "as_of_us": as_of_us if as_of_us is not None else -(2**62), "strict": plan.config.mode == "strict",
-        **plan.exclusion_params(),
+        "strict": plan.config.mode == "strict", **plan.exclusion_params(),
     }
     if plan.config.mode == "any_order":
         _any_order_chains(con, plan)
@@ -347,11 +351,22 @@ def _select(name: str) -> str:
     return sql_file(f"{PROGRAMME}/{name}").strip().rstrip(";")
 
 
-def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[FunnelConfig]) -> dict[str, Any]:
+KEYED = ("intermediate.funnel_attempts", "intermediate.funnel_breakdown_values", "intermediate.funnel_period_attempts")
+"""The programme's tables keyed by customer (their .yaml says `incremental_by: customer_id`)."""
+
+
+def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[FunnelConfig], *,
+                        scoped: bool = False) -> dict[str, Any]:
     """marts.journey_events -> intermediate.funnel_definitions, funnel_steps, funnel_attempts and
     funnel_breakdown_values (one row per funnel and unit, and breakdown), from which the SQL
     model marts.funnel_customers is built. Returns row counts and seconds per funnel. Raises
-    FunnelError when marts.journey_events is missing or a breakdown names no column."""
+    FunnelError when marts.journey_events is missing or a breakdown names no column.
+
+    `scoped` (an incremental run, issue 16): the programme reads the events of the customers of
+    intermediate.dirty_customers only, and replaces their rows of the keyed tables (KEYED: delete
+    and insert by customer, in one transaction each, transforms/incremental.py); the definitions,
+    with as_of (the newest event of all customers), are rebuilt whole. No keyed row depends on
+    as_of: the marts decide in_window and period_complete against it."""
     columns = journey_event_columns(con)
     if columns is None:
         raise FunnelError("marts.journey_events does not exist: materialize it before the funnels")
@@ -359,9 +374,10 @@ def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[Funnel
     for f in funnels:
         if len(f.exclusions) > MAX_EXCLUSIONS:
             raise FunnelError(f"funnel {f.name}: at most {MAX_EXCLUSIONS} exclusions")
-    as_of, as_of_us = run_sql(con, f"{PROGRAMME}/as_of").fetchall()[0]
+    as_of = run_sql(con, f"{PROGRAMME}/as_of").fetchall()[0][0]
     timings: dict[str, float] = {}
     try:
+        run_sql(con, f"{PROGRAMME}/journey_events_scoped" if scoped else f"{PROGRAMME}/journey_events_all")
         run_sql(con, f"{PROGRAMME}/accumulators")
         if funnels:
             run_sql(con, f"{PROGRAMME}/match_events", condition_params(funnels))
@@ -371,28 +387,32 @@ def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[Funnel
             run_sql(con, f"{PROGRAMME}/matches", {"funnel": f.name})
             if f.mode == "strict":
                 run_sql(con, f"{PROGRAMME}/strict_times", {"unit": f.unit})
-            _attempts(con, plan, as_of_us, "attempt_rows")
+            _attempts(con, plan, "attempt_rows")
             _breakdown_values(con, plan, columns)
             # for marts.funnel_step_trends: a unit starting in one week only keeps the attempt just
             # counted; the programme runs again once per week of start of the other units
             run_sql(con, f"{PROGRAMME}/period_matches", {"funnel": f.name, "window_us": plan.window_us,
                                                           "any_order": f.mode == "any_order"})
             if f.mode == "any_order" or f.exclusions:
-                _attempts(con, plan, as_of_us, "period_rows")
+                _attempts(con, plan, "period_rows")
             else:
                 # without exclusions, a week's row needs only where its counted attempt ends
                 _ordered_chains(con, plan, with_chain=False)
                 run_sql(con, f"{PROGRAMME}/period_chosen", {
-                    "funnel": f.name, "n": plan.n, "window_us": plan.window_us, "strict": f.mode == "strict",
-                    "as_of_us": as_of_us if as_of_us is not None else -(2**62)})
+                    "funnel": f.name, "n": plan.n, "window_us": plan.window_us, "strict": f.mode == "strict"})
             timings[f.name] = round(time.monotonic() - t0, 3)
         params = definition_params(funnels, as_of)
         replace_table(con, "intermediate.funnel_definitions", _select("definitions"), params)
         replace_table(con, "intermediate.funnel_steps", _select("steps"), params)
-        n_attempts = replace_table(con, "intermediate.funnel_attempts", _select("attempts_table"))
-        replace_table(con, "intermediate.funnel_breakdown_values", _select("breakdown_values_table"))
-        replace_table(con, "intermediate.funnel_period_attempts", _select("period_attempts_table"))
+        selects = ("attempts_table", "breakdown_values_table", "period_attempts_table")
+        for relation, name in zip(KEYED, selects, strict=True):
+            if scoped:
+                build_incremental(con, relation, _select(name), {})
+            else:
+                replace_table(con, relation, _select(name))
+        n_attempts = count_rows(con, "intermediate.funnel_attempts")
     finally:
         run_sql(con, f"{PROGRAMME}/cleanup")
     return {"attempts": n_attempts, "funnels": ", ".join(f.name for f in funnels) or "none",
+            "mode": "incremental" if scoped else "full",
             "seconds_per_funnel": timings}

@@ -154,13 +154,17 @@ STAGE_BUILT = frozenset({
 @dataclass(frozen=True)
 class PythonStep:
     """Relations written by Python rather than one select: `run(con, config)` writes every
-    relation of `writes` from those of `reads`, and returns metadata for a person."""
+    relation of `writes` from those of `reads`, and returns metadata for a person. `settings`:
+    the part of the configuration the step reads (in its fingerprint). A step that reads the
+    dirty set (DIRTY in `reads`) is called `run(con, config, scoped=...)`: scoped when the run
+    under way is incremental and the step's fingerprint is the one it was last built with."""
 
     name: str
     writes: tuple[str, ...]
     reads: tuple[str, ...]
-    run: Callable[[duckdb.DuckDBPyConnection, Config], dict[str, Any]]
+    run: Callable[..., dict[str, Any]]
     description: str
+    settings: Callable[[Config], Any] | None = None
 
 
 def _lexicon(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, Any]:
@@ -176,8 +180,8 @@ def _model_credits(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, 
     return build_model_credits(con, config.settings.attribution)
 
 
-def _funnel_tables(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, Any]:
-    return build_funnel_tables(con, config.funnels)
+def _funnel_tables(con: duckdb.DuckDBPyConnection, config: Config, *, scoped: bool = False) -> dict[str, Any]:
+    return build_funnel_tables(con, config.funnels, scoped=scoped)
 
 
 def _dirty_customers(con: duckdb.DuckDBPyConnection, config: Config, *, full: bool = False) -> dict[str, Any]:
@@ -204,8 +208,9 @@ PYTHON_STEPS: tuple[PythonStep, ...] = (
     PythonStep("funnel_programme", ("intermediate.funnel_definitions", "intermediate.funnel_steps",
                                     "intermediate.funnel_attempts", "intermediate.funnel_breakdown_values",
                                     "intermediate.funnel_period_attempts"),
-               ("marts.journey_events",), _funnel_tables,
-               "Every funnel's attempts, matched step by step, and the units' breakdown values."),
+               ("marts.journey_events", DIRTY), _funnel_tables,
+               "Every funnel's attempts, matched step by step, and the units' breakdown values.",
+               lambda config: [f.model_dump(mode="json") for f in config.funnels]),
     PythonStep("dirty_customers", (DIRTY,),
                ("intermediate.identifier_sets", "staging.events", "staging.profiles"), _dirty_customers,
                "The customers this run rebuilds: those of the events loaded since the last build, "
@@ -246,16 +251,17 @@ def fingerprints(config: Config, params: Mapping[str, Any] | None = None) -> dic
     so a change reaches everything after it. Computed once per process and set of parameters
     (the SQL files do not change under a running process)."""
     params = params if params is not None else model_params(config)
-    key = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+    settings = {s.name: s.settings(config) for s in PYTHON_STEPS if s.settings is not None}
+    key = hashlib.sha256(json.dumps([params, settings], sort_keys=True, default=str).encode()).hexdigest()
     if key not in _FINGERPRINTS:
-        _FINGERPRINTS[key] = _fingerprints(params)
+        _FINGERPRINTS[key] = _fingerprints(params, settings)
     return _FINGERPRINTS[key]
 
 
 _FINGERPRINTS: dict[str, dict[str, str]] = {}
 
 
-def _fingerprints(params: Mapping[str, Any]) -> dict[str, str]:
+def _fingerprints(params: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, str]:
     deps = graph()
     out: dict[str, str] = {}
     for relation in topological_order(deps):
@@ -265,6 +271,7 @@ def _fingerprints(params: Mapping[str, Any]) -> dict[str, str]:
             h.update(step.name.encode())
             for f in _step_files(step):
                 h.update(f.read_bytes())
+            h.update(json.dumps(settings.get(step.name), sort_keys=True, default=str).encode())
         else:
             text = read_model(relation)
             h.update(text.encode())
@@ -325,15 +332,17 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
     params = params if params is not None else model_params(config)
     if step is not None and step.name == "dirty_customers":
         md = _dirty_customers(con, config, full=full)
+    elif step is not None and DIRTY in step.reads:
+        md = dict(step.run(con, config, scoped=not full and _unchanged_in_incremental_run(
+            con, step.writes, fingerprints(config, params))))
     elif step is not None:
         md = dict(step.run(con, config))
     else:
         if relation in STAGE_BUILT or not model_path(relation).is_file():
             raise ModelError(f"{relation} is not a model of the graph")
         fingerprint = fingerprints(config, params)[relation]
-        run = None if full else current_run(con)
-        if (run is not None and run.mode == "incremental" and incremental_key(relation) is not None
-                and stored_fingerprints(con).get(relation) == fingerprint):
+        if (not full and incremental_key(relation) is not None
+                and _unchanged_in_incremental_run(con, (relation,), {relation: fingerprint})):
             md = {"mode": "incremental", "inserted": build_incremental(con, relation, read_model(relation), params),
                   "rows": count_rows(con, relation)}
         else:
@@ -346,6 +355,17 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
                 save_fingerprint(con, r, fps[r])
     md["seconds"] = round(time.monotonic() - t0, 3)
     return md
+
+
+def _unchanged_in_incremental_run(con: duckdb.DuckDBPyConnection, relations: Sequence[str],
+                                  fps: Mapping[str, str]) -> bool:
+    """The run under way is incremental and each of `relations` was last built with its
+    fingerprint in `fps`: then they are rebuilt for the run's customers only."""
+    run = current_run(con)
+    if run is None or run.mode != "incremental":
+        return False
+    stored = stored_fingerprints(con)
+    return all(stored.get(r) == fps[r] for r in relations)
 
 
 def build_models(con: duckdb.DuckDBPyConnection, config: Config, targets: Sequence[str] | None = None,

@@ -1,7 +1,10 @@
 -- grain: one row per funnel and unit (customer, or journey for unit: journey funnels) that
 --        entered the funnel and was not removed by an exclusion
--- depends on: intermediate.funnel_attempts, intermediate.funnel_breakdown_values
+-- depends on: intermediate.funnel_attempts, intermediate.funnel_breakdown_values,
+--             intermediate.funnel_definitions
 -- The counted attempt of each unit: furthest step, status, step times and breakdown values.
+-- Built whole every run from the small per-unit tables (no event is read): the status depends on
+-- as_of, the newest event of all customers, which moves every night for every unit.
 with attempts as (
     select * from intermediate.funnel_attempts
     where not is_excluded
@@ -9,6 +12,10 @@ with attempts as (
 
 breakdown_values as (
     select * from intermediate.funnel_breakdown_values
+),
+
+funnel_definitions as (
+    select funnel, n_steps, as_of from intermediate.funnel_definitions
 ),
 
 -- a unit has each breakdown once, so sorting its (breakdown, value) pairs sorts by breakdown:
@@ -36,7 +43,11 @@ final as (
         coalesce(value_maps.breakdown_values, map()::map(varchar, varchar)) as breakdown_values,
         -- outcome
         attempts.furthest_step,
-        attempts.status,
+        case
+            when attempts.furthest_step = funnel_definitions.n_steps then 'converted'
+            when attempts.open_until_at > funnel_definitions.as_of then 'in_window'
+            else 'dropped'
+        end as status,
         -- times (UTC)
         attempts.started_at,
         attempts.step_at[1] as step_1_at,
@@ -55,6 +66,7 @@ final as (
         attempts.step_event_ids,
         attempts.start_event_id
     from attempts
+    inner join funnel_definitions on attempts.funnel = funnel_definitions.funnel
     left join value_maps
         on attempts.funnel = value_maps.funnel and attempts.unit_id = value_maps.unit_id
 )

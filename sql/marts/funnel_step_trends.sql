@@ -5,7 +5,8 @@
 --             intermediate.funnel_definitions
 -- Each unit counted once per week, at the furthest step of the attempts that start in that week
 -- (PostHog's funnel trends), so a step-to-step conversion can be followed week by week.
-with period_attempts as (
+-- The status of a unit's week is decided here against as_of (it moves every night).
+with funnel_period_attempts as (
     select * from intermediate.funnel_period_attempts
     where not is_excluded
 ),
@@ -29,6 +30,21 @@ funnel_steps as (
 
 funnel_definitions as (
     select * from intermediate.funnel_definitions
+),
+
+period_attempts as (
+    select
+        funnel_period_attempts.funnel,
+        funnel_period_attempts.unit_id,
+        funnel_period_attempts.period_start,
+        funnel_period_attempts.furthest_step,
+        case
+            when funnel_period_attempts.furthest_step = funnel_definitions.n_steps then 'converted'
+            when funnel_period_attempts.open_until_at > funnel_definitions.as_of then 'in_window'
+            else 'dropped'
+        end as status
+    from funnel_period_attempts
+    inner join funnel_definitions on funnel_period_attempts.funnel = funnel_definitions.funnel
 ),
 
 -- each unit's week once under 'all' and once under its value of each breakdown

@@ -115,9 +115,11 @@ def funnel(name="f", step_names=("A", "B", "C"), **kw) -> FunnelConfig:
 
 def attempts(con) -> dict[tuple[str, str], tuple]:
     rows = con.execute(
-        "select funnel, unit_id, furthest_step, status, is_excluded, "
+        "select funnel, unit_id, furthest_step, "
+        "case when furthest_step = n_steps then 'converted' when open_until_at > as_of then 'in_window' "
+        "else 'dropped' end, is_excluded, "
         "list_transform(step_at, lambda t: case when t is null then null else (epoch_us(t) - $base) // 60000000 end) "
-        "from intermediate.funnel_attempts",
+        "from intermediate.funnel_attempts join intermediate.funnel_definitions using (funnel)",
         {"base": int((BASE - datetime(1970, 1, 1)).total_seconds() * 1_000_000)},
     ).fetchall()
     return {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in rows}

@@ -9,7 +9,7 @@ select
     start_event_id,
     make_timestamp(start_t_us) as started_at,
     furthest_step::integer as furthest_step,
-    status,
+    make_timestamp(open_until_us) as open_until_at,
     is_excluded,
     list_transform(step_t_us, lambda t: make_timestamp(t)) as step_at,
     step_event_ids,

@@ -1,5 +1,7 @@
 -- the counted attempt of each unit: its steps' times and events as lists of $n (null: a skipped
--- optional step), its start, its last matched step and its status
+-- optional step), its start, its last matched step and until when it is in its window
+-- (open_until_us: null when converted or, strict, broken by a later event of the unit; the status
+-- is decided against as_of in the marts, see accumulators.sql)
 create or replace temp table funnel_counted_attempts as
 with reached as (
     select unit_id, max(step)::integer as furthest_step
@@ -36,11 +38,10 @@ select
     chains.step_t_us[1] as start_t_us,
     list_max(chains.step_t_us) as last_t_us,
     case
-        when chains.furthest_step = $n then 'converted'
-        when chains.step_t_us[1] + $window_us > $as_of_us
-            and (not $strict or m.unit_last_t_us <= list_max(chains.step_t_us)) then 'in_window'
-        else 'dropped'
-    end as status,
+        when chains.furthest_step = $n then null
+        when $strict and m.unit_last_t_us > list_max(chains.step_t_us) then null
+        else chains.step_t_us[1] + $window_us
+    end as open_until_us,
     false as is_excluded
 from chains
 inner join funnel_matches as m on chains.unit_id = m.unit_id and chains.step_event_ids[1] = m.event_id;

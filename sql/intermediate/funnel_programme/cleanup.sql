@@ -1,3 +1,5 @@
+drop view if exists funnel_journey_events;
+drop table if exists funnel_scoped_events;
 drop table if exists funnel_conditions;
 drop table if exists funnel_units;
 drop table if exists funnel_event_masks;

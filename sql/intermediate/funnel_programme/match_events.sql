@@ -22,7 +22,7 @@ select
 
 create or replace temp table funnel_event_masks as
 with events as (
-    select * from marts.journey_events
+    select * from funnel_journey_events
 ),
 
 -- what the conditions can see of each event; fields no condition reads are left out

@@ -10,12 +10,11 @@ select
     m.period_start,
     make_timestamp(c.start_t_us) as started_at,
     c.step::integer as furthest_step,
-    case
-        when c.step = $n then 'converted'
-        when c.start_t_us + $window_us > $as_of_us
-            and (not $strict or m.unit_last_t_us <= c.t_us) then 'in_window'
-        else 'dropped'
-    end as status,
+    make_timestamp(case
+        when c.step = $n then null
+        when $strict and m.unit_last_t_us > c.t_us then null
+        else c.start_t_us + $window_us
+    end) as open_until_at,
     false as is_excluded
 from funnel_chosen_states as c
 inner join funnel_matches as m on c.unit_id = m.unit_id and c.event_id = m.event_id;

@@ -24,7 +24,7 @@ select
     date_trunc('week', make_timestamp(start_t_us))::date as period_start,
     make_timestamp(start_t_us) as started_at,
     furthest_step::integer as furthest_step,
-    status,
+    make_timestamp(open_until_us) as open_until_at,
     is_excluded
 from funnel_counted_attempts;
 

@@ -8,7 +8,7 @@ select
     m.period_start,
     make_timestamp(a.start_t_us) as started_at,
     a.furthest_step::integer as furthest_step,
-    a.status,
+    make_timestamp(a.open_until_us) as open_until_at,
     a.is_excluded
 from funnel_counted_attempts as a
 inner join funnel_matches as m on a.unit_id = m.unit_id and a.start_event_id = m.event_id;

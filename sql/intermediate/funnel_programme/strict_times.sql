@@ -5,7 +5,7 @@ with unit_events as (
     select
         case when $unit = 'customer' then customer_id else journey_id end as unit_id,
         epoch_us(occurred_at) as t_us
-    from marts.journey_events
+    from funnel_journey_events
 ),
 
 unit_times as (

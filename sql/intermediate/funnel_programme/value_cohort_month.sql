@@ -2,11 +2,11 @@
 insert into funnel_value_rows
 with firsts as (
     select customer_id, strftime(min(occurred_at), '%Y-%m') as value
-    from marts.journey_events
+    from funnel_journey_events
     where customer_id in (select customer_id from funnel_counted_attempts)
     group by customer_id
 )
 
-select $funnel as funnel, a.unit_id, $breakdown as breakdown, coalesce(v.value, $none) as breakdown_value
+select $funnel as funnel, a.unit_id, a.customer_id, $breakdown as breakdown, coalesce(v.value, $none) as breakdown_value
 from funnel_counted_attempts as a
 left join firsts as v on a.customer_id = v.customer_id;

@@ -5,7 +5,7 @@ with event_values as (
     select
         event_id as value_event_id,
         columns(lambda c: c = $breakdown)::varchar as v
-    from marts.journey_events
+    from funnel_journey_events
 ),
 
 step_values as (
@@ -27,6 +27,6 @@ unit_values as (
     group by unit_id
 )
 
-select $funnel as funnel, a.unit_id, $breakdown as breakdown, coalesce(v.value, $none) as breakdown_value
+select $funnel as funnel, a.unit_id, a.customer_id, $breakdown as breakdown, coalesce(v.value, $none) as breakdown_value
 from funnel_counted_attempts as a
 left join unit_values as v on a.unit_id = v.unit_id;

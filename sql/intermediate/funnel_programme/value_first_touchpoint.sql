@@ -7,7 +7,7 @@ with units as (
         case when $unit = 'customer' then customer_id else journey_id end as unit_id,
         touchpoint,
         journey_number::bigint * 4294967296 + step_index as event_order
-    from marts.journey_events
+    from funnel_journey_events
     where touchpoint <> 'unclassified'
 ),
 
@@ -18,6 +18,6 @@ firsts as (
     group by unit_id
 )
 
-select $funnel as funnel, a.unit_id, $breakdown as breakdown, coalesce(v.value, $none) as breakdown_value
+select $funnel as funnel, a.unit_id, a.customer_id, $breakdown as breakdown, coalesce(v.value, $none) as breakdown_value
 from funnel_counted_attempts as a
 left join firsts as v on a.unit_id = v.unit_id;
