@@ -45,15 +45,27 @@ union
 select event_id from staging.events
 where source = $source and _partition in (select unnest($days::date[]));
 
+-- which of those ids have landed copies on other days: found reading the event_id column
+-- only (a batch of new days usually finds none), so the full rows below are read for those
+-- ids alone, not for every event staged so far (that scan grew with every batch)
+create or replace temp table other_copy_ids as
+select event_id from staging.events
+semi join batch_event_ids using (event_id)
+where not (source = $source and _partition in (select unnest($days::date[])))
+union
+select event_id from intermediate.duplicate_events
+semi join batch_event_ids using (event_id)
+where not (source = $source and _partition in (select unnest($days::date[])));
+
 -- the landed copies of those ids from other days (kept or duplicate); with the batch's
 -- events, every landed copy
 create or replace temp table other_copies as
 select * from staging.events
-semi join batch_event_ids using (event_id)
+semi join other_copy_ids using (event_id)
 where not (source = $source and _partition in (select unnest($days::date[])))
 union all
 select * from intermediate.duplicate_events
-semi join batch_event_ids using (event_id)
+semi join other_copy_ids using (event_id)
 where not (source = $source and _partition in (select unnest($days::date[])));
 
 -- most events land once: only the ids landed more than once go through the window
@@ -111,6 +123,7 @@ where kind = 'profiles' and reason is null;
 
 drop view batch_events;
 drop table batch_event_ids;
+drop table other_copy_ids;
 drop table other_copies;
 drop table landed_more_than_once;
 drop table parsed;
