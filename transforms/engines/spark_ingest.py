@@ -53,7 +53,6 @@ fingerprints are written, not read), and blanking the lines of people erased wit
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -216,19 +215,54 @@ def _parse(spark: Any, rows: Any, name: str, cfg: SourceConfig, params: dict[str
     """sql/ingest/parse.sql over the landed rows of source `name`, in Spark tasks (see the
     module's docstring, step 3): the rows are partitioned by file, so each task holds whole
     files (a CSV file's header, a quoted field across lines), and each task parses its rows in
-    an in-memory DuckDB. One row per landed record, as DuckDB's temp table `parsed`."""
-    from pyspark.sql.pandas.types import from_arrow_schema
+    an in-memory DuckDB. One row per landed record, as DuckDB's temp table `parsed`.
 
-    schema = from_arrow_schema(_parse_arrow(None, cfg, params).schema)
+    The rows travel as Spark's Python rows (`rdd.mapPartitions`), converted to and from Arrow
+    column by column in the task: `mapInArrow` would hand Arrow batches over directly, but
+    needs pandas, which Journeys does not install."""
+    from pyspark.sql.types import MapType, NullType, StringType, StructField, StructType, TimestampNTZType, TimestampType
+
+    def spark_type(t: Any) -> Any:
+        if isinstance(t, TimestampNTZType):  # DuckDB's naive UTC timestamps; the session is UTC
+            return TimestampType()
+        if isinstance(t, MapType) and isinstance(t.keyType, NullType):  # no attributes: an events source
+            return MapType(StringType(), StringType())
+        return t
+
+    arrow_schema = _parse_arrow(None, cfg, params).schema
+    schema = StructType([StructField(f.name, spark_type(f.dataType)) for f in _spark_schema(arrow_schema).fields])
+    maps = [i for i, f in enumerate(schema.fields) if isinstance(f.dataType, MapType)]
     parts = max(1, int(spark.conf.get("spark.sql.shuffle.partitions")))
     by_file = rows.repartition(parts, "_source_file") if cfg.format != "parquet" else rows
 
-    def task(batches: Iterator[Any]) -> Iterator[Any]:
-        table = _parse_arrow(list(batches), cfg, params)
-        if table.num_rows:
-            yield from table.to_batches()
+    def task(landed: Iterator[Any]) -> Iterator[tuple]:
+        import pyarrow as pa
 
-    return by_file.mapInArrow(task, schema)
+        columns = list(zip(*landed, strict=True)) or [[] for _ in _LANDING_COLUMNS]
+        batch = pa.RecordBatch.from_arrays([pa.array(c, type=arrow_landing[i].type) for i, c in enumerate(columns)],
+                                           schema=arrow_landing)
+        table = _parse_arrow([batch] if batch.num_rows else None, cfg, params)
+        values = [c.to_pylist() for c in table.columns]
+        for i in maps:  # Arrow gives a map as (key, value) pairs, Spark takes a dict
+            values[i] = [dict(v) if v is not None else None for v in values[i]]
+        yield from zip(*values, strict=True)
+
+    arrow_landing = _landing_arrow_schema()
+    return spark.createDataFrame(by_file.select(*_LANDING_COLUMNS).rdd.mapPartitions(task), schema)
+
+
+def _landing_arrow_schema() -> Any:
+    import pyarrow as pa
+
+    types = {"_partition": pa.date32(), "_source_file": pa.string(), "_line": pa.int64(), "payload": pa.string(),
+             "_bytes": pa.int64(), "_load_error": pa.string(), "_loaded_at": pa.timestamp("us")}
+    return pa.schema([(c, types[c]) for c in _LANDING_COLUMNS])
+
+
+def _spark_schema(arrow_schema: Any) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(arrow_schema)
 
 
 def _parse_arrow(batches: list[Any] | None, cfg: SourceConfig, params: dict[str, Any]) -> Any:
@@ -297,6 +331,24 @@ def _sql(tree: exp.Expression) -> str:
     return tree.transform(prior).sql(dialect=PortableDuckDB)
 
 
+def _stars_named(spark: Any, tree: exp.Expression, params: dict[str, Any]) -> exp.Expression:
+    """`select * … qualify …` with the star replaced by the columns it stands for (Spark
+    analyses the select without its `qualify`): sqlglot writes `qualify` for Spark as a
+    subquery with a window column `_w`, which a star would then carry along."""
+    def named(node: exp.Expression) -> exp.Expression:
+        if not (isinstance(node, exp.Select) and node.args.get("qualify") is not None
+                and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Star)):
+            return node
+        plain = node.copy()
+        plain.set("qualify", None)
+        columns = spark.sql(to_spark(_sql(plain), params)).columns
+        out = node.copy()
+        out.set("expressions", [exp.column(c) for c in columns])
+        return out
+
+    return tree.transform(named)
+
+
 def _run_statements(spark: Any, statements: list[exp.Expression], params: dict[str, Any]) -> dict[str, Any]:
     """Run DuckDB statements on Spark, in order: `create [temp] table|view x as q` makes the
     temp view `x` of q's Spark form; `insert into t q` adds q's rows to the frame of `t`;
@@ -305,10 +357,11 @@ def _run_statements(spark: Any, statements: list[exp.Expression], params: dict[s
     frames: dict[str, Any] = {}
     for st in statements:
         if isinstance(st, exp.Create) and st.expression is not None:
-            spark.sql(to_spark(_sql(st.expression), params)).createOrReplaceTempView(st.this.name)
+            spark.sql(to_spark(_sql(_stars_named(spark, st.expression, params)), params)) \
+                .createOrReplaceTempView(st.this.name)
         elif isinstance(st, exp.Insert):
             target = st.this.this if isinstance(st.this, exp.Schema) else st.this
-            frame = spark.sql(to_spark(_sql(st.expression), params))
+            frame = spark.sql(to_spark(_sql(_stars_named(spark, st.expression, params)), params))
             key = f"{target.db}.{target.name}"
             frames[key] = frames[key].unionByName(frame) if key in frames else frame
     return frames
@@ -339,14 +392,8 @@ def _ledger_frame(spark: Any, rows: list[tuple[str, date, str, int]], read: Any,
 def _write(spark: Any, frame: Any, out: Path, relation: str) -> int:
     """Write `frame` as the Parquet table `relation` under `out` and register it under that
     name (its schema created when missing). Returns its row count."""
-    schema, table = relation.split(".")
-    path = out / relation
-    if path.exists():
-        shutil.rmtree(path)
-    frame.write.parquet(str(path))
+    schema = relation.split(".")[0]
     spark.sql(exp.Create(this=exp.Table(this=exp.to_identifier(schema)), kind="SCHEMA", exists=True).sql("spark"))
     spark.catalog.dropTempView(relation)
-    if spark.catalog.tableExists(relation):
-        spark.sql(exp.Drop(this=exp.to_table(relation), kind="TABLE", exists=True).sql("spark"))
-    spark.catalog.createTable(relation, path=str(path), source="parquet")
+    frame.write.mode("overwrite").option("path", str(out / relation)).saveAsTable(relation, format="parquet")
     return spark.table(relation).count()
