@@ -11,8 +11,12 @@ the totals equal DuckDB's.
 
 from __future__ import annotations
 
+import gzip
+import json
+import shutil
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -71,11 +75,34 @@ def _compare(spark: Any, landing: Any, tmp_path: Any) -> dict[str, int]:
     return counts
 
 
+def _with_bad_files(landing: Path) -> Path:
+    """A copy of fixtures/landing (its bad lines: invalid JSON, bad timestamps, missing fields,
+    duplicates) with the files the readers treat apart: a damaged gzip archive, a line that
+    is not UTF-8, a CSV record whose quoted field holds a line break and a row with a field
+    too many, and entries no source reads (a name no glob takes, a misnamed day folder, a link)."""
+    shutil.copytree(FIXTURE_LANDING, landing)
+    event = json.dumps({"messageId": "gz-1", "type": "page", "anonymousId": "a-gz", "name": "Home",
+                        "timestamp": "2025-03-01T10:00:00Z"})
+    whole = gzip.compress(((event + "\n" + event.replace("gz-1", "gz-2") + "\n") * 50).encode())
+    (landing / "clickstream/2025-03-01/extra.jsonl.gz").write_bytes(whole[: len(whole) // 2])
+    (landing / "clickstream/2025-03-02/latin1.jsonl").write_bytes(
+        event.replace("gz-1", "l1-1").encode() + b"\n" + b'{"messageId": "caf\xe9"}\n')
+    (landing / "crm/2025-03-01/activities-extra.csv").write_text(
+        "activity_id,contact_id,email,activity_type,occurred_at,channel,amount\n"
+        'x-1,c-1,"a@example.com",note,2025-03-01 10:00:00,"email\nfollow-up",\n'
+        "x-2,c-2,b@example.com,note,2025-03-01 11:00:00,email,,surplus\n", encoding="utf-8")
+    (landing / "clickstream/2025-03-01/notes.txt").write_text("not an event\n", encoding="utf-8")
+    (landing / "clickstream/20250302").mkdir()
+    (landing / "clickstream/20250302/events.jsonl").write_text(event + "\n", encoding="utf-8")
+    (landing / "support/link.jsonl").symlink_to(landing / "clickstream/2025-03-01/notes.txt")
+    return landing
+
+
 def test_fixture_landing_gives_duckdb_tables(spark, tmp_path):
-    """fixtures/landing, with its bad lines (invalid JSON, bad timestamps, over-long records,
-    invalid UTF-8, broken CSV rows) and unread files: every ingest table equal to DuckDB's."""
-    counts = _compare(spark, FIXTURE_LANDING, tmp_path)
-    assert counts["rejected"] > 0 and counts["duplicates"] > 0 and counts["quarantine.unread_files"] > 0
+    """fixtures/landing with bad lines and files (`_with_bad_files`): every ingest table equal
+    to DuckDB's, the unread entries listed with the same reasons."""
+    counts = _compare(spark, _with_bad_files(tmp_path / "landing"), tmp_path)
+    assert counts["rejected"] > 0 and counts["duplicates"] > 0 and counts["quarantine.unread_files"] >= 3
 
 
 def test_generated_landing_gives_duckdb_tables(spark, tmp_path):

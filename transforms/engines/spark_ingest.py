@@ -145,7 +145,14 @@ def _empty_landing(spark: Any) -> Any:
 
 
 def _landing_schema() -> Any:
-    from pyspark.sql.types import DateType, LongType, StringType, StructField, StructType, TimestampType
+    from pyspark.sql.types import (
+        DateType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
 
     types = {"_partition": DateType(), "_source_file": StringType(), "_line": LongType(), "payload": StringType(),
              "_bytes": LongType(), "_load_error": StringType(), "_loaded_at": TimestampType()}
@@ -220,7 +227,15 @@ def _parse(spark: Any, rows: Any, name: str, cfg: SourceConfig, params: dict[str
     The rows travel as Spark's Python rows (`rdd.mapPartitions`), converted to and from Arrow
     column by column in the task: `mapInArrow` would hand Arrow batches over directly, but
     needs pandas, which Journeys does not install."""
-    from pyspark.sql.types import MapType, NullType, StringType, StructField, StructType, TimestampNTZType, TimestampType
+    from pyspark.sql.types import (
+        MapType,
+        NullType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampNTZType,
+        TimestampType,
+    )
 
     def spark_type(t: Any) -> Any:
         if isinstance(t, TimestampNTZType):  # DuckDB's naive UTC timestamps; the session is UTC
