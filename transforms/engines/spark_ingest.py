@@ -31,8 +31,8 @@ The steps, and which engine runs each:
    text, which the parse reads; Spark's `to_json` writes doubles and timestamps differently.
 3. **Parsing** each landed record (sql/ingest/parse.sql with sql/macros/pii.sql, and for CSV
    the sql/ingest/csv_*.sql steps) runs in Spark tasks, each holding whole files, by an
-   in-memory DuckDB on the task's rows (`mapInArrow`): the same SQL file on the same SQL
-   semantics. It stays engine-specific because the parse leans on DuckDB semantics that have
+   in-memory DuckDB on the task's rows (`rdd.mapPartitions`; `mapInArrow` would need pandas):
+   the same SQL file on the same SQL semantics. It stays engine-specific because the parse leans on DuckDB semantics that have
    no identical Spark form yet: `json_valid` / `json_type` / `json_extract_string` over a list
    of paths (Spark's JSON functions re-serialise values differently), ISO 8601 casts with
    offsets to `timestamptz` and `strptime` formats, the HMAC over `::blob` pads (DuckDB reads
