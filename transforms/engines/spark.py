@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -470,6 +471,8 @@ def local_session(work_dir: Path, master: str = "local[1]") -> Any:
     shuffle partition (the data is small)."""
     os.environ["JAVA_HOME"] = str(java_home(work_dir / "java"))
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python tasks (the ingest's parse) run this interpreter, with its packages, not `python3`
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     session = (
