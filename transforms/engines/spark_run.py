@@ -52,7 +52,15 @@ import sqlglot
 from sqlglot import exp
 
 from transforms.engines.spark import PortableDuckDB, local_session, to_spark
-from transforms.warehouse import bind, count_rows, has_table, read_model, replace_table, run_sql, sql_file
+from transforms.warehouse import (
+    bind,
+    count_rows,
+    has_table,
+    read_model,
+    replace_table,
+    run_sql,
+    sql_file,
+)
 
 # Steps run on the driver's DuckDB file, their tables then handed to Spark: relation or step
 # name -> why.
@@ -60,8 +68,10 @@ ON_DRIVER: dict[str, str] = {
     "sentiment_lexicon": "the packaged VADER lexicon, read on the driver",
     "attribution_model_credits": "the small Markov and Shapley solves, exact on the driver (as on DuckDB)",
     "dirty_customers": "the run's bookkeeping (which customers changed); Spark rebuilds every model in full",
-    "funnel_programme": "not yet on Spark: its statements insert into, update and rename temporary "
-                        "tables, which SparkCon does not translate yet",
+    "funnel_programme": "not yet on Spark: SparkCon runs its statements (temp tables, insert, update, "
+                        "rename, duckdb_columns) but four of its files (match_events, matches, first_states, "
+                        "next_states) number rows with row_number() over (), "
+                        "which Spark refuses; it needs an order (a change to the SQL)",
     "intermediate.design_alignments": "not yet on Spark: a recursive CTE that aggregates at each step "
                                       "(Spark refuses it); it needs a driver loop",
 }
@@ -103,6 +113,11 @@ class SparkEngine:
         if self.session.catalog.tableExists(relation):
             self.session.sql(sql_file("ops/spark/drop_table"), args={"relation": relation})
         self.session.catalog.createTable(relation, path=str(path), source="parquet")
+        _CATALOG[relation] = path
+
+
+# relation -> the path it is registered at in the (one, per process) session's catalog
+_CATALOG: dict[str, Path] = {}
 
 
 def _rounded(df: Any) -> Any:
@@ -125,6 +140,9 @@ _ENGINES: dict[tuple[str, str], SparkEngine] = {}
 
 def engine_for(con: duckdb.DuckDBPyConnection, master: str) -> SparkEngine:
     """The Spark engine of the working file `con` writes (one session per process)."""
+    if not master.startswith("local"):
+        raise SparkRunError(f"spark_master {master!r}: `journeys run` starts only a local Spark yet; "
+                            "set spark_master: local[N] in settings.yaml")
     work = Path(run_sql(con, "ops/spark/work_path").fetchall()[0][0])
     key = (str(work), master)
     if key not in _ENGINES:
@@ -135,9 +153,6 @@ def engine_for(con: duckdb.DuckDBPyConnection, master: str) -> SparkEngine:
 
 
 def _start(root: Path, master: str) -> Any:
-    if not master.startswith("local"):
-        raise SparkRunError(f"spark_master {master!r}: only a local master runs from `journeys run` yet; "
-                            "use local[N] in settings.yaml")
     try:
         session = local_session(root, master)
     except Exception as e:  # no JVM, pyspark missing: say so in a line
@@ -161,7 +176,7 @@ def stage_from_duckdb(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relat
     ingestion lands, and the tables of the ON_DRIVER steps): written as Parquet and registered,
     again only when its content changed (row count and a hash of the rows)."""
     stamp = tuple(run_sql(con, "ops/spark/stamp", {"relation": relation}).fetchall()[0])
-    if engine.exported.get(relation) == stamp and engine.session.catalog.tableExists(relation):
+    if engine.exported.get(relation) == stamp and _CATALOG.get(relation) == engine.table_path(relation):
         return
     path = engine.table_path(relation)
     path.mkdir(parents=True, exist_ok=True)
@@ -236,7 +251,7 @@ def build_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Any,
         md["engine"] = "duckdb (driver): " + ON_DRIVER[name]
         return md
     for r in graph.get(relation, ()):
-        if r not in engine.written and has_table(con, r):
+        if (r not in engine.written or _CATALOG.get(r) != engine.table_path(r)) and has_table(con, r):
             stage_from_duckdb(con, engine, r)
     try:
         if step is not None and step.name in ON_SPARK_STEPS:
@@ -292,6 +307,9 @@ class SparkCon:
         params = dict(params or {})
         tree = sqlglot.parse_one(sql, read=PortableDuckDB)
         tree = tree.transform(lambda n: _query_table(n, params))
+        if any(isinstance(t.this, exp.Anonymous) and t.this.name.lower() == "duckdb_columns"
+               for t in tree.find_all(exp.Table)):
+            tree = self._with_columns_view(tree)
         if isinstance(tree, exp.Drop):
             for table in tree.find_all(exp.Table):
                 if table.db:
@@ -304,11 +322,68 @@ class SparkCon:
             if target.db:
                 self.replace_table(f"{target.db}.{target.name}", df=df)
             else:
-                df.localCheckpoint(eager=True).createOrReplaceTempView(target.name)
+                self._view(target.name, df)
+            return _Rows([])
+        if isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema) and tree.expression is None:
+            # `create temp table t (c type, …)`: an empty table of those columns
+            empty = exp.select(*[exp.alias_(exp.cast(exp.null(), col.args["kind"]), col.name)
+                                 for col in tree.this.expressions]).where(exp.false())
+            self._view(tree.this.this.name, self._df(empty, params))
+            return _Rows([])
+        if isinstance(tree, exp.Insert):
+            target = tree.this.name
+            if tree.this.db:
+                raise SparkRunError(f"SparkCon: inserting into {tree.this.sql()} is not supported")
+            old = self.session.table(target)
+            self._view(target, old.union(self._df(tree.expression, params)))
+            return _Rows([])
+        if isinstance(tree, exp.Update):
+            return self._update(tree, params)
+        if isinstance(tree, exp.Alter) and isinstance(seq := tree.args.get("actions"), list) and seq \
+                and isinstance(seq[0], exp.AlterRename):
+            old_name, new_name = tree.this.name, seq[0].this.name
+            self.session.table(old_name).createOrReplaceTempView(new_name)
+            self.session.catalog.dropTempView(old_name)
             return _Rows([])
         if isinstance(tree, exp.Query):
             return _Rows([tuple(r) for r in self._df(tree, params).collect()])
         raise SparkRunError(f"SparkCon: no Spark form for the statement {sql.strip().splitlines()[0][:80]!r}")
+
+    def _with_columns_view(self, tree: exp.Expression) -> exp.Expression:
+        """DuckDB's `duckdb_columns()` (schema_name, table_name, column_name, column_index) as a
+        temporary view of the Spark tables this engine registered."""
+        rows = [(relation.split(".")[0], relation.split(".")[1], f.name, i)
+                for relation in sorted(_CATALOG) if self.session.catalog.tableExists(relation)
+                for i, f in enumerate(self.session.table(relation).schema.fields, 1)]
+        self.session.createDataFrame(
+            rows, "schema_name string, table_name string, column_name string, column_index int",
+        ).createOrReplaceTempView("spark_duckdb_columns")
+
+        def swap(n: exp.Expression) -> exp.Expression:
+            if isinstance(n, exp.Table) and isinstance(n.this, exp.Anonymous) and n.this.name.lower() == "duckdb_columns":
+                return exp.to_table("spark_duckdb_columns")
+            return n
+
+        return tree.transform(swap)
+
+    def _view(self, name: str, df: Any) -> None:
+        """`df`'s rows, computed now (the plan of a loop's next step starts from them), as the
+        temporary view `name`."""
+        df.localCheckpoint(eager=True).createOrReplaceTempView(name)
+
+    def _update(self, tree: exp.Update, params: Mapping[str, Any]) -> _Rows:
+        """`update t set c = v, … where p`: the rows where p holds with the new values, then the
+        others, as the new `t` (Spark tables have no update; p may hold an `in (select …)`,
+        which Spark allows in a filter only)."""
+        target = tree.this.name
+        columns = self.session.table(target).columns
+        sets = {eq.this.name: eq.expression for eq in tree.expressions}
+        where = tree.args["where"].this
+        changed = exp.select(*[exp.alias_(sets[c].copy(), c) if c in sets else exp.column(c) for c in columns]) \
+            .from_(target).where(where.copy())
+        kept = exp.select("*").from_(target).where(exp.not_(exp.paren(where.copy())))
+        self._view(target, self._df(changed, params).union(self._df(kept, params)))
+        return _Rows([])
 
     def _df(self, tree: exp.Expression, params: Mapping[str, Any]) -> Any:
         text = tree.sql(dialect=PortableDuckDB)
