@@ -57,7 +57,7 @@ def test_spark_run_publishes_the_tables_duckdb_publishes(spark: Any, tmp_path: P
     assert duck.result.success and sparked.result.success
 
     diffs = compare(duck.resource.paths.published, sparked.resource.paths.published)
-    assert len(diffs) > 30
+    assert len(diffs) > 20  # 25 published tables on the small set
     assert [d for d in diffs if d.verdict != "identical"] == []
 
     # the models ran on Spark, and the published ones are Spark tables (Parquet, in the catalog)
