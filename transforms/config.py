@@ -634,8 +634,8 @@ class SettingsFile(Model):
     duckdb_threads: int | None = Field(None, ge=1, description="DuckDB threads; unset means all cores.")
     engine: Literal["duckdb", "spark"] = Field(
         "duckdb",
-        description="Where the models run: duckdb (this machine) or spark (issue 19). Checked by "
-        "`journeys check`; `journeys run` does not use it yet and always runs on DuckDB.",
+        description="Where the models run: duckdb (this machine) or spark (a local Spark; README, "
+        "Running on Spark). Ingestion and publish stay on this machine.",
     )
     spark_master: str = Field(
         "local[1]",

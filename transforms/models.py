@@ -330,6 +330,23 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
     load_match_macros(con)  # classification and the funnel programme test conditions with it
     step = step_for(relation)
     params = params if params is not None else model_params(config)
+    if config.settings.engine == "spark":  # transforms/engines/spark_run.py
+        from transforms.engines.spark_run import build_on_spark
+
+        md = build_on_spark(con, relation, config, params, step, graph(),
+                            lambda: _build_duckdb(con, relation, config, params, step, full))
+        fps = fingerprints(config, params)
+        for r in step.writes if step is not None else (relation,):
+            save_fingerprint(con, r, fps[r])
+        md["seconds"] = round(time.monotonic() - t0, 3)
+        return md
+    md = _build_duckdb(con, relation, config, params, step, full)
+    md["seconds"] = round(time.monotonic() - t0, 3)
+    return md
+
+
+def _build_duckdb(con: duckdb.DuckDBPyConnection, relation: str, config: Config, params: Mapping[str, Any],
+                  step: PythonStep | None, full: bool) -> dict[str, Any]:
     if step is not None and step.name == "dirty_customers":
         md = _dirty_customers(con, config, full=full)
     elif step is not None and DIRTY in step.reads:
@@ -353,7 +370,6 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
         with contextlib.suppress(duckdb.Error):
             for r in step.writes:
                 save_fingerprint(con, r, fps[r])
-    md["seconds"] = round(time.monotonic() - t0, 3)
     return md
 
 

@@ -268,6 +268,8 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
     """`create or replace table <relation> as <select>` plus its documentation, atomically."""
     if not _RELATION_RE.match(relation):
         raise ValueError(f"not a relation name: {relation!r}")
+    if hasattr(con, "replace_table"):  # Spark (transforms/engines/spark_run.SparkCon) writes its own tables
+        return con.replace_table(relation, select, params)
     bound = bind(select, params or {})
     select = deterministic(con, select, bound)
     with transaction(con):

@@ -478,6 +478,7 @@ def local_session(work_dir: Path, master: str = "local[1]") -> Any:
     session = (
         SparkSession.builder.master(master).appName("journeys")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.default.parallelism", "1")
         .config("spark.sql.session.timeZone", "UTC")

@@ -1,0 +1,2 @@
+-- Back to DuckDB's default Arrow export.
+reset arrow_lossless_conversion;

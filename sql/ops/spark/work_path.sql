@@ -1,0 +1,2 @@
+-- The file of the working database this connection writes.
+select path from duckdb_databases() where database_name = current_database();

