@@ -83,12 +83,17 @@ def main() -> None:
         elif ev.event_type_value == "STEP_SUCCESS" and ev.step_key in started:
             step_rss[ev.step_key] = sampler.peak_mb(started[ev.step_key], entry.timestamp)
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    publish = {}  # what publish did (its materialization's metadata): which tables it rewrote whole
+    for mat in result.asset_materializations_for_node("warehouse__published"):
+        publish = {k: v.value for k, v in mat.metadata.items()
+                   if k in ("summary", "mode", "reason", "seconds", "changed_tables", "rows_replaced_by_customer")}
     Path(args.out).write_text(json.dumps({
         "success": result.success,
         "failed_steps": failed,
         "wall_seconds": round(wall, 3),
         "steps": timings,
         "step_peak_rss_mb": step_rss,
+        "publish": publish,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }, indent=2))
     if not result.success:

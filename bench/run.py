@@ -219,6 +219,8 @@ def main() -> None:
     if args.nightly:
         console.print(f"Nightly run adding {last} …")
         nightly = run_child(landing, wh, work / "nightly.json", start=last, end=last, only_changed=True, memory_limit=args.memory_limit)
+        if nightly.get("publish"):
+            console.print(f"Nightly publish: {nightly['publish'].get('summary', '')}")
         nothing_new, startup, said = time_nothing_new(landing, wh)
         console.print(f"`journeys run` with nothing new: {nothing_new:.2f}s ({startup:.2f}s of them the command's start-up): {said}")
         console.print("Full rebuild over the same landing zone, to compare with the nightly result …")
@@ -263,6 +265,7 @@ def main() -> None:
         "nightly_run_seconds": nightly["process_seconds"] if nightly else None,
         "nightly_share_of_full": round(nightly["process_seconds"] / full["process_seconds"], 3) if nightly else None,
         "nightly_stages_seconds": nightly_stages,
+        "nightly_publish": nightly.get("publish") if nightly else None,
         "nothing_new_seconds": round(nothing_new, 2) if nothing_new is not None else None,
         "nothing_new_beyond_startup_seconds": round(nothing_new - startup, 2) if nothing_new is not None and startup is not None else None,
         "nothing_new_said": said,
