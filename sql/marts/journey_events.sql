@@ -79,7 +79,8 @@ final as (
         end as session_id
     from events as e
     inner join classified_events as c on e.event_id = c.event_id
-    left join journey_timeline as t on e.event_id = t.event_id
+    -- by the classified event's key: the two narrow inputs can meet before the wide one
+    left join journey_timeline as t on c.event_id = t.event_id
     left join customer_profiles as p on c.customer_id = p.customer_id
 )
 

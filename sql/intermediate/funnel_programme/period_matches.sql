@@ -1,8 +1,10 @@
 -- step trends: the ISO weeks in which each unit may start an attempt (a step-1 event; any step
--- event in any_order mode), with the first and last such event of the week
+-- event in any_order mode), with the first and last such event of the week; unit_key, the
+-- unit's first match_id, numbers the unit (the copies are keyed by numbers, not text)
 create or replace temp table funnel_periods as
 select
     unit_id,
+    min(min(match_id)) over (partition by unit_id) as unit_key,
     date_trunc('week', make_timestamp(t_us))::date as period_start,
     min(t_us) as first_start_us,
     max(t_us) as last_start_us,
@@ -46,7 +48,9 @@ create or replace temp table funnel_matches as
 select
     m.match_id * 1048576 + p.period_no as match_id,
     m.* exclude (match_id, unit_id, can_start),
-    m.unit_id || '|' || p.period_start::varchar as unit_id,
+    -- the copy's unit: a number (unit_key * 2^20 + the week's number), cheaper to partition,
+    -- sort and join by than the unit's text with the week appended
+    p.unit_key * 1048576 + p.period_no as unit_id,
     m.t_us <= p.last_start_us as can_start,
     m.unit_id as base_unit_id,
     p.period_start

@@ -13,4 +13,9 @@ select
 from funnel_states
 where step between $lo and $hi;
 
-create or replace temp table funnel_transitions (unit_id varchar, cand bigint, used bigint[], pkey bigint);
+-- (unit_id of the predecessors' type: text for a unit, a number for a unit's week copy of
+-- period_matches.sql)
+create or replace temp table funnel_transitions as
+select unit_id, null::bigint as cand, null::bigint[] as used, null::bigint as pkey
+from funnel_predecessors
+where false;
