@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from hypothesis import settings
 
 from pipelines.definitions import build_definitions
 from pipelines.defs.ops.jobs import range_tags, raw_op_config
@@ -24,6 +25,19 @@ os.environ.setdefault("TZ", "UTC")
 PROJECT = Path(__file__).resolve().parents[1]
 FIXTURE_LANDING = PROJECT / "fixtures" / "landing"
 TEST_SECRET = "test-secret"
+
+# Hypothesis: `make test` draws a small fixed set of examples per property (derandomized: the
+# same ones on every run, so a failure reproduces and the suite stays fast); with
+# JOURNEYS_HYPOTHESIS=thorough each property draws its full count with fresh randomness.
+HYPOTHESIS_THOROUGH = os.environ.get("JOURNEYS_HYPOTHESIS") == "thorough"
+settings.register_profile("journeys", derandomize=not HYPOTHESIS_THOROUGH)
+settings.load_profile("journeys")
+
+
+def examples(thorough: int) -> int:
+    """Hypothesis max_examples: `thorough` under JOURNEYS_HYPOTHESIS=thorough, a quarter (at
+    least 6) under `make test`."""
+    return thorough if HYPOTHESIS_THOROUGH else max(6, thorough // 4)
 
 
 @dataclass
