@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from hypothesis import settings
 
 from pipelines.definitions import build_definitions
 from pipelines.defs.ops.jobs import range_tags, raw_op_config
@@ -24,6 +25,19 @@ os.environ.setdefault("TZ", "UTC")
 PROJECT = Path(__file__).resolve().parents[1]
 FIXTURE_LANDING = PROJECT / "fixtures" / "landing"
 TEST_SECRET = "test-secret"
+
+# Hypothesis: `make test` draws a small fixed set of examples per property (derandomized: the
+# same ones on every run, so a failure reproduces and the suite stays fast); with
+# JOURNEYS_HYPOTHESIS=thorough each property draws its full count with fresh randomness.
+HYPOTHESIS_THOROUGH = os.environ.get("JOURNEYS_HYPOTHESIS") == "thorough"
+settings.register_profile("journeys", derandomize=not HYPOTHESIS_THOROUGH)
+settings.load_profile("journeys")
+
+
+def examples(thorough: int) -> int:
+    """Hypothesis max_examples: `thorough` under JOURNEYS_HYPOTHESIS=thorough, a quarter (at
+    least 6) under `make test`."""
+    return thorough if HYPOTHESIS_THOROUGH else max(6, thorough // 4)
 
 
 @dataclass
@@ -82,3 +96,21 @@ def demo_db(demo_run: PipelineRun):
     con = demo_run.connect()
     yield con
     con.close()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make `--dist loadgroup` group again under pytest 9. pytest-xdist marks a test of an
+    `xdist_group` by renaming it `<nodeid>@<group>` through `item._nodeid`, which pytest 9 no
+    longer reads (the id lives in `item._id`): every group was spread over both workers, each
+    building the group's costly fixtures (a Spark session, a module's pipeline run). Here the
+    same rename, where pytest 9 reads it; a no-op outside an xdist worker or when xdist worked."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                         for m in item.iter_markers("xdist_group")})
+        if groups and not item.nodeid.endswith("@" + "_".join(groups)):
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")

@@ -29,6 +29,9 @@ READER = """
 import sys, time, duckdb
 path, stop = sys.argv[1], sys.argv[2]
 import os
+
+# one xdist worker runs the whole module: its module-scoped fixtures are built once, not per worker
+pytestmark = pytest.mark.xdist_group("operations")
 n = 0
 while not os.path.exists(stop):
     con = duckdb.connect(path, read_only=True)

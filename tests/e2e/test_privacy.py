@@ -25,6 +25,9 @@ from pipelines.defs.ops.resources import (
 from tests.conftest import FIXTURE_LANDING, PROJECT, TEST_SECRET, run_pipeline
 from transforms.report import build_report
 
+# one xdist worker runs the whole module: its module-scoped fixtures are built once, not per worker
+pytestmark = pytest.mark.xdist_group("privacy")
+
 JOURNEYS = [sys.executable, "-m", "pipelines.cli"]
 DAY = "2025-03-01"
 

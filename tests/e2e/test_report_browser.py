@@ -22,6 +22,9 @@ import pytest
 
 from transforms.report import build_report
 
+# one xdist worker runs the whole module: its module-scoped fixtures are built once, not per worker
+pytestmark = pytest.mark.xdist_group("report_browser")
+
 INSTALL_TIMEOUT_SECONDS = 900
 RENDER_TIMEOUT_SECONDS = 120
 SECTIONS = ("summary", "journey-map", "pain-points", "paths", "funnels", "trends", "step-trends", "sessions",
@@ -123,12 +126,17 @@ def _chart_segment(dom: str, div_id: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str]:
-    work = tmp_path_factory.mktemp("report_browser")
+def report_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of the synthetic warehouse, built once and opened at each width."""
+    work = tmp_path_factory.mktemp("report_page")
     warehouse = work / "journeys.duckdb"
     _load_synthetic().build_synthetic_warehouse(warehouse)
-    page = build_report(warehouse, work / "report")
-    return render(chromium, page, work)
+    return build_report(warehouse, work / "report")
+
+
+@pytest.fixture(scope="module")
+def rendered(chromium: str, report_page: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str]:
+    return render(chromium, report_page, tmp_path_factory.mktemp("report_browser"))
 
 
 def test_screenshot_is_saved(rendered) -> None:
@@ -197,12 +205,8 @@ def test_error_collector_catches_errors(chromium: str, rendered, tmp_path: Path)
 
 
 @pytest.fixture(scope="module")
-def rendered_1024(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str]:
-    work = tmp_path_factory.mktemp("report_browser_1024")
-    warehouse = work / "journeys.duckdb"
-    _load_synthetic().build_synthetic_warehouse(warehouse)
-    page = build_report(warehouse, work / "report")
-    return render(chromium, page, work, width=1024)
+def rendered_1024(chromium: str, report_page: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str]:
+    return render(chromium, report_page, tmp_path_factory.mktemp("report_browser_1024"), width=1024)
 
 
 def _layout_fact(dom: str, name: str) -> int:

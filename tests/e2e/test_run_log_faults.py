@@ -27,6 +27,9 @@ from tests.pipelines.test_ingest_pipeline import snapshot
 from transforms.runlog import run_log_gaps
 from transforms.staging import count_partitions
 
+# one xdist worker runs the whole module: its module-scoped fixtures are built once, not per worker
+pytestmark = pytest.mark.xdist_group("run_log_faults")
+
 DAYS = ("2025-03-01", "2025-03-02", "2025-03-03", "2025-03-10")  # 03-03 holds the broken files
 JOURNEYS = Path(sys.executable).parent / "journeys"
 

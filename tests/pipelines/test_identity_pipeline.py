@@ -24,6 +24,9 @@ from pipelines.defs.ops.jobs import range_tags, raw_op_config
 from pipelines.defs.ops.resources import JourneysResource
 from transforms.config import DEFAULTS_DIR, load_config
 
+# one xdist worker runs the whole module: its module-scoped fixtures are built once, not per worker
+pytestmark = pytest.mark.xdist_group("identity_pipeline")
+
 PROJECT = Path(__file__).resolve().parents[2]
 FIXTURE_LANDING = PROJECT / "fixtures" / "landing"
 EMAIL_RE = r"[^\s\"<>@,;:]+@[^\s\"<>@,;:]+\.[A-Za-z]{2,}"

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tests.unit.builders import configured, offending
 from transforms.attribution import (
     MODELS,
@@ -462,7 +463,7 @@ def journey_sets(draw: st.DrawFn) -> list[J]:
     return out
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(journeys=journey_sets())
 def test_every_model_matches_the_brute_force_reference(journeys: list[J]) -> None:
     # table comments are checked in test_every_model_present_with_documented_columns; skipping
@@ -475,7 +476,7 @@ def test_every_model_matches_the_brute_force_reference(journeys: list[J]) -> Non
         assert_credits_equal(w.credits(model), expected[model], model)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(paths=st.lists(
     st.tuples(st.lists(st.sampled_from("ABCD"), min_size=1, max_size=6), st.booleans()), min_size=1, max_size=15,
 ))
@@ -491,7 +492,7 @@ def test_markov_removal_effects_match_fixed_point_iteration(paths: list[tuple[li
         assert e == pytest.approx(expected, abs=1e-9), s
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(sets=st.lists(
     st.tuples(st.sets(st.sampled_from("ABCDE"), min_size=1), st.integers(1, 20), st.floats(0, 1e5, allow_nan=False)),
     min_size=1, max_size=10,

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tests.e2e.test_cli import journeys
 from tests.unit.journey_marts import E, build_designs
 from transforms.config import ConfigError, load_config
@@ -166,7 +167,7 @@ journeys_st = st.lists(st.lists(st.sampled_from("ABCXY"), min_size=1, max_size=7
 CON = duckdb.connect()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(design_st, journeys_st)
 def test_alignment_fitness_matches_brute_force(steps, traces):
     steps = [{**s, "touchpoint": "app"} for s in steps]

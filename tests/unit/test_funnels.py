@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from tests.conftest import examples
 from tests.unit.builders import configured, offending
 from transforms.config import FunnelConfig, parse_duration
 from transforms.funnels import FunnelError
@@ -401,7 +402,7 @@ def _compare(con, events: list[Ev], f: FunnelConfig) -> None:
     assert dropoff(con, f.name) == rows
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=timelines(), ordered=funnels("ordered"), strict=funnels("strict"), any_order=funnels("any_order"))
 def test_sql_matches_brute_force_reference(events, ordered, strict, any_order):
     con = run(events, ordered, strict, any_order)
@@ -447,7 +448,7 @@ def weekly_timelines(draw) -> list[Ev]:
             for e in draw(timelines())]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=weekly_timelines(), ordered=funnels("ordered"), strict=funnels("strict"), any_order=funnels("any_order"),
        window=st.sampled_from(["1d", "4d", "9d"]))
 def test_step_trends_match_brute_force_reference(events, ordered, strict, any_order, window):

@@ -14,6 +14,7 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tests.unit.builders import STAGING_EVENTS_FROM_LISTS, configured
 from transforms.config import IdentitySettings, load_config
 from transforms.models import build_models
@@ -241,7 +242,7 @@ identifier_sets = st.lists(
 no_comments = mock.patch("transforms.warehouse.apply_comments", lambda con, relation: None)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=identifier_sets, max_linked=st.sampled_from([1, 2, 3, 100]), seed=st.integers(0, 2**32))
 @no_comments
 def test_customers_are_the_connected_components_of_a_union_find_reference(records, max_linked, seed):
@@ -257,7 +258,7 @@ def test_customers_are_the_connected_components_of_a_union_find_reference(record
     assert customers(run(events2, max_linked=max_linked)) == expected
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=identifier_sets, max_linked=st.sampled_from([1, 2, 100]))
 @no_comments
 def test_every_event_gets_exactly_one_customer_of_its_own_identifiers(records, max_linked):

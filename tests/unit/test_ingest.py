@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from transforms.config import load_config
 from transforms.ingest import batch_bytes_for, load_partition, pending_days
 from transforms.staging import build_staging, count_discrepancies, parse_partitions
@@ -265,7 +266,7 @@ def staging_snapshot(con) -> dict[str, list]:
     return {rel: sorted(con.execute(q).fetchall(), key=repr) for rel, q in STAGING_SNAPSHOT.items()}
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     days=st.lists(st.lists(st.integers(0, 12), max_size=6), min_size=8, max_size=8),
     reload=st.lists(st.tuples(st.integers(0, 7), st.lists(st.integers(0, 12), max_size=6)), min_size=1, max_size=2),

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tests.unit.builders import configured, offending
 from transforms.config import JourneySettings
 from transforms.journeys import journey_params
@@ -581,7 +582,7 @@ SCRATCH = duckdb.connect()  # reused by every example: a connection costs more t
 SCRATCH.execute("set TimeZone = 'UTC'")
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(timelines())
 def test_journeys_paths_and_transitions_match_a_plain_python_reference(case):
     events, s = case

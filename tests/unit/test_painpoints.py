@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tests.unit.builders import offending
 from transforms.config import load_config
 from transforms.painpoints import (
@@ -320,7 +321,7 @@ def event_sets(draw: st.DrawFn) -> list[Ev]:
     return out
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=event_sets())
 def test_health_matches_a_plain_python_reference(events: list[Ev]) -> None:
     # comments are checked in test_tables_are_documented; skipping them keeps examples fast

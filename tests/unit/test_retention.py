@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tests.unit.journey_marts import T0, E, build, config_with, load
 
 MODELS = ["intermediate.return_weeks", "intermediate.customer_firsts", "marts.retention", "marts.lifecycle"]
@@ -109,7 +110,7 @@ event_st = st.builds(
 CON = duckdb.connect()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(event_st, min_size=1, max_size=25), st.sampled_from(["first_seen", "first_purchase"]),
        st.sampled_from([None, "buy"]), st.integers(1, 6))
 def test_retention_and_lifecycle_match_brute_force(events, cohort, event_name, periods):

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from tests.conftest import examples
 from tests.unit.builders import EMPTY_STAGING_PROFILES
 from transforms.config import load_config
 from transforms.models import build_models
@@ -115,7 +116,7 @@ words = st.sampled_from(["happy", "great", "terrible", "broken", "love", "hate",
                          "order", "is", "very", "Disappointed", "can't", "slow", "thanks", "help", "without"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts=st.lists(st.lists(words, min_size=1, max_size=12).map(" ".join), min_size=1, max_size=8, unique=True))
 @mock.patch("transforms.warehouse.apply_comments", lambda con, relation: None)  # comments are not under test
 def test_set_based_scores_equal_the_plain_python_reference(texts):

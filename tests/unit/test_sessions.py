@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tests.unit.test_journeys import Ev, rows, warehouse
 from transforms.config import JourneySettings, PathDefinition, PathPoint
 
@@ -273,7 +274,7 @@ _CON = duckdb.connect()
 _CON.execute("set TimeZone = 'UTC'")
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(timelines(), definitions())
 def test_sessions_and_visit_paths_match_a_brute_force_reference(events, definition):
     con = warehouse(events, journey_settings=JourneySettings(paths=[definition]), documented=False, con=_CON)
