@@ -14,20 +14,124 @@ changes (a handful of iterations; the loop runs per iteration, never per event o
 A customer's id is 'c_' + the first 16 hex digits of SHA-256 of the smallest
 'identifier_type:identifier_value' of its component: the same input always gives the same ids,
 whatever the row order, and data about other customers never changes them.
+
+A nightly run builds identity incrementally (issue 16, point 8), exactly as a full build would:
+intermediate.identity_sets is rebuilt and compared with the sets of the last build; the new sets
+add their pairs and identifiers (node ids stay as they were: new identifiers are numbered after
+the largest), the identifiers of the new pairs are counted again (one that crosses the shared
+threshold loses its links), and only the components those identifiers were or now are in get the
+label propagation again, with their rows of identity.customer_ids. A set that disappeared (a
+reloaded day or an erasure removed events) would remove links, so then identity builds in full,
+as it does when its SQL or settings changed, on the first build, or after a build that stopped
+half-way (intermediate._identity_state).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from transforms.config import IdentitySettings
-from transforms.warehouse import replace_table, run_sql, sql_file
+from transforms.warehouse import (
+    build_model,
+    count_rows,
+    has_table,
+    mark_changed,
+    replace_table,
+    run_sql,
+    sql_file,
+    transaction,
+)
 
 MAX_ITERATIONS = 200
 # The statements of the label propagation: sql/intermediate/identity_components/*.sql
 _STEPS = "intermediate/identity_components"
+
+
+# The tables of identity in build order; each is rebuilt in full, or in an incremental identity
+# build updated by the statement named here (sql/intermediate/identity_components/<name>.sql).
+SETS = "intermediate.identity_sets"
+COMPONENTS = "intermediate.identity_components"
+LAST = "intermediate.identifier_sets"
+INCREMENTAL_STATEMENTS = {
+    "intermediate.identity_pairs": "add_pairs",
+    "intermediate.identity_nodes": "add_nodes",
+    "intermediate.identity_edges": "add_edges",
+    "identity.customer_ids": "add_customer_ids",
+}
+IDENTITY_TABLES = (SETS, *INCREMENTAL_STATEMENTS, COMPONENTS, "identity.shared_identifiers", LAST)
+
+
+@dataclass(frozen=True)
+class IdentityRun:
+    mode: str  # full | incremental
+    pending: bool
+    reason: str | None
+    n_new_sets: int | None
+
+
+def identity_run(con: duckdb.DuckDBPyConnection) -> IdentityRun | None:
+    """The identity build under way or last finished (None before the first)."""
+    if not has_table(con, "intermediate._identity_state"):
+        return None
+    rows = run_sql(con, f"{_STEPS}/read_state").fetchall()
+    return IdentityRun(*rows[0]) if rows else None
+
+
+def _incremental_now(con: duckdb.DuckDBPyConnection) -> bool:
+    run = identity_run(con)
+    return run is not None and run.pending and run.mode == "incremental"
+
+
+def build_identity_sets(con: duckdb.DuckDBPyConnection, params: dict[str, Any], *,
+                        full_reason: str | None) -> dict[str, Any]:
+    """Build intermediate.identity_sets and decide how the rest of identity builds this run:
+    incrementally when the last identity build finished, `full_reason` is None (the caller's
+    verdict: asked for in full, SQL or settings changed) and no set of the last build is gone.
+    Returns metadata for a person (mode, reason, new sets)."""
+    run_sql(con, f"{_STEPS}/state_table")
+    reason = full_reason
+    last = identity_run(con)
+    if reason is None:
+        if last is None or not all(has_table(con, t) for t in IDENTITY_TABLES):
+            reason = "no earlier identity build"
+        elif last.pending:
+            reason = "the last identity build did not finish"
+    n_new = None
+    if reason is None:
+        run_sql(con, f"{_STEPS}/keep_sets")
+        rows = build_model(con, SETS, params)
+        n_new, n_gone = run_sql(con, f"{_STEPS}/new_sets").fetchall()[0]
+        if n_gone:
+            reason = f"{n_gone:,} identifier set(s) of the last build are gone (a reloaded day or an erasure)"
+    else:
+        rows = build_model(con, SETS, params)
+    mode = "full" if reason else "incremental"
+    run_sql(con, f"{_STEPS}/begin", {"mode": mode, "reason": reason, "n_new_sets": n_new})
+    md: dict[str, Any] = {"rows": rows, "identity_mode": mode}
+    if reason:
+        md["identity_reason"] = reason
+    else:
+        md["new_sets"] = n_new
+    return md
+
+
+def build_identity_table(con: duckdb.DuckDBPyConnection, relation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Build one table of identity after intermediate.identity_sets: in full, or, in an
+    incremental identity build, by its statement of INCREMENTAL_STATEMENTS (in one transaction).
+    intermediate.identifier_sets, the last, finishes the identity build."""
+    if relation in INCREMENTAL_STATEMENTS and _incremental_now(con):
+        with transaction(con):
+            mark_changed(con, relation)
+            run_sql(con, f"{_STEPS}/{INCREMENTAL_STATEMENTS[relation]}", params)
+        md: dict[str, Any] = {"identity_mode": "incremental", "rows": count_rows(con, relation)}
+    else:
+        md = {"rows": build_model(con, relation, params)}
+    if relation == LAST and identity_run(con) is not None:
+        run_sql(con, f"{_STEPS}/finish")
+    return md
 
 
 def identity_params(settings: IdentitySettings) -> dict[str, Any]:
@@ -38,6 +142,49 @@ def identity_params(settings: IdentitySettings) -> dict[str, Any]:
     }
 
 
+def build_components(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """intermediate.identity_components, in full or, in an incremental identity build, for the
+    affected nodes only. Returns metadata (rows, iterations, and the nodes recomputed)."""
+    if isinstance(con, duckdb.DuckDBPyConnection) and _incremental_now(con):
+        iterations, recomputed = affected_components(con)
+        return {"identity_mode": "incremental", "rows": count_rows(con, COMPONENTS), "iterations": iterations,
+                "recomputed_nodes": recomputed,
+                "summary": f"identity: {recomputed:,} identifier(s) of the components new links touch recomputed"}
+    iterations = connected_components(con)
+    run = identity_run(con) if isinstance(con, duckdb.DuckDBPyConnection) else None
+    md: dict[str, Any] = {"identity_mode": "full", "rows": count_rows(con, COMPONENTS), "iterations": iterations}
+    if run is not None and run.pending and run.reason:
+        md["summary"] = f"identity built in full: {run.reason}"
+    return md
+
+
+def _propagate(con: duckdb.DuckDBPyConnection) -> int:
+    iterations = 0
+    while True:
+        iterations += 1
+        if iterations > MAX_ITERATIONS:
+            raise RuntimeError(f"identity components did not converge in {MAX_ITERATIONS} iterations")
+        changed = run_sql(con, f"{_STEPS}/step").fetchall()[0][0]
+        if changed == 0:
+            return iterations
+
+
+def affected_components(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """The incremental form of connected_components: the same label propagation over the
+    affected nodes only (sql/intermediate/identity_components/start_affected.sql says which, and
+    why that is exact), whose rows of intermediate.identity_components it replaces. Returns the
+    iterations and the number of nodes recomputed."""
+    run_sql(con, f"{_STEPS}/start_affected")
+    try:
+        iterations = _propagate(con)
+        with transaction(con):
+            mark_changed(con, COMPONENTS)
+            recomputed = run_sql(con, f"{_STEPS}/replace_affected").fetchall()[0][0]
+    finally:
+        run_sql(con, f"{_STEPS}/cleanup")
+    return iterations, recomputed
+
+
 def connected_components(con: duckdb.DuckDBPyConnection) -> int:
     """intermediate.identity_edges (one row per directed link) -> intermediate.identity_components
     (one row per linked node with the smallest node of its component). Returns the number of
@@ -46,15 +193,8 @@ def connected_components(con: duckdb.DuckDBPyConnection) -> int:
     jumping); labels only decrease and stay inside the component, so at the fixed point every
     node carries its component's smallest node id."""
     run_sql(con, f"{_STEPS}/start")
-    iterations = 0
     try:
-        while True:
-            iterations += 1
-            if iterations > MAX_ITERATIONS:
-                raise RuntimeError(f"identity components did not converge in {MAX_ITERATIONS} iterations")
-            changed = run_sql(con, f"{_STEPS}/step").fetchall()[0][0]
-            if changed == 0:
-                break
+        iterations = _propagate(con)
         replace_table(con, "intermediate.identity_components", sql_file(f"{_STEPS}/result"))
     finally:
         run_sql(con, f"{_STEPS}/cleanup")

@@ -37,7 +37,14 @@ from transforms.classify import classify_params
 from transforms.config import Config
 from transforms.designs import design_params, retention_params
 from transforms.funnels import build_funnel_tables
-from transforms.identity import connected_components, identity_params
+from transforms.identity import (
+    IDENTITY_TABLES,
+    SETS,
+    build_components,
+    build_identity_sets,
+    build_identity_table,
+    identity_params,
+)
 from transforms.incremental import (
     DIRTY,
     build_incremental,
@@ -172,8 +179,7 @@ def _lexicon(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, Any]:
 
 
 def _components(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, Any]:
-    iterations = connected_components(con)
-    return {"rows": count_rows(con, "intermediate.identity_components"), "iterations": iterations}
+    return build_components(con)
 
 
 def _model_credits(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, Any]:
@@ -362,6 +368,10 @@ def _build_duckdb(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
                 and _unchanged_in_incremental_run(con, (relation,), {relation: fingerprint})):
             md = {"mode": "incremental", "inserted": build_incremental(con, relation, read_model(relation), params),
                   "rows": count_rows(con, relation)}
+        elif relation == SETS:
+            md = build_identity_sets(con, dict(params), full_reason=_identity_full_reason(con, config, params, full))
+        elif relation in IDENTITY_TABLES:
+            md = build_identity_table(con, relation, dict(params))
         else:
             md = {"rows": build_model(con, relation, params)}
         save_fingerprint(con, relation, fingerprint)
@@ -371,6 +381,20 @@ def _build_duckdb(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
             for r in step.writes:
                 save_fingerprint(con, r, fps[r])
     return md
+
+
+def _identity_full_reason(con: duckdb.DuckDBPyConnection, config: Config, params: Mapping[str, Any],
+                          full: bool) -> str | None:
+    """Why identity must build in full this run (None: it may build incrementally, see
+    transforms/identity.py): asked for, or the SQL or settings of one of its tables changed."""
+    if full:
+        return "asked for a full build"
+    fps = fingerprints(config, params)
+    stored = stored_fingerprints(con)
+    if any(r not in stored for r in IDENTITY_TABLES):
+        return "no earlier identity build"
+    changed = [r for r in IDENTITY_TABLES if stored[r] != fps[r]]
+    return f"the SQL or settings of {', '.join(changed)} changed" if changed else None
 
 
 def _unchanged_in_incremental_run(con: duckdb.DuckDBPyConnection, relations: Sequence[str],

@@ -6,7 +6,7 @@ with hop as (
     select
         e.node_id,
         min(l.label) as label
-    from intermediate.identity_edges as e
+    from component_edges as e
     inner join component_labels as l on e.other_node_id = l.node_id
     group by e.node_id
 ),
