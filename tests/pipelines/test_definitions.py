@@ -7,10 +7,12 @@ from pipelines.definitions import defs
 
 # the runner's bookkeeping, not data: which table changed since the last publish
 # (transforms/warehouse.py) and what the last build saw, for the next run's dirty set and
-# fingerprints (transforms/incremental.py): the inner state of publish and of the runner
+# fingerprints (transforms/incremental.py), and how identity last built (transforms/identity.py):
+# the inner state of publish, of the runner and of identity's incremental build
 BOOKKEEPING = {"intermediate._table_versions", "_journeys.published_tables",
                "intermediate._incremental_state", "intermediate._model_fingerprints",
-               "intermediate._built_identifier_sets", "intermediate._built_profiles"}
+               "intermediate._built_identifier_sets", "intermediate._built_profiles",
+               "intermediate._identity_state"}
 
 
 def test_assets_jobs_schedules_sensors():
