@@ -467,6 +467,9 @@ class SparkCon:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> _Rows:
         params = dict(params or {})
         tree = sqlglot.parse_one(sql, read=PortableDuckDB)
+        if isinstance(tree, exp.Block):  # a statement followed by the next one's comment
+            statements = [e for e in tree.expressions if not isinstance(e, exp.Semicolon)]
+            tree = statements[0] if len(statements) == 1 else tree
         tree = tree.transform(lambda n: _query_table(n, params))
         if any(isinstance(t.this, exp.Anonymous) and t.this.name.lower() == "duckdb_columns"
                for t in tree.find_all(exp.Table)):
