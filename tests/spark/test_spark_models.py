@@ -122,7 +122,7 @@ def _compare(spark: Any, exported: Any, relation: str) -> None:
     t0 = time.monotonic()
     # as `journeys run` builds a model on Spark (a recursive CTE as a driver loop)
     engine = SparkEngine(spark, out, map_columns=set(_registered["maps"]))
-    sparked = rows(spark_frame(engine, sqlglot.parse_one(sql, read=PortableDuckDB), params).collect())
+    sparked = rows(spark_frame(engine, sqlglot.parse_one(sql, read=PortableDuckDB), params, sql).collect())
     seconds = time.monotonic() - t0
     assert len(sparked) == len(duck), f"{relation}: {len(sparked)} rows on Spark, {len(duck)} on DuckDB"
     diff = [r for r in sparked if r not in set(duck)][:3]
