@@ -39,4 +39,4 @@ def test_the_spark_tables_hold_what_the_working_file_holds(spark: Any, spark_run
     counts = spark.table("intermediate.partition_counts").collect()
     unbalanced = [r for r in counts if r.n_read != r.n_accepted + r.n_rejected + r.n_duplicates]
     assert counts and not unbalanced, f"read != accepted + rejected + duplicates on Spark: {unbalanced[:3]}"
-    assert sum(r.n_rejected for r in counts) > 0 and sum(r.n_duplicates for r in counts) > 0
+    assert sum(r.n_rejected for r in counts) > 0
