@@ -30,21 +30,19 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
 
 from transforms.config import load_config
-from transforms.engines.spark import to_spark
+from transforms.engines.spark import PortableDuckDB
+from transforms.engines.spark_run import SparkEngine, spark_frame
 from transforms.models import PYTHON_STEPS, graph, model_params, topological_order
-from transforms.warehouse import bind, read_model
+from transforms.warehouse import read_model
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
-# Measured on the small data set (SMALL), Spark 4.3 local[1]: 37 of 38 SQL models match; the
-# one below differs, with its cause.
-EXPECTED_TO_DIFFER_SMALL: dict[str, str] = {
-    "intermediate.design_alignments": "a recursive CTE that aggregates (min, arg_min per state) at "
-                                      "each step: Spark refuses an aggregate over the recursive "
-                                      "reference (INVALID_RECURSIVE_REFERENCE.PLACE)",
-}
+# Measured on the small data set (SMALL), Spark 4.3 local[1]: the 38 SQL models match (design_alignments,
+# whose recursive CTE aggregates, through the driver loop of spark_run.spark_frame).
+EXPECTED_TO_DIFFER_SMALL: dict[str, str] = {}
 
 # On the demo (fixtures/landing): taken as the small set's, not re-measured.
 EXPECTED_TO_DIFFER: dict[str, str] = dict(EXPECTED_TO_DIFFER_SMALL)
@@ -122,7 +120,9 @@ def _compare(spark: Any, exported: Any, relation: str) -> None:
     params = model_params(load_config(None))
     duck = rows(con.execute(f"select * from {relation}").fetchall())  # sqlgrep: test read
     t0 = time.monotonic()
-    sparked = rows(spark.sql(to_spark(sql, bind(sql, params), map_columns=_registered["maps"])).collect())
+    # as `journeys run` builds a model on Spark (a recursive CTE as a driver loop)
+    engine = SparkEngine(spark, out, map_columns=set(_registered["maps"]))
+    sparked = rows(spark_frame(engine, sqlglot.parse_one(sql, read=PortableDuckDB), params, sql).collect())
     seconds = time.monotonic() - t0
     assert len(sparked) == len(duck), f"{relation}: {len(sparked)} rows on Spark, {len(duck)} on DuckDB"
     diff = [r for r in sparked if r not in set(duck)][:3]

@@ -1,39 +1,33 @@
 """`journeys run` with `engine: spark` publishes DuckDB's tables (issue 19, acceptance).
 
-The pipeline runs twice over one small generated landing zone (SMALL, under tmp_path): on
-DuckDB, and with `engine: spark` (local master), the models on Spark (transforms/engines/
-spark_run.py). Every table of the two analyst files is compared under the 12-significant-digit
-rule (bench.golden.compare: same columns and types, same rows); the published tables the models
-build exist as Spark Parquet tables. One Spark session serves the test session (tests/spark/
-conftest.py: `spark`); the runner's session is that one (getOrCreate).
+The pipeline runs twice over a small generated landing zone with bad lines and files (tests/spark/
+conftest.py: `spark_landing`, `duck_run`, `spark_run`): on DuckDB, and with `engine: spark`
+(local master), ingestion and the models on Spark (transforms/engines/spark_run.py). Every
+table of the two analyst files is compared under the 12-significant-digit rule
+(bench.golden.compare: same columns and types, same rows); the tables the ingest writes are
+compared in the working files, rows as multisets, and so is the run log's accounting. One Spark
+session serves the test session; the runner's session is that one (getOrCreate).
 """
 
 from __future__ import annotations
 
-import shutil
-import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from bench.golden import compare
 from tests.conftest import run_pipeline
+from transforms.engines.spark_ingest import TABLES
 from transforms.generate import generate
 from transforms.models import graph
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
-SMALL = {"customers": 20, "days": 7, "seed": 7}
-DEFAULTS = Path(__file__).resolve().parents[2] / "transforms" / "defaults"
-
-
-def spark_config(folder: Path, master: str = "local[1]") -> Path:
-    """The default configuration with `engine: spark`."""
-    shutil.copytree(DEFAULTS, folder)
-    with open(folder / "settings.yaml", "a", encoding="utf-8") as f:
-        f.write(f"\nengine: spark\nspark_master: {master}\n")
-    return folder
+# columns that say when or by which run a row was written: they differ by construction
+RUN_COLUMNS = {"_loaded_at", "run_id", "started_at", "loaded_at", "found_at", "finished_at", "fingerprint"}
 
 
 def _materialized(run: Any) -> dict[str, dict[str, Any]]:
@@ -45,38 +39,63 @@ def _materialized(run: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def test_spark_run_publishes_the_tables_duckdb_publishes(spark: Any, tmp_path: Path) -> None:
-    landing = tmp_path / "landing"
-    generate(landing, broken_share=0, **SMALL)
-    t0 = time.monotonic()
-    duck = run_pipeline(landing, tmp_path / "duck" / "journeys.duckdb")
-    t1 = time.monotonic()
-    sparked = run_pipeline(landing, tmp_path / "spark" / "journeys.duckdb", config_dir=spark_config(tmp_path / "config"))
-    t2 = time.monotonic()
-    print(f"duckdb run {t1 - t0:.1f} s, spark run {t2 - t1:.1f} s")
-    assert duck.result.success and sparked.result.success
+def _rows(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[list[str], Counter]:
+    from conftest import normal  # tests/spark/conftest.py
 
-    diffs = compare(duck.resource.paths.published, sparked.resource.paths.published)
-    assert len(diffs) > 20  # 25 published tables on the small set
+    columns = [c for c in con.table(relation).columns if c not in RUN_COLUMNS]
+    return columns, Counter(tuple(normal(v) for v in r) for r in con.table(relation).select(*columns).fetchall())
+
+
+def test_spark_run_publishes_the_tables_duckdb_publishes(spark: Any, duck_run: Any, spark_run: Any) -> None:
+    diffs = compare(duck_run.resource.paths.published, spark_run.resource.paths.published)
+    assert len(diffs) > 20  # 25 published tables
     assert [d for d in diffs if d.verdict != "identical"] == []
 
     # the models ran on Spark, and the published ones are Spark tables (Parquet, in the catalog)
-    md = _materialized(sparked)
+    md = _materialized(spark_run)
     on_spark = [r for r, m in md.items() if m.get("engine") == "spark"]
-    assert "marts.journeys" in on_spark and "intermediate.identity_components" in on_spark
+    for relation in ("marts.journeys", "intermediate.identity_components", "intermediate.design_alignments"):
+        assert relation in on_spark, relation
     published = {d.relation for d in diffs}
     built = published & set(graph())
     assert len(built) > 15
+    root = spark_run.work.parent / "spark"
     for relation in sorted(built & set(on_spark)):
         schema, table = relation.split(".")
-        assert list((tmp_path / "spark" / "spark" / schema / table).glob("*.parquet")), relation
+        assert list((root / schema / table).glob("*.parquet")), relation
         assert spark.catalog.tableExists(relation), relation
+
+
+def test_spark_run_ingests_what_duckdb_ingests(duck_run: Any, spark_run: Any) -> None:
+    """The landing zone read on Spark: each table the ingest writes holds DuckDB's rows, read =
+    accepted + rejected + duplicates per partition, and the run log counts as on DuckDB."""
+    md = _materialized(spark_run)
+    assert md["staging.events"]["rows"] > 0 and md["raw._partitions"]["engine"] == "spark"
+    duck = duckdb.connect(str(duck_run.work), read_only=True)  # the working files: not every table is published
+    sparked = duckdb.connect(str(spark_run.work), read_only=True)
+    try:
+        for relation in (*TABLES, "marts.pipeline_runs"):
+            d_columns, d_rows = _rows(duck, relation)
+            s_columns, s_rows = _rows(sparked, relation)
+            assert s_columns == d_columns, relation
+            only_spark, only_duck = list((s_rows - d_rows).elements())[:2], list((d_rows - s_rows).elements())[:2]
+            assert s_rows == d_rows, f"{relation} differs: with Spark only {only_spark}; with DuckDB only {only_duck}"
+        counts = [tuple(r) for r in sparked.table("intermediate.partition_counts")
+                  .select("n_read", "n_accepted", "n_rejected", "n_duplicates").fetchall()]
+    finally:
+        duck.close()
+        sparked.close()
+    assert all(read == accepted + rejected + duplicates for read, accepted, rejected, duplicates in counts)
+    totals = [sum(c) for c in zip(*counts, strict=True)]
+    assert totals[2] > 0  # the broken records (the small set lands no duplicate)
 
 
 def test_a_model_that_fails_on_spark_says_why(spark: Any, tmp_path: Path) -> None:
     """A master `journeys run` cannot start yet fails the run naming the setting and the fix."""
+    from conftest import spark_config
+
     landing = tmp_path / "landing"
-    generate(landing, broken_share=0, customers=5, days=2, seed=3)
+    generate(landing, broken_share=0, customers=3, days=1, seed=3)
     run = run_pipeline(landing, tmp_path / "wh" / "journeys.duckdb",
                        config_dir=spark_config(tmp_path / "config", "spark://nowhere:7077"), raise_on_error=False)
     assert not run.result.success

@@ -405,10 +405,11 @@ def _ledger_frame(spark: Any, rows: list[tuple[str, date, str, int]], read: Any,
 
 
 def _write(spark: Any, frame: Any, out: Path, relation: str) -> int:
-    """Write `frame` as the Parquet table `relation` under `out` and register it under that
+    """Write `frame` as the Parquet table `relation` under `out/<schema>/<table>` and register it under that
     name (its schema created when missing). Returns its row count."""
     schema = relation.split(".")[0]
     spark.sql(exp.Create(this=exp.Table(this=exp.to_identifier(schema)), kind="SCHEMA", exists=True).sql("spark"))
     spark.catalog.dropTempView(relation)
-    frame.write.mode("overwrite").option("path", str(out / relation)).saveAsTable(relation, format="parquet")
+    path = out.joinpath(*relation.split("."))  # <out>/<schema>/<table>, as the Spark run's tables
+    frame.write.mode("overwrite").option("path", str(path)).saveAsTable(relation, format="parquet")
     return spark.table(relation).count()

@@ -4,14 +4,19 @@ How a run goes. The Dagster assets and `journeys run` build the graph in the ord
 uses (transforms/models.py: graph(), topological_order(), PYTHON_STEPS); `models.build` hands
 each relation to `build_on_spark` when the setting says `engine: spark`:
 
+* the staging step (pipelines/defs/staging/assets.py) reads the landing zone on Spark
+  (`ingest_on_spark`: transforms/engines/spark_ingest.py, every source and day, a full load);
+  the raw assets then read nothing themselves;
 * a SQL model runs through the generator (`to_spark`) and is written as Parquet under
   `<warehouse folder>/spark/<schema>/<table>`, registered in Spark's catalog as `schema.table`;
-* `intermediate.identity_components` runs its statements (sql/intermediate/identity_components/)
-  on Spark through `SparkCon`, an adapter with the two calls `run_sql` uses: the same driver
-  loop as on DuckDB, each `create temp table` a checkpointed temporary view;
+  a query `with recursive` (design_alignments aggregates over its recursive reference, which
+  Spark refuses) runs as a driver loop, one Spark job per level (`_recursive_frame`);
+* the Python steps of `ON_SPARK_STEPS` (identity's components) run their
+  statements on Spark through `SparkCon`, an adapter with the calls `run_sql` uses: the same
+  driver loop as on DuckDB, each `create temp table` a checkpointed temporary view;
 * the steps in `ON_DRIVER` run as the DuckDB path runs them, on the driver's working file, and
   their tables are handed to Spark (the Markov/Shapley solves and the packaged lexicon are
-  driver work on both engines; the others are listed with what is missing to move them).
+  driver work on both engines; the dirty set is the run's bookkeeping).
 
 Why Parquet under the warehouse folder. Parquet is what every Spark (Databricks, EMR, Dataproc,
 a bare cluster) reads and writes with no extra package, so `make install` needs nothing beyond
@@ -27,10 +32,13 @@ computed (no clear-text identifier: the models hash them before any published ta
 cluster scale the copy should be limited to the published tables; it is whole here so the
 checks keep running on the working file.
 
-Staging. `stage_from_duckdb` is the ONE function that gives Spark the staging tables: until
-Spark ingestion (transforms/engines/spark_ingest.py) lands, it exports the DuckDB-built staging
-tables (and any table built on the driver) to Parquet, re-exporting only when their content changed.
-Swap it for the Spark ingest there.
+Staging. The ingest tables Spark wrote are copied into the working file's own ingest tables
+(sql/ops/spark/refill_staged.sql: their types and keys kept), with a `running` run-log row per
+source and day as the DuckDB loads write, so the checks (read = accepted + rejected +
+duplicates) and the run log work unchanged. `stage_from_duckdb` gives Spark the tables built on
+the driver (the ON_DRIVER steps), re-exporting only when their content changed. Not on Spark
+yet: blanking the landed lines of people erased with `journeys forget` (a Spark run refuses to
+ingest while anyone is erased), and loading only the days that changed.
 
 Floating point: as `replace_table` rounds a DOUBLE to 12 significant digits on DuckDB, so the
 writer rounds Spark's (`_rounded`), and downstream models see the same values on both engines.
@@ -44,6 +52,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +60,20 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from transforms.engines import spark_ingest
 from transforms.engines.spark import PortableDuckDB, local_session, to_spark
+from transforms.runlog import record_loads
+from transforms.staging import STAGED_TABLES, ensure_staged_tables
 from transforms.warehouse import (
     bind,
     count_rows,
     has_table,
+    mark_changed,
     read_model,
     replace_table,
     run_sql,
     sql_file,
+    transaction,
 )
 
 # Steps run on the driver's DuckDB file, their tables then handed to Spark: relation or step
@@ -68,12 +82,9 @@ ON_DRIVER: dict[str, str] = {
     "sentiment_lexicon": "the packaged VADER lexicon, read on the driver",
     "attribution_model_credits": "the small Markov and Shapley solves, exact on the driver (as on DuckDB)",
     "dirty_customers": "the run's bookkeeping (which customers changed); Spark rebuilds every model in full",
-    "funnel_programme": "not yet on Spark: SparkCon runs its statements (temp tables, insert, update, "
-                        "rename, duckdb_columns) but four of its files (match_events, matches, first_states, "
-                        "next_states) number rows with row_number() over (), "
-                        "which Spark refuses; it needs an order (a change to the SQL)",
-    "intermediate.design_alignments": "not yet on Spark: a recursive CTE that aggregates at each step "
-                                      "(Spark refuses it); it needs a driver loop",
+    "funnel_programme": "not yet on Spark: its row numbers have an order now and SparkCon runs its "
+                        "recursive chain and commented statements, but one statement still fails "
+                        "([NOT_A_TABLE_FUNCTION] `if` as a table function, in the generated form)",
 }
 # Python steps run on Spark through SparkCon.
 ON_SPARK_STEPS = frozenset({"identity_components"})
@@ -107,6 +118,16 @@ class SparkEngine:
         self.written.add(relation)
         self.map_columns |= {f.name.lower() for f in df.schema.fields if isinstance(f.dataType, MapType)}
 
+    def adopt(self, relation: str) -> None:
+        """`relation`, written and registered at `table_path(relation)` by another writer (the
+        Spark ingest), as a table this engine built."""
+        from pyspark.sql.types import MapType
+
+        _CATALOG[relation] = self.table_path(relation)
+        self.written.add(relation)
+        self.map_columns |= {f.name.lower() for f in self.session.table(relation).schema.fields
+                             if isinstance(f.dataType, MapType)}
+
     def register(self, relation: str, path: Path) -> None:
         schema, _ = relation.split(".")
         self.session.sql(sql_file("ops/spark/create_database"), args={"schema": schema})
@@ -115,6 +136,8 @@ class SparkEngine:
         self.session.catalog.createTable(relation, path=str(path), source="parquet")
         _CATALOG[relation] = path
 
+
+FROM_FRAME = sql_file("ops/spark/from_frame").strip().rstrip(";")
 
 # relation -> the path it is registered at in the (one, per process) session's catalog
 _CATALOG: dict[str, Path] = {}
@@ -172,8 +195,8 @@ def _first_line(e: BaseException) -> str:
 
 
 def stage_from_duckdb(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: str) -> None:
-    """THE function that gives Spark a table built on DuckDB (the staging tables until Spark
-    ingestion lands, and the tables of the ON_DRIVER steps): written as Parquet and registered,
+    """THE function that gives Spark a table built on DuckDB (the tables of the ON_DRIVER
+    steps, and any input Spark did not write): written as Parquet and registered,
     again only when its content changed (row count and a hash of the rows)."""
     stamp = tuple(run_sql(con, "ops/spark/stamp", {"relation": relation}).fetchall()[0])
     if engine.exported.get(relation) == stamp and _CATALOG.get(relation) == engine.table_path(relation):
@@ -191,22 +214,26 @@ def stage_from_duckdb(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relat
     engine.exported[relation] = stamp
 
 
+def _arrow(engine: SparkEngine, relation: str, *, ids_as_bigint: bool = False) -> Any:
+    """The Spark table `relation` read on the driver (Arrow), its timestamps naive UTC as
+    DuckDB's; with `ids_as_bigint`, Spark's INT columns (row_number, rank) as DuckDB's BIGINT."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(str(engine.table_path(relation)))
+    fields = [pa.field(f.name, pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) and f.type.tz
+              else pa.field(f.name, pa.int64()) if ids_as_bigint and pa.types.is_int32(f.type) else f
+              for f in table.schema]
+    return table.cast(pa.schema(fields))
+
+
 def _copy_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: str,
                typed_as: tuple[str, dict[str, Any]] | None = None) -> int:
     """The Spark table `relation` into the working file. With `typed_as` (a model's DuckDB SQL
     and its parameters), each column gets the type DuckDB gives it (Spark has no HUGEINT, no
     naive timestamp by default, ...), so the analyst file's tables are typed as on DuckDB;
     otherwise timestamps become naive UTC, as DuckDB's."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(str(engine.table_path(relation)))
-    # naive UTC timestamps as DuckDB's; without the model's types (a Python step), Spark's INT ids
-    # (row_number, rank) as DuckDB's BIGINT
-    fields = [pa.field(f.name, pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) and f.type.tz
-              else pa.field(f.name, pa.int64()) if typed_as is None and pa.types.is_int32(f.type) else f
-              for f in table.schema]
-    table = table.cast(pa.schema(fields))
+    table = _arrow(engine, relation, ids_as_bigint=typed_as is None)
     name = "spark_frame_" + relation.replace(".", "__")
     typed_name = name + "_typed"
     con.register(name, table)
@@ -223,13 +250,69 @@ def _copy_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: st
                 finally:
                     run_sql(con, "ops/spark/arrow_plain")
                 frame = typed_name
-        n = replace_table(con, relation, sql_file("ops/spark/from_frame").strip().rstrip(";"), {"frame": frame})
+        n = replace_table(con, relation, FROM_FRAME, {"frame": frame})
     finally:
         con.unregister(name)
         with contextlib.suppress(duckdb.Error):
             con.unregister(typed_name)
     engine.exported[relation] = tuple(run_sql(con, "ops/spark/stamp", {"relation": relation}).fetchall()[0])
     return n
+
+
+# --------------------------------------------------------------------------- the staging step
+
+# the tables of the Spark ingest the staging step copies into the working file, with where each
+# copy takes its column types from (the ingest tables sql/ingest/tables.sql creates, or the model)
+# quarantine.unread_files is the unread_files asset's: the same survey of the landing zone on
+# both engines (transforms.landing.survey_landing)
+_STAGED_FRAMES = {"raw._partitions": "partitions", "staging.events": "events", "quarantine.rejected": "rejected",
+                  "intermediate.duplicate_events": "duplicates", "intermediate.profile_versions": "profile_versions"}
+_STAGED_BY_SPARK = tuple(_STAGED_FRAMES)
+_MODELS_BY_SPARK = ("staging.profiles", "intermediate.partition_counts")
+
+
+def ingest_on_spark(con: duckdb.DuckDBPyConnection, config: Any, landing: Path, *, secret: str,
+                    run_id: str, started: datetime) -> dict[str, Any]:
+    """The staging step on Spark: the landing zone read, parsed and staged by
+    `spark_ingest.ingest` (every source, every landing day: a full load) into Parquet tables
+    under the engine's folder, which the models then read; each table also copied into the
+    working file (the checks, the run log and publish read it there), and a `running` run-log
+    row written per source and day loaded, as the DuckDB loads write. Returns the tables' row
+    counts and the totals read, accepted, rejected and duplicates."""
+    if has_table(con, "intermediate.erased_identifiers") \
+            and run_sql(con, "ops/privacy/count_erased_identifiers").fetchall()[0][0]:
+        raise SparkRunError("people were erased with `journeys forget`, and the Spark ingest does not blank "
+                            "their landed lines yet; run with engine: duckdb")
+    engine = engine_for(con, config.settings.spark_master)
+    try:
+        counts = spark_ingest.ingest(engine.session, landing, config, engine.root, secret=secret,
+                                     now=started, run_id=run_id)
+    except Exception as e:
+        raise SparkRunError(f"the ingest failed on Spark: {_first_line(e)}") from None
+    out: dict[str, Any] = {"mode": "spark", **counts}
+    for relation in spark_ingest.TABLES:
+        engine.adopt(relation)
+    # the ingest tables of the working file (sql/ingest/tables.sql: their types and keys) refilled
+    frames = {_STAGED_FRAMES[r]: "spark_frame_" + _STAGED_FRAMES[r] for r in _STAGED_BY_SPARK}
+    ensure_staged_tables(con)
+    try:
+        for relation in _STAGED_BY_SPARK:
+            con.register(frames[_STAGED_FRAMES[relation]], _arrow(engine, relation))
+        with transaction(con):
+            run_sql(con, "ops/spark/refill_staged", frames)
+            mark_changed(con, *STAGED_TABLES)
+    finally:
+        for name in frames.values():
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(name)
+    for relation in _MODELS_BY_SPARK:
+        out[relation] = _copy_back(con, engine, relation, (read_model(relation), {}))
+    days: dict[str, list[Any]] = {}
+    for source, day in engine.session.table("raw._partitions").select("source", "_partition").collect():
+        days.setdefault(source, []).append(day)
+    for source, loaded in sorted(days.items()):
+        record_loads(con, source, sorted(loaded), run_id, started)
+    return out
 
 
 # --------------------------------------------------------------------------- one relation
@@ -262,8 +345,7 @@ def build_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Any,
         else:
             sql = read_model(relation)
             bound = bind(sql, params)
-            df = engine.session.sql(to_spark(sql, bound, map_columns=sorted(engine.map_columns)))
-            engine.write(relation, df)
+            engine.write(relation, spark_frame(engine, sqlglot.parse_one(sql, read=PortableDuckDB), params, sql))
             md = {"typed_as": (sql, bound)}
     except SparkRunError:
         raise
@@ -275,6 +357,93 @@ def build_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Any,
     md["engine"] = "spark"
     md["spark_seconds"] = round(time.monotonic() - t0, 3)
     return md
+
+
+# --------------------------------------------------------------------------- recursive queries
+
+
+def spark_frame(engine: SparkEngine, tree: exp.Expression, params: Mapping[str, Any], text: str | None = None) -> Any:
+    """The Spark frame of the DuckDB query `tree` (`text`, when given, is its source; its
+    `$params` bound from `params`). A query `with recursive` runs as a driver loop
+    (`_recursive_frame`); any other through `to_spark`."""
+    if _is_recursive(tree):
+        return _recursive_frame(engine, tree, params)
+    text = text if text is not None else tree.sql(dialect=PortableDuckDB)
+    return engine.session.sql(to_spark(text, bind(text, params), map_columns=sorted(engine.map_columns)))
+
+
+def _is_recursive(tree: exp.Expression) -> bool:
+    with_ = tree.args.get("with_")
+    return isinstance(tree, exp.Query) and with_ is not None and bool(with_.args.get("recursive"))
+
+
+def _recursive_frame(engine: SparkEngine, tree: exp.Query, params: Mapping[str, Any]) -> Any:
+    """A DuckDB query `with recursive` on Spark, which refuses a recursive reference under an
+    aggregate (sql/intermediate/design_alignments.sql keeps the cheapest path per state with
+    min and arg_min at each move). The loop computes what DuckDB's recursive CTE defines: the
+    anchor is the first level; each next level is the recursive part over the level before
+    (the working table), until one is empty; the CTE is the union of all levels. Each CTE is
+    computed once, in order, as a checkpointed temporary view (`_rc_<name>`) that the later ones
+    and the main query read; the driver runs one Spark job per level (the longest trace)."""
+    session = engine.session
+    views: dict[str, str] = {}  # CTE name -> the temporary view holding its rows
+
+    def as_views(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and not node.db and node.name in views:
+            return exp.to_table(views[node.name]).as_(node.alias or node.name)
+        return node
+
+    def frame(query: exp.Expression, columns: list[str]) -> Any:
+        text = query.copy().transform(as_views).sql(dialect=PortableDuckDB)
+        df = session.sql(to_spark(text, bind(text, params), map_columns=sorted(engine.map_columns)))
+        return df.toDF(*columns) if columns else df
+
+    def view(name: str, df: Any, *, done: bool = False) -> None:
+        views[name] = f"_rc_{name}"
+        (df if done else computed(df)).createOrReplaceTempView(views[name])
+
+    parts = max(1, int(session.conf.get("spark.sql.shuffle.partitions")))
+
+    def computed(df: Any) -> Any:
+        return df.coalesce(parts).localCheckpoint(eager=True)
+
+    # a checkpoint keeps the constraints (not null, …) of the plan it computed, named by that
+    # plan's columns; a union of levels then fails to map them ("key not found: state_id#…"),
+    # so the loop's checkpoints are taken without constraint propagation
+    propagation = session.conf.get("spark.sql.constraintPropagation.enabled")
+    session.conf.set("spark.sql.constraintPropagation.enabled", "false")
+    try:
+        return _levels(tree, frame, view, computed)
+    finally:
+        session.conf.set("spark.sql.constraintPropagation.enabled", propagation)
+
+
+def _levels(tree: exp.Query, frame: Any, view: Any, computed: Any) -> Any:
+    """`_recursive_frame`'s loop: each CTE in order as a view, then the main query's frame."""
+    for cte in tree.args["with_"].expressions:
+        name, query, columns = cte.alias, cte.this, list(cte.alias_column_names)
+        recursive = isinstance(query, exp.Union) and any(
+            isinstance(t, exp.Table) and not t.db and t.name == name for t in query.right.find_all(exp.Table))
+        if not recursive:
+            view(name, frame(query, columns))
+            continue
+        if query.args.get("distinct"):
+            raise SparkRunError(f"the recursive CTE {name} unites its levels with `union` (distinct): "
+                                "only `union all` has a Spark form")
+        level = computed(frame(query.left, columns))
+        columns = columns or level.columns  # the CTE's columns are named by its anchor
+        levels = []
+        while not level.isEmpty():
+            levels.append(level)
+            view(name, level, done=True)  # the working table the recursive part reads
+            level = computed(frame(query.right, columns))
+        whole = levels[0] if levels else level
+        for more in levels[1:]:
+            whole = whole.unionAll(more)
+        view(name, whole)
+    main = tree.copy()
+    main.set("with_", None)
+    return frame(main, [])
 
 
 # --------------------------------------------------------------------------- the adapter
@@ -306,6 +475,9 @@ class SparkCon:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> _Rows:
         params = dict(params or {})
         tree = sqlglot.parse_one(sql, read=PortableDuckDB)
+        if isinstance(tree, exp.Block):  # a statement followed by the next one's comment
+            statements = [e for e in tree.expressions if not isinstance(e, exp.Semicolon)]
+            tree = statements[0] if len(statements) == 1 else tree
         tree = tree.transform(lambda n: _query_table(n, params))
         if any(isinstance(t.this, exp.Anonymous) and t.this.name.lower() == "duckdb_columns"
                for t in tree.find_all(exp.Table)):
@@ -386,8 +558,7 @@ class SparkCon:
         return _Rows([])
 
     def _df(self, tree: exp.Expression, params: Mapping[str, Any]) -> Any:
-        text = tree.sql(dialect=PortableDuckDB)
-        return self.session.sql(to_spark(text, bind(text, params), map_columns=sorted(self.engine.map_columns)))
+        return spark_frame(self.engine, tree, params)
 
     def replace_table(self, relation: str, select: str | None = None, params: Mapping[str, Any] | None = None,
                       df: Any = None) -> int:

@@ -11,7 +11,7 @@ import dagster as dg
 
 from pipelines.defs.ingest.assets import LEDGER_KEY
 from pipelines.defs.ops.models import describe
-from pipelines.defs.ops.resources import JourneysResource
+from pipelines.defs.ops.resources import JourneysResource, utcnow
 from pipelines.defs.ops.run_history import stopped_run_outcomes
 from transforms.config import Config
 from transforms.privacy import ensure_privacy_tables
@@ -46,7 +46,15 @@ def build_staging_assets(config: Config) -> list:
         t0 = time.monotonic()
         with journeys.connect() as con:
             ensure_privacy_tables(con)  # marts.erasures exists (empty) before any erasure
-            counts = build_staging(con)
+            if journeys.config.settings.engine == "spark":  # the landing zone read and staged on Spark
+                from transforms.engines.spark_run import ingest_on_spark
+
+                counts = ingest_on_spark(con, journeys.config, journeys.landing, secret=journeys.hash_secret,
+                                         run_id=context.run_id, started=utcnow())
+                context.log_event(dg.AssetMaterialization(
+                    LEDGER_KEY, metadata={"engine": "spark", "records_read": counts["read"]}))
+            else:
+                counts = build_staging(con)
             stopped = unsettled_runs(con, context.run_id)
             outcomes = stopped_run_outcomes(context.instance, stopped, published_successes(journeys.paths.published, stopped),
                                             recorded_by=context.run_id)

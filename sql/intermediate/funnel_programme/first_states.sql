@@ -2,7 +2,7 @@
 -- an attempt (can_start) starts one
 create or replace temp table funnel_states as
 select
-    (1::bigint << 40) + row_number() over () as state_id,
+    (1::bigint << 40) + row_number() over (order by match_id) as state_id,  -- an order both engines give
     unit_id,
     1 as step,
     event_id,

@@ -71,7 +71,12 @@ features as (
 
 combinations as (
     select
-        row_number() over () as combination_id,
+        -- numbered in an order both engines give (Spark has no row_number() over ())
+        row_number() over (
+            order by
+                f_phase, f_touchpoint, f_source, f_event_name, f_url, f_url_path, f_referrer, f_referrer_host,
+                f_utm_source, f_utm_medium, f_utm_campaign, f_device, f_channel, f_external_referrer, f_properties
+        ) as combination_id,
         *
     from (
         select distinct

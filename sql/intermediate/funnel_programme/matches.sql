@@ -40,7 +40,7 @@ tie_ranks as (
 )
 
 select
-    row_number() over () as match_id,
+    row_number() over (order by matched.t_us, matched.event_id) as match_id,  -- an order both engines give
     matched.*,
     coalesce(tie_ranks.mask_rank, 1) as mask_rank,
     tie_ranks.event_id is not null as is_shared_instant,

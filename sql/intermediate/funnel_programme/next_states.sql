@@ -8,7 +8,7 @@ with transitions as (
 )
 
 select
-    ($k::bigint << 40) + row_number() over () as state_id,
+    ($k::bigint << 40) + row_number() over (order by c.match_id, s.used) as state_id,  -- one row per (match, used)
     c.unit_id,
     $k::integer as step,
     c.event_id,
