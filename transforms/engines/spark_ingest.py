@@ -227,7 +227,9 @@ def _parse(spark: Any, rows: Any, name: str, cfg: SourceConfig, params: dict[str
     The rows travel as Spark's Python rows (`rdd.mapPartitions`), converted to and from Arrow
     column by column in the task: `mapInArrow` would hand Arrow batches over directly, but
     needs pandas, which Journeys does not install."""
+    from pyspark.sql import functions as F
     from pyspark.sql.types import (
+        ArrayType,
         MapType,
         NullType,
         StringType,
@@ -247,6 +249,12 @@ def _parse(spark: Any, rows: Any, name: str, cfg: SourceConfig, params: dict[str
     arrow_schema = _parse_arrow(None, cfg, params).schema
     schema = StructType([StructField(f.name, spark_type(f.dataType)) for f in _spark_schema(arrow_schema).fields])
     maps = [i for i, f in enumerate(schema.fields) if isinstance(f.dataType, MapType)]
+    # a map travels as its list of (key, value) entries and becomes a map again in Spark
+    # (map_from_entries keeps their order): a dict handed to Spark loses the order DuckDB gave the
+    # keys, and DuckDB compares maps key by key in order
+    entries = StructType([StructField(f.name, f.dataType if i not in maps else ArrayType(StructType([
+        StructField("key", f.dataType.keyType), StructField("value", f.dataType.valueType)])))
+        for i, f in enumerate(schema.fields)])
     parts = max(1, int(spark.conf.get("spark.sql.shuffle.partitions")))
     by_file = rows.repartition(parts, "_source_file") if cfg.format != "parquet" else rows
 
@@ -258,12 +266,12 @@ def _parse(spark: Any, rows: Any, name: str, cfg: SourceConfig, params: dict[str
                                            schema=arrow_landing)
         table = _parse_arrow([batch] if batch.num_rows else None, cfg, params)
         values = [c.to_pylist() for c in table.columns]
-        for i in maps:  # Arrow gives a map as (key, value) pairs, Spark takes a dict
-            values[i] = [dict(v) if v is not None else None for v in values[i]]
-        yield from zip(*values, strict=True)
+        yield from zip(*values, strict=True)  # Arrow gives a map as its (key, value) pairs, in order
 
     arrow_landing = _landing_arrow_schema()
-    return spark.createDataFrame(by_file.select(*_LANDING_COLUMNS).rdd.mapPartitions(task), schema)
+    parsed = spark.createDataFrame(by_file.select(*_LANDING_COLUMNS).rdd.mapPartitions(task), entries)
+    return parsed.select(*[F.map_from_entries(f.name).alias(f.name) if i in maps else F.col(f.name)
+                           for i, f in enumerate(schema.fields)])
 
 
 def _landing_arrow_schema() -> Any:
