@@ -25,13 +25,14 @@ select (select count(*) from marts.journeys),
        (select count(*) from marts.journey_events)
 """
 
+# one xdist worker runs the whole module: its module-scoped fixtures are built once, not per worker
+pytestmark = pytest.mark.xdist_group("operations")
+
 READER = """
 import sys, time, duckdb
 path, stop = sys.argv[1], sys.argv[2]
 import os
 
-# one xdist worker runs the whole module: its module-scoped fixtures are built once, not per worker
-pytestmark = pytest.mark.xdist_group("operations")
 n = 0
 while not os.path.exists(stop):
     con = duckdb.connect(path, read_only=True)

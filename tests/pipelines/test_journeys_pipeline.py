@@ -50,8 +50,12 @@ def test_journey_assets_keys_deps_and_blocking_checks():
     # journeys and transitions come from the per-journey runs, not from a sort of every event
     assert deps[dg.AssetKey(["marts", "journeys"])] == {JOURNEY_TIMELINE, JOURNEY_STEPS, CUSTOMER_PROFILES, DIRTY}
     assert set(graph.get(JOURNEY_STEPS).parent_keys) == {JOURNEY_TIMELINE, DIRTY}
-    assert JOURNEY_STEPS in deps[dg.AssetKey(["marts", "touchpoint_transitions"])]
-    assert dg.AssetKey(["marts", "journeys"]) in deps[dg.AssetKey(["marts", "journey_paths"])]
+    # the aggregates count small per-journey tables, each built from the per-journey runs
+    transitions, variants = (dg.AssetKey(["intermediate", t]) for t in ("journey_transitions", "journey_path_variants"))
+    assert deps[dg.AssetKey(["marts", "touchpoint_transitions"])] == {transitions}
+    assert deps[dg.AssetKey(["marts", "journey_paths"])] == {variants}
+    assert JOURNEY_STEPS in set(graph.get(transitions).parent_keys) & set(graph.get(variants).parent_keys)
+    assert dg.AssetKey(["marts", "journeys"]) in set(graph.get(variants).parent_keys)
     for key in JOURNEY_KEYS:
         assert defs.resolve_assets_def(key).descriptions_by_key[key].startswith("One row per")
     checks = [spec for a in build_sql_checks() for spec in a.check_specs if spec.asset_key in JOURNEY_KEYS]

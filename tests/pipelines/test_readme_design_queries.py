@@ -32,7 +32,8 @@ def test_query_runs_on_a_crafted_warehouse(n):
     load(con, [E("a-001", 0, "A"), E("a-001", 5, "B"), E("b-001", 0, "A"), E("b-001", 7 * 1440, "page", touchpoint="web")])
     build(con, config_with([{"name": "d", "steps": [{"event_name": "A", "touchpoint": "app"},
                                                     {"event_name": "B", "touchpoint": "app"}]}]),
-          UPSTREAM + DESIGN_MODELS + ["marts.retention", "marts.lifecycle"])
+          UPSTREAM + DESIGN_MODELS + ["intermediate.return_weeks", "intermediate.customer_firsts",
+                                      "marts.retention", "marts.lifecycle"])
     assert con.execute(QUERIES[n]).fetchall()
 
 
