@@ -20,8 +20,7 @@ its section into a "No data" note instead of an error. Labels of phases, touchpo
 pain kinds come from the config folder (``config_dir``, else JOURNEYS_CONFIG_DIR, else the defaults).
 
 Adding a section is one SQL file and one template block: write ``sql/report/<name>.sql`` (a
-select over ``marts`` tables; the tables it reads, from its own ``from``/``join``, decide its
-"not in this warehouse" note), then in ``templates/report.html.j2`` read its rows as
+query of ``marts`` tables; the tables it names decide its "not in this warehouse" note), then in ``templates/report.html.j2`` read its rows as
 ``data.<name>`` (None when there are none) and ``note("<name>")`` for why, format them with the
 filters of ``environment`` (``|fmt_int``, ``|fmt_pct``, ``|touchpoint_label`` …) and draw a
 time series with ``line_chart(data.<name>, x, y, series=…, id=…, title=…)``. Python is needed

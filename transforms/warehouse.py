@@ -299,9 +299,7 @@ SCOPE_PREDICATES = {
 
 def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
     schema, table = relation.split(".")
-    return {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where database_name = current_database() "
-        "and schema_name = $s and table_name = $t", {"s": schema, "t": table}).fetchall()}
+    return {r[0] for r in run_sql(con, "ops/catalog/table_columns", {"schema": schema, "table": table}).fetchall()}
 
 
 def has_table(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
