@@ -376,6 +376,7 @@ def mark_changed(con: duckdb.DuckDBPyConnection, *relations: str) -> None:
     for relation in relations:
         if not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", relation):
             raise ValueError(f"not a relation name: {relation!r}")
+    run_sql(con, "ops/warehouse/versions_table")
     run_sql(con, "ops/warehouse/mark_changed", {"r": list(relations)})
 
 
@@ -387,6 +388,7 @@ def mark_scoped(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> None
     if not _RELATION_RE.match(relation) or key not in SCOPE_PREDICATES:
         raise ValueError(f"not a relation and key: {relation!r}, {key!r}")
     digest = run_sql(con, "ops/warehouse/scope_digest", {"dirty": DIRTY_CUSTOMERS}).fetchall()[0][0]
+    run_sql(con, "ops/warehouse/versions_table")
     run_sql(con, "ops/warehouse/mark_scoped", {"r": relation, "key": key, "digest": digest})
 
 

@@ -1,20 +1,6 @@
 -- Give each relation of $r a new version in the working file's intermediate._table_versions,
 -- so the next publish copies it into the analyst file. A write of the whole table: no base
 -- version and no scope (see mark_scoped).
-create schema if not exists intermediate;
-
-create table if not exists intermediate._table_versions (
-    relation varchar primary key,
-    version varchar not null,
-    changed_at timestamp not null
-);
-
-alter table intermediate._table_versions add column if not exists base_version varchar;
-
-alter table intermediate._table_versions add column if not exists scope_key varchar;
-
-alter table intermediate._table_versions add column if not exists scope_digest varchar;
-
 insert or replace into intermediate._table_versions
     (relation, version, changed_at, base_version, scope_key, scope_digest)
 select

@@ -3,20 +3,6 @@
 -- base version is the one the table had before: a publish whose analyst file holds the base
 -- version replaces only those customers' rows. A second such write with the same customers
 -- keeps the first one's base (the rows that changed since are still those customers').
-create schema if not exists intermediate;
-
-create table if not exists intermediate._table_versions (
-    relation varchar primary key,
-    version varchar not null,
-    changed_at timestamp not null
-);
-
-alter table intermediate._table_versions add column if not exists base_version varchar;
-
-alter table intermediate._table_versions add column if not exists scope_key varchar;
-
-alter table intermediate._table_versions add column if not exists scope_digest varchar;
-
 insert or replace into intermediate._table_versions
     (relation, version, changed_at, base_version, scope_key, scope_digest)
 select

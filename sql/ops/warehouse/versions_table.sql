@@ -1,0 +1,17 @@
+-- The working file's intermediate._table_versions: one row per table written, with a version
+-- that changes at every write, and for a write of some customers' rows only, the version it
+-- started from, its key and a digest of its customers (mark_changed, mark_scoped). The columns
+-- added later are added to a table from an older working file.
+create schema if not exists intermediate;
+
+create table if not exists intermediate._table_versions (
+    relation varchar primary key,
+    version varchar not null,
+    changed_at timestamp not null
+);
+
+alter table intermediate._table_versions add column if not exists base_version varchar;
+
+alter table intermediate._table_versions add column if not exists scope_key varchar;
+
+alter table intermediate._table_versions add column if not exists scope_digest varchar;
