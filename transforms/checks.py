@@ -7,12 +7,16 @@ is its one-line description, and its one `select` returns the rows that break th
 anywhere else. `run_check` runs one with the model parameters plus the check-only ones
 (`check_params`), bound as `$name`.
 
-A check that reads a large table may have a nightly form, scoped to what the run changed, in a
-folder beside it named after its scope (issue 16):
-- `by_partition/<check_name>.sql`: only the partitions whose current load is the run's
-  (`raw._partitions.run_id = $run_id`);
-- `by_customer/<check_name>.sql`: only the rows of the run's customers
-  (`intermediate.dirty_customers`), used while an incremental run is under way.
+A check that reads a large table may have a nightly form, scoped to what the run changed (issue 16):
+- the line `-- nightly: by_customer` in the check file: the same select over only the rows of the
+  run's customers (`intermediate.dirty_customers`), each table it reads kept to them as an
+  incremental model's inputs are (`transforms.warehouse.scope_inputs`); used while an
+  incremental run is under way;
+- a file of its own, in a folder beside the check named after its scope, where the scope is not
+  a matter of keeping each input to the run's customers:
+  `by_partition/<check_name>.sql` (only the partitions whose current load is the run's,
+  `raw._partitions.run_id = $run_id`) or `by_customer/<check_name>.sql` (e.g. the events of the
+  partitions loaded as well as those of the run's customers).
 A run that loads landing days runs the nightly forms (`run_check` given its `run_id`); a full
 build runs the full form of every customer check (its dirty set is everyone), `journeys check`
 and `journeys run --full-checks` run the full form of every check.
@@ -32,11 +36,13 @@ from transforms.attribution import MODELS, TOLERANCE
 from transforms.config import Config
 from transforms.incremental import current_run
 from transforms.models import ModelError, model_params
-from transforms.warehouse import SQL_DIR, bind, run_sql
+from transforms.warehouse import SQL_DIR, bind, run_sql, scope_inputs
 
 CHECKS_DIR = SQL_DIR / "checks"
 SCOPES = ("by_partition", "by_customer")
 """The folders of a check's nightly forms (see the module's documentation)."""
+NIGHTLY_BY_CUSTOMER = "-- nightly: by_customer"
+"""A line starting so gives a check the nightly form of its own select over the run's customers."""
 SHOWN = 20
 """How many offending rows a check result keeps to show (all of them are counted)."""
 
@@ -48,11 +54,12 @@ class Check:
     path: Path
     description: str
     scoped: tuple[tuple[str, Path], ...] = ()  # (scope, file) of its nightly forms
+    by_customer_inputs: bool = False  # its nightly form: its own select, inputs kept to the run's customers
 
     @property
     def sql(self) -> str:
         """The check's select, without a trailing semicolon."""
-        return self.path.read_text(encoding="utf-8").strip().rstrip(";").rstrip()
+        return _select(self.path)
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,11 @@ def description(path: Path) -> str:
 def _check(path: Path) -> Check:
     relation = f"{path.parent.parent.name}.{path.parent.name}"
     scoped = tuple((s, path.parent / s / path.name) for s in SCOPES if (path.parent / s / path.name).is_file())
-    return Check(path.stem, relation, path, description(path), scoped)
+    by_inputs = any(line.startswith(NIGHTLY_BY_CUSTOMER) for line in path.read_text(encoding="utf-8").splitlines())
+    if by_inputs and any(s == "by_customer" for s, _ in scoped):
+        raise ModelError(f"{path}: a check has one nightly form by customer: the line "
+                         f"`{NIGHTLY_BY_CUSTOMER}` or the file {path.parent / 'by_customer' / path.name}, not both")
+    return Check(path.stem, relation, path, description(path), scoped, by_inputs)
 
 
 def all_checks() -> list[Check]:
@@ -110,19 +121,27 @@ def check_params(config: Config) -> dict[str, Any]:
     return params | extra
 
 
-def scoped_form(con: duckdb.DuckDBPyConnection, check: Check, run_id: str | None) -> tuple[Path, str]:
-    """The file a check runs in the run `run_id` (None: the full check) and what it looks at.
-    The partition form in any run that loads (a first build loads every partition); the
-    customer form only while an incremental run is under way (a full build checks everything)."""
+def scoped_form(con: duckdb.DuckDBPyConnection, check: Check, run_id: str | None) -> tuple[Path, str, str]:
+    """What a check runs in the run `run_id` (None: the full check): the file, what it looks
+    at, and its select. The partition form in any run that loads (a first build loads every
+    partition); the customer form only while an incremental run is under way (a full build
+    checks everything)."""
     forms = dict(check.scoped)
     if run_id is not None and "by_partition" in forms:
-        return forms["by_partition"], "the partitions loaded by this run"
-    if run_id is not None and "by_customer" in forms:
+        return forms["by_partition"], "the partitions loaded by this run", _select(forms["by_partition"])
+    if run_id is not None and ("by_customer" in forms or check.by_customer_inputs):
         run = current_run(con)
         if run is not None and run.mode == "incremental":
             n = run_sql(con, "ops/checks/count_dirty_customers").fetchall()[0][0]
-            return forms["by_customer"], f"the {n:,} customer(s) this run rebuilt"
-    return check.path, "all rows"
+            scope = f"the {n:,} customer(s) this run rebuilt"
+            if check.by_customer_inputs:
+                return check.path, scope, scope_inputs(con, check.sql)
+            return forms["by_customer"], scope, _select(forms["by_customer"])
+    return check.path, "all rows", check.sql
+
+
+def _select(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip().rstrip(";").rstrip()
 
 
 def run_check(con: duckdb.DuckDBPyConnection, check: Check | str, params: Mapping[str, Any],
@@ -132,10 +151,9 @@ def run_check(con: duckdb.DuckDBPyConnection, check: Check | str, params: Mappin
     second run of the check only when there are more than `shown`. With `run_id` (a run that
     loads landing days), the check's nightly form when it has one (`scoped_form`); without,
     the full check. The file's select is run as written (a DuckDB relation, limited and counted
-    by the engine): no SQL text is added."""
+    by the engine), its inputs kept to the run's customers for a `-- nightly: by_customer` form."""
     check = find_check(check) if isinstance(check, str) else check
-    path, scope = scoped_form(con, check, run_id)
-    sql = path.read_text(encoding="utf-8").strip().rstrip(";").rstrip()
+    path, scope, sql = scoped_form(con, check, run_id)
     found = con.sql(sql, params=bind(sql, {**params, "run_id": run_id}))
     columns = tuple(found.columns)
     rows = found.limit(shown + 1).fetchall()

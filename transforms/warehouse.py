@@ -317,9 +317,15 @@ def input_predicate(con: duckdb.DuckDBPyConnection, relation: str) -> str | None
 
 
 def scoped_select(con: duckdb.DuckDBPyConnection, select: str, key: str) -> str:
+    """`select` reading only the rows in scope (`scope_inputs`), and its result kept to the
+    scope by its `key` column."""
+    return "select * from (\n" + scope_inputs(con, select) + "\n) where " + SCOPE_PREDICATES[key]
+
+
+def scope_inputs(con: duckdb.DuckDBPyConnection, select: str) -> str:
     """`select` with every schema-qualified table it reads in `from`/`join` replaced by the
-    subquery of its rows in scope (tables without a customer are left whole), and its result
-    kept to the scope. The text is edited at the tokens' positions, so the rest of the model's
+    subquery of its rows of the customers in scope (intermediate.dirty_customers; tables without
+    a customer are left whole). The text is edited at the tokens' positions, so the rest of the
     SQL runs as written."""
     # imported here: ~0.5 s, and only a run that builds by customer needs it
     from sqlglot.dialects.duckdb import DuckDB
@@ -343,7 +349,7 @@ def scoped_select(con: duckdb.DuckDBPyConnection, select: str, key: str) -> str:
         edits.append((a.start, b.end + 1, text))
     for start, end, text in reversed(edits):
         select = select[:start] + text + select[end:]
-    return "select * from (\n" + select + "\n) where " + SCOPE_PREDICATES[key]
+    return select
 
 
 def replace_scope(con: duckdb.DuckDBPyConnection, relation: str, select: str, key: str,

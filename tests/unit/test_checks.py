@@ -15,7 +15,7 @@ from pipelines.defs.ops.resources import JourneysResource
 from transforms.checks import CHECKS_DIR, SCOPES, all_checks, check_params, find_check, run_check
 from transforms.config import load_config
 from transforms.models import STAGE_BUILT, graph, reads
-from transforms.warehouse import bind
+from transforms.warehouse import SCOPE_PREDICATES, bind, scope_inputs, table_doc
 
 CHECKS = all_checks()
 # the loader's ledger and the run log, written by the ingest and staging steps (not models)
@@ -61,6 +61,36 @@ def test_a_nightly_form_parses_reads_its_scope_and_says_what_it_checks(check, sc
     assert ("intermediate.dirty_customers" in read) == (scope == "by_customer"), path
     assert path.read_text(encoding="utf-8").startswith("-- ") and "nightly form" in path.read_text(encoding="utf-8")
     bind(sql, check_params(load_config()) | {"run_id": "r"})
+
+
+BY_CUSTOMER_INPUTS = [c for c in CHECKS if c.by_customer_inputs]
+
+
+@pytest.mark.parametrize("check", BY_CUSTOMER_INPUTS, ids=lambda c: f"{c.relation}/{c.name}")
+def test_a_check_run_over_the_run_customers_reads_every_table_by_customer(check):
+    # a table read whole beside ones kept to the run's customers would make the check compare
+    # the history with one night's rows
+    for relation in reads(check.sql, where=str(check.path)):
+        columns = set((table_doc(relation) or {}).get("columns") or {})
+        assert columns & set(SCOPE_PREDICATES), f"{check.path} reads {relation}, which has no customer to scope by"
+
+
+def test_the_nightly_form_of_a_check_looks_only_at_the_run_customers():
+    check = find_check("marts.journeys/journeys_end_at_conversions")
+    assert len(BY_CUSTOMER_INPUTS) >= 3 and check in BY_CUSTOMER_INPUTS
+    con = duckdb.connect()
+    con.execute("create schema marts; create schema intermediate")
+    con.execute("create table intermediate.dirty_customers as select 'c1' as customer_id")
+    # one journey of each customer whose events say 2 where the journey says 3
+    con.execute("create table marts.journey_events as select customer_id, customer_id || '-1' as journey_id, "
+                "i as step_index, i = 2 as is_conversion from (values ('c1'), ('c2')) as c(customer_id), "
+                "range(1, 3) as r(i)")
+    con.execute("create table marts.journeys as select customer_id, journey_id, true as converted, 3 as n_events "
+                "from marts.journey_events group by all")
+    full = con.sql(check.sql).fetchall()
+    nightly = con.sql(scope_inputs(con, check.sql)).fetchall()
+    assert full == [("c1-1", "n_events does not match its events"), ("c2-1", "n_events does not match its events")]
+    assert nightly == full[:1]
 
 
 def test_runner_counts_every_offending_row_and_keeps_twenty_in_file_order():

@@ -1,4 +1,5 @@
 -- No customer without events: every customer of intermediate.customer_profiles has events, and every customer of intermediate.classified_events is in identity.customer_ids and has one profile row.
+-- nightly: by_customer (in an incremental run, each table it reads is kept to the run's customers)
 -- offending rows: one per customer and problem
 with event_customers as (
     select distinct customer_id from intermediate.classified_events

@@ -1,4 +1,5 @@
 -- Every event of intermediate.classified_events (hence of staging.events) is in marts.journey_events exactly once.
+-- nightly: by_customer (in an incremental run, each table it reads is kept to the run's customers)
 -- offending rows: (event_id, times upstream, times in marts.journey_events). A cheap pass
 -- first: equal row counts, equal sums of the event ids' hashes (a multiset fingerprint) and
 -- no event id twice mean every event is there once. Only when it fails does

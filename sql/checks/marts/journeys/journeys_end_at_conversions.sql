@@ -1,4 +1,5 @@
 -- A converted journey ends with its only conversion event; converted, n_events and step_index agree with the events.
+-- nightly: by_customer (in an incremental run, each table it reads is kept to the run's customers)
 -- offending rows: (journey_id, problem), the first problem found for each journey
 with per_journey as (
     select
