@@ -65,7 +65,7 @@ from transforms.warehouse import (
     bind,
     build_model,
     count_rows,
-    load_match_macros,
+    ensure_match_macros,
     model_path,
     read_model,
 )
@@ -333,7 +333,7 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
     is incremental and the model's fingerprint is the one it was last built with; `full`
     (and the dirty-set step given it) builds everything in full."""
     t0 = time.monotonic()
-    load_match_macros(con)  # classification and the funnel programme test conditions with it
+    ensure_match_macros(con)  # classification and the funnel programme test conditions with it
     step = step_for(relation)
     params = params if params is not None else model_params(config)
     if config.settings.engine == "spark":  # transforms/engines/spark_run.py

@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,8 +57,20 @@ def macros(name: str) -> str:
     return (MACROS_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
+_LOADED: dict[str, weakref.WeakSet[duckdb.DuckDBPyConnection]] = {}
+"""The connections each file of macros was loaded on (by this process)."""
+
+
 def load_macros(con: duckdb.DuckDBPyConnection, name: str) -> None:
     con.execute(macros(name))
+    _LOADED.setdefault(name, weakref.WeakSet()).add(con)
+
+
+def ensure_macros(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Load sql/macros/<name>.sql unless this process loaded it on `con` already: creating a
+    macro is a write to the file's catalog, committed, which a step need not pay twice."""
+    if con not in _LOADED.get(name, ()):
+        load_macros(con, name)
 
 
 def pii_macros() -> str:
@@ -74,6 +87,10 @@ def match_macros() -> str:
 
 def load_match_macros(con: duckdb.DuckDBPyConnection) -> None:
     load_macros(con, "match")
+
+
+def ensure_match_macros(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_macros(con, "match")
 
 
 # The working file, its write-ahead log, the spill folder and publishing temp files hold
@@ -162,6 +179,17 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
         load_pii_macros(con)
         load_match_macros(con)
     return con
+
+
+def drop_temp_objects(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop the connection's temporary tables and views (registered frames too), so that a
+    connection kept open from one step to the next holds no step's scratch tables in memory.
+    Returns how many were dropped."""
+    found = run_sql(con, "ops/catalog/temp_objects").fetchall()
+    for kind, name in found:
+        template = "drop table if exists temp.main.{name}" if kind == "table" else "drop view if exists temp.main.{name}"
+        con.execute(sql_with(template, name=name))
+    return len(found)
 
 
 @contextlib.contextmanager
