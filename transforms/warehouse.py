@@ -395,6 +395,23 @@ VERSIONS_TABLE = "intermediate._table_versions"
 """In the working file: one row per table written, with a version that changes at every write."""
 
 
+_VERSIONS_READY: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+"""Connections known to have the versions table in its current shape (`prepare_versions_table`)."""
+
+
+def ensure_versions_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (or bring up to date) the versions table, unless `con` was prepared for it."""
+    if con not in _VERSIONS_READY:
+        run_sql(con, "ops/warehouse/versions_table")
+
+
+def prepare_versions_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the versions table once, outside any transaction (committed), so that writes on
+    `con` need not run its DDL again: a run's shared connection does this when it opens."""
+    run_sql(con, "ops/warehouse/versions_table")
+    _VERSIONS_READY.add(con)
+
+
 def mark_changed(con: duckdb.DuckDBPyConnection, *relations: str) -> None:
     """Give each of `relations` a new version (a random id) in intermediate._table_versions, so
     the next publish copies it into the analyst file. Call it inside the transaction that writes
@@ -404,7 +421,7 @@ def mark_changed(con: duckdb.DuckDBPyConnection, *relations: str) -> None:
     for relation in relations:
         if not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", relation):
             raise ValueError(f"not a relation name: {relation!r}")
-    run_sql(con, "ops/warehouse/versions_table")
+    ensure_versions_table(con)
     run_sql(con, "ops/warehouse/mark_changed", {"r": list(relations)})
 
 
@@ -416,7 +433,7 @@ def mark_scoped(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> None
     if not _RELATION_RE.match(relation) or key not in SCOPE_PREDICATES:
         raise ValueError(f"not a relation and key: {relation!r}, {key!r}")
     digest = run_sql(con, "ops/warehouse/scope_digest", {"dirty": DIRTY_CUSTOMERS}).fetchall()[0][0]
-    run_sql(con, "ops/warehouse/versions_table")
+    ensure_versions_table(con)
     run_sql(con, "ops/warehouse/mark_scoped", {"r": relation, "key": key, "digest": digest})
 
 

@@ -28,6 +28,7 @@ from transforms.warehouse import (
     clean_stale_publish_files,
     connect,
     drop_temp_objects,
+    prepare_versions_table,
     private_files,
     writer_lock,
 )
@@ -162,7 +163,7 @@ class JourneysResource(dg.ConfigurableResource):
             return
         with private_files():
             if self._con is None:
-                self._con = self._open()
+                self._con = self._open_for_run()
             self._depth += 1
             try:
                 yield self._con
@@ -190,6 +191,20 @@ class JourneysResource(dg.ConfigurableResource):
         s = self.config.settings
         return connect(self.paths.work, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads,
                        temp_dir=self.paths.temp_dir)
+
+    def _open_for_run(self) -> duckdb.DuckDBPyConnection:
+        """The run's shared connection, with the runner's bookkeeping tables created once (each
+        write and each model used to run their DDL, ten statements, again)."""
+        from transforms.incremental import prepare_state
+
+        con = self._open()
+        try:
+            prepare_state(con)
+            prepare_versions_table(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
 
 
 def utcnow() -> datetime:
