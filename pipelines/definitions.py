@@ -35,7 +35,11 @@ def build_definitions(config: Config | None = None, resource: JourneysResource |
     specs = [a for a in assets if isinstance(a, dg.AssetSpec)] + erasure_specs()
     asset_defs = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
     checks = [a for a in assets if isinstance(a, dg.AssetChecksDefinition)]
-    keys = [k for a in asset_defs for k in a.keys] + [s.key for s in specs]
+    # publish follows every table; the daily-partitioned raw assets reach it through staging. A
+    # direct dependency on them would make Dagster list every daily partition since the first
+    # (1970 by default: ~20,000 keys) for each of them at every run, to version publish's inputs.
+    partitioned = {k for a in asset_defs if a.partitions_def is not None for k in a.keys}
+    keys = [k for a in asset_defs for k in a.keys if k not in partitioned] + [s.key for s in specs]
     publish = build_publish_asset(keys)
     asset_defs = [a for a in asset_defs if not isinstance(a, dg.AssetChecksDefinition)] + [publish]
     jobs, schedules, sensors = build_jobs(config, asset_defs, resource.landing, resource.paths.published)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -63,8 +64,20 @@ class RunState:
     reason: str = ""
 
 
+_STATE_READY: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+"""Connections known to hold the state tables in their current shape (`prepare_state`)."""
+
+
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
+    if con not in _STATE_READY:
+        run_sql(con, "ops/incremental/state_tables")
+
+
+def prepare_state(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the state tables once, outside any transaction (committed), so that each step on
+    `con` need not run their DDL again (a run's shared connection does this when it opens)."""
     run_sql(con, "ops/incremental/state_tables")
+    _STATE_READY.add(con)
 
 
 def current_run(con: duckdb.DuckDBPyConnection) -> RunState | None:

@@ -65,9 +65,10 @@ from transforms.warehouse import (
     bind,
     build_model,
     count_rows,
-    load_match_macros,
+    ensure_match_macros,
     model_path,
     read_model,
+    run_sql,
 )
 
 _HEADER_DEPENDS = re.compile(r"^-- depends on:(.*(?:\n--\s{6,}.*)*)", re.MULTILINE)
@@ -333,7 +334,7 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
     is incremental and the model's fingerprint is the one it was last built with; `full`
     (and the dirty-set step given it) builds everything in full."""
     t0 = time.monotonic()
-    load_match_macros(con)  # classification and the funnel programme test conditions with it
+    ensure_match_macros(con)  # classification and the funnel programme test conditions with it
     step = step_for(relation)
     params = params if params is not None else model_params(config)
     if config.settings.engine == "spark":  # transforms/engines/spark_run.py
@@ -366,8 +367,14 @@ def _build_duckdb(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
         fingerprint = fingerprints(config, params)[relation]
         if (not full and incremental_key(relation) is not None
                 and _unchanged_in_incremental_run(con, (relation,), {relation: fingerprint})):
-            md = {"mode": "incremental", "inserted": build_incremental(con, relation, read_model(relation), params),
-                  "rows": count_rows(con, relation)}
+            if not run_sql(con, "ops/incremental/count_dirty").fetchall()[0][0]:
+                # nothing to rebuild: the table is not rewritten, so it keeps its version and
+                # publish leaves it as it is
+                md = {"mode": "incremental", "inserted": 0, "rows": count_rows(con, relation),
+                      "skipped": "no customer to rebuild (the run's dirty set is empty)"}
+            else:
+                md = {"mode": "incremental", "inserted": build_incremental(con, relation, read_model(relation), params),
+                      "rows": count_rows(con, relation)}
         elif relation == SETS:
             md = build_identity_sets(con, dict(params), full_reason=_identity_full_reason(con, config, params, full))
         elif relation in IDENTITY_TABLES:

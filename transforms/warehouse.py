@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,8 +57,20 @@ def macros(name: str) -> str:
     return (MACROS_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
+_LOADED: dict[str, weakref.WeakSet[duckdb.DuckDBPyConnection]] = {}
+"""The connections each file of macros was loaded on (by this process)."""
+
+
 def load_macros(con: duckdb.DuckDBPyConnection, name: str) -> None:
     con.execute(macros(name))
+    _LOADED.setdefault(name, weakref.WeakSet()).add(con)
+
+
+def ensure_macros(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Load sql/macros/<name>.sql unless this process loaded it on `con` already: creating a
+    macro is a write to the file's catalog, committed, which a step need not pay twice."""
+    if con not in _LOADED.get(name, ()):
+        load_macros(con, name)
 
 
 def pii_macros() -> str:
@@ -74,6 +87,10 @@ def match_macros() -> str:
 
 def load_match_macros(con: duckdb.DuckDBPyConnection) -> None:
     load_macros(con, "match")
+
+
+def ensure_match_macros(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_macros(con, "match")
 
 
 # The working file, its write-ahead log, the spill folder and publishing temp files hold
@@ -162,6 +179,17 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
         load_pii_macros(con)
         load_match_macros(con)
     return con
+
+
+def drop_temp_objects(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop the connection's temporary tables and views (registered frames too), so that a
+    connection kept open from one step to the next holds no step's scratch tables in memory.
+    Returns how many were dropped."""
+    found = run_sql(con, "ops/catalog/temp_objects").fetchall()
+    for kind, name in found:
+        template = "drop table if exists temp.main.{name}" if kind == "table" else "drop view if exists temp.main.{name}"
+        con.execute(sql_with(template, name=name))
+    return len(found)
 
 
 @contextlib.contextmanager
@@ -373,6 +401,23 @@ VERSIONS_TABLE = "intermediate._table_versions"
 """In the working file: one row per table written, with a version that changes at every write."""
 
 
+_VERSIONS_READY: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+"""Connections known to have the versions table in its current shape (`prepare_versions_table`)."""
+
+
+def ensure_versions_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (or bring up to date) the versions table, unless `con` was prepared for it."""
+    if con not in _VERSIONS_READY:
+        run_sql(con, "ops/warehouse/versions_table")
+
+
+def prepare_versions_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the versions table once, outside any transaction (committed), so that writes on
+    `con` need not run its DDL again: a run's shared connection does this when it opens."""
+    run_sql(con, "ops/warehouse/versions_table")
+    _VERSIONS_READY.add(con)
+
+
 def mark_changed(con: duckdb.DuckDBPyConnection, *relations: str) -> None:
     """Give each of `relations` a new version (a random id) in intermediate._table_versions, so
     the next publish copies it into the analyst file. Call it inside the transaction that writes
@@ -382,7 +427,7 @@ def mark_changed(con: duckdb.DuckDBPyConnection, *relations: str) -> None:
     for relation in relations:
         if not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", relation):
             raise ValueError(f"not a relation name: {relation!r}")
-    run_sql(con, "ops/warehouse/versions_table")
+    ensure_versions_table(con)
     run_sql(con, "ops/warehouse/mark_changed", {"r": list(relations)})
 
 
@@ -394,7 +439,7 @@ def mark_scoped(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> None
     if not _RELATION_RE.match(relation) or key not in SCOPE_PREDICATES:
         raise ValueError(f"not a relation and key: {relation!r}, {key!r}")
     digest = run_sql(con, "ops/warehouse/scope_digest", {"dirty": DIRTY_CUSTOMERS}).fetchall()[0][0]
-    run_sql(con, "ops/warehouse/versions_table")
+    ensure_versions_table(con)
     run_sql(con, "ops/warehouse/mark_scoped", {"r": relation, "key": key, "digest": digest})
 
 

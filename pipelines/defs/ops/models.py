@@ -37,6 +37,7 @@ def sql_asset(relation: str) -> dg.AssetsDefinition:
             md = build(con, relation, journeys.config)
             md["preview"] = dg.MetadataValue.md(preview(con, relation))
         how = f" ({md['inserted']:,} rebuilt for the run's customers)" if md.get("mode") == "incremental" else ""
+        how = f" (skipped: {md['skipped']})" if md.get("skipped") else how
         context.log.info(f"{relation}: {md['rows']:,} rows{how}")
         return dg.MaterializeResult(metadata=md)
 

@@ -53,6 +53,7 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         with journeys.connect() as con:
             finish_incremental(con)  # every model is built: the next run compares with this one
             run_sql(con, "ops/catalog/checkpoint")  # the working file is whole before it is copied
+        journeys.close_connection()  # publishing attaches the working file: no connection may hold it
         s = journeys.config.settings
         at = utcnow()
         info = publish(journeys.paths, full=config.full_rewrite, memory_limit=s.duckdb_memory_limit,
