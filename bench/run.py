@@ -114,6 +114,11 @@ def load_summary(samples: list[float]) -> dict[str, float]:
     return {"mean": round(sum(samples) / len(samples), 2), "max": round(max(samples), 2), "samples": len(samples)}
 
 
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = None, start: date | None = None,
               only_changed: bool = False, memory_limit: str | None = None, engine: str = "duckdb",
               spark_master: str | None = None) -> dict:
@@ -129,6 +134,7 @@ def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = N
     if memory_limit:
         cmd += ["--memory-limit", memory_limit]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    cpu_before = _children_cpu()
     load = LoadSampler()
     load.start()
     t0 = time.monotonic()
@@ -136,6 +142,8 @@ def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = N
     wall = time.monotonic() - t0
     data = json.loads(out.read_text()) if out.exists() else {}
     data["load_average"] = load.stop()
+    # CPU of the run's processes that ended and were waited for (with Spark: its JVM and Python workers, if reaped)
+    data["cpu_seconds"] = round(_children_cpu() - cpu_before, 2)
     if done.returncode != 0:
         failed = ", ".join(data.get("failed_steps", [])) or "before its first step"
         kept = f" The steps that finished, with their times, are in {out}." if data else ""
@@ -143,6 +151,7 @@ def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = N
         sys.exit(1)
     data["process_seconds"] = round(wall, 2)
     data["peak_rss_mb_children"] = round(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1)
+    out.write_text(json.dumps(data, indent=2))  # with what only this process saw: wall, load, CPU
     return data
 
 
@@ -400,7 +409,8 @@ def run_spark(args: argparse.Namespace, landing: Path, n_events: int, commit: st
     else:
         data = json.loads(other[0].read_text())
         duck = merged_ingest(stage_times(data["steps"]))
-        duck_wall, duck_load = data.get("process_seconds"), data.get("load_average")
+        # an older bench wrote the child's own wall time only
+        duck_wall, duck_load = data.get("process_seconds", data.get("wall_seconds")), data.get("load_average")
         console.print(f"Comparing the published tables with DuckDB's ({other[1]}) …")
         diffs = compare(other[1], wh)
         differ = [f"{d.relation}: {d.verdict}" for d in diffs if d.verdict != "identical"]
@@ -432,9 +442,11 @@ def run_spark(args: argparse.Namespace, landing: Path, n_events: int, commit: st
         "stages_spark_job_seconds": {k: round(v, 2) for k, v in job_seconds.items()},
         "stages_shuffle_bytes": shuffled,
         "full_run_seconds": spark_wall,
+        "full_run_cpu_seconds": full["cpu_seconds"],
         "load_average": load,
         "duckdb_stages_seconds": duck or None,
         "duckdb_full_run_seconds": duck_wall,
+        "duckdb_full_run_cpu_seconds": data.get("cpu_seconds") if other else None,
         "duckdb_load_average": duck_load,
         "spark_vs_duckdb": round(spark_wall / duck_wall, 2) if duck_wall else None,
         "published_equal_to_duckdb": (not differ) if differ is not None else None,
