@@ -51,8 +51,20 @@ class StepPlans:
     input_bytes: int = 0
     output_bytes: int = 0
     cpu_seconds: float = 0.0  # executor (JVM) CPU of the step's tasks; a Python task's own CPU is not in it
-    job_seconds: float = 0.0  # wall seconds some Spark job of the step was running
+    run_seconds: float = 0.0  # the tasks' wall seconds (summed over tasks running side by side)
+    gc_seconds: float = 0.0  # of which in the JVM's garbage collection
+    jobs: list[tuple[float, float]] = field(default_factory=list)  # each job's submission and completion, s
     tasks: int = 0
+
+    @property
+    def job_seconds(self) -> float:
+        """Wall seconds some Spark job of the step was running (jobs side by side counted once)."""
+        total, reach = 0.0, float("-inf")
+        for start, end in sorted(self.jobs):
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total
 
 
 def _inside(text: str, opening: str) -> str | None:
@@ -82,15 +94,19 @@ def _split_top(text: str) -> list[str]:
     return parts
 
 
+_NULL_SAFE = re.compile(r"coalesce\(([^(),]+), [^()]*\), isnull\(\1\)")
+
+
 def clean(expr: str) -> str:
-    """An expression of a plan without Spark's attribute ids (`customer_id#123` -> `customer_id`)."""
-    return _ID.sub("", expr).strip()
+    """An expression of a plan without Spark's attribute ids (`customer_id#123` -> `customer_id`);
+    a null-safe key (Spark's `coalesce(k, ''), isnull(k)` pair for `k is not distinct from k'`) as `k`."""
+    return _NULL_SAFE.sub(r"\1", _ID.sub("", expr)).strip()
 
 
 def _join_keys(join: str) -> str:
     """The left keys of a join node's line: `BroadcastHashJoin [a#1, b#2], [c#3, d#4], Inner, ...` -> `a, b`."""
     m = re.search(r"\[([^\]]*)\]", join)
-    return ", ".join(clean(k) for k in _split_top(m.group(1))) if m else ""
+    return clean(", ".join(_split_top(m.group(1)))) if m else ""
 
 
 def exchange_of(node: str, parent: str = "") -> Exchange | None:
@@ -107,7 +123,7 @@ def exchange_of(node: str, parent: str = "") -> Exchange | None:
             keys = _split_top(inner)
             if keys and keys[-1].isdigit():
                 keys = keys[:-1]
-            return Exchange(kind, ", ".join(clean(k) for k in keys))
+            return Exchange(kind, clean(", ".join(keys)))
     if "SinglePartition" in line:
         return Exchange("single", "")
     if "RoundRobinPartitioning" in line:
@@ -169,12 +185,14 @@ def read_event_log(lines: list[str], windows: dict[str, tuple[float, float]]) ->
             for stage in ev.get("Stage IDs", []):
                 stage_step[stage] = step
         elif kind == "SparkListenerJobEnd" and ev["Job ID"] in job_step:
-            of(job_step[ev["Job ID"]]).job_seconds += (ev["Completion Time"] - job_start[ev["Job ID"]]) / 1000
+            of(job_step[ev["Job ID"]]).jobs.append((job_start[ev["Job ID"]] / 1000, ev["Completion Time"] / 1000))
         elif kind == "SparkListenerTaskEnd":
             m = ev.get("Task Metrics") or {}
             s = of(stage_step.get(ev["Stage ID"], "(between steps)"))
             s.tasks += 1
             s.cpu_seconds += m.get("Executor CPU Time", 0) / 1e9
+            s.run_seconds += m.get("Executor Run Time", 0) / 1000
+            s.gc_seconds += m.get("JVM GC Time", 0) / 1000
             w = m.get("Shuffle Write Metrics") or {}
             s.shuffle_bytes += w.get("Shuffle Bytes Written", 0)
             s.shuffle_records += w.get("Shuffle Records Written", 0)
@@ -218,6 +236,8 @@ def as_rows(steps: dict[str, StepPlans], seconds: dict[str, float]) -> list[dict
             "seconds": seconds.get(name),
             "job_seconds": round(s.job_seconds, 2),
             "cpu_seconds": round(s.cpu_seconds, 2),
+            "task_seconds": round(s.run_seconds, 2),
+            "gc_seconds": round(s.gc_seconds, 2),
             "queries": s.queries,
             "tasks": s.tasks,
             "shuffle_bytes": s.shuffle_bytes,
@@ -228,6 +248,10 @@ def as_rows(steps: dict[str, StepPlans], seconds: dict[str, float]) -> list[dict
                           for e, n in sorted(s.exchanges.items(), key=lambda kv: (-kv[1], str(kv[0])))],
         })
     return rows
+
+
+def _short(keys: str, width: int = 60) -> str:
+    return keys if len(keys) <= width else keys[:width - 1] + "…"
 
 
 def _mb(n: int) -> str:
@@ -251,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{'step':<44} {'s':>7} {'jobs s':>7} {'cpu s':>7} {'shuffle MB':>10}  exchanges (queries)")
     for r in rows:
-        ex = "; ".join(f"{e['kind']}({e['keys']}) ×{e['queries']}" if e["keys"] else f"{e['kind']} ×{e['queries']}"
+        ex = "; ".join(f"{e['kind']}({_short(e['keys'])}) ×{e['queries']}" if e["keys"] else f"{e['kind']} ×{e['queries']}"
                        for e in r["exchanges"]) or "none"
         secs = f"{r['seconds']:.2f}" if r["seconds"] is not None else ""
         print(f"{r['step']:<44} {secs:>7} {r['job_seconds']:>7.2f} {r['cpu_seconds']:>7.2f} "

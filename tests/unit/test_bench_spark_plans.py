@@ -31,6 +31,9 @@ def test_an_exchange_line_gives_its_kind_and_keys_without_attribute_ids() -> Non
     assert exchange_of("Exchange SinglePartition, ENSURE_REQUIREMENTS, [plan_id=223]") == Exchange("single", "")
     assert exchange_of("Exchange RoundRobinPartitioning(4), REPARTITION_BY_NUM, [plan_id=2]") == Exchange("round robin", "")
     assert exchange_of(BROADCAST, BHJ) == Exchange("broadcast", "customer_id, day")
+    # a null-safe join key (`is not distinct from`): Spark's coalesce/isnull pair, read as the key
+    assert exchange_of("Exchange hashpartitioning(coalesce(source#1, ), isnull(source#1), coalesce(n#2, 0), isnull(n#2), "
+                       "day#3, 1), ENSURE_REQUIREMENTS, [plan_id=7]") == Exchange("hash", "source, n, day")
     assert exchange_of("BroadcastExchange IdentityBroadcastMode, [plan_id=6420]",
                        "BroadcastNestedLoopJoin BuildRight, Cross") == Exchange("broadcast", "")
     # not exchanges: a reused one shuffles nothing again, a sort or a join is no exchange
@@ -64,7 +67,7 @@ def test_the_event_log_is_summed_per_step_by_time_with_the_final_adaptive_plan()
     initial = _node("AdaptiveSparkPlan isFinalPlan=false", _node(HASH))
     final = _node("AdaptiveSparkPlan isFinalPlan=true", _node("ShuffleQueryStage 0", _node(
         "Exchange hashpartitioning(customer_id#7, 1), ENSURE_REQUIREMENTS, [plan_id=2]")))
-    task = {"Executor CPU Time": 2_500_000_000, "Shuffle Write Metrics": {"Shuffle Bytes Written": 1000,
+    task = {"Executor CPU Time": 2_500_000_000, "Executor Run Time": 4000, "JVM GC Time": 500, "Shuffle Write Metrics": {"Shuffle Bytes Written": 1000,
             "Shuffle Records Written": 10}, "Input Metrics": {"Bytes Read": 77}, "Output Metrics": {"Bytes Written": 5}}
     lines = _log(
         {"Event": SQL + "SparkListenerSQLExecutionStart", "executionId": 0, "time": 101_000, "sparkPlanInfo": initial},
@@ -72,6 +75,9 @@ def test_the_event_log_is_summed_per_step_by_time_with_the_final_adaptive_plan()
         {"Event": "SparkListenerTaskEnd", "Stage ID": 0, "Task Metrics": task},
         {"Event": "SparkListenerTaskEnd", "Stage ID": 1, "Task Metrics": task},
         {"Event": "SparkListenerJobEnd", "Job ID": 0, "Completion Time": 104_000},
+        # a second job beside the first (the ingest reads sources in threads): the overlap counts once
+        {"Event": "SparkListenerJobStart", "Job ID": 3, "Submission Time": 103_000, "Stage IDs": [4]},
+        {"Event": "SparkListenerJobEnd", "Job ID": 3, "Completion Time": 105_000},
         {"Event": SQL + "SparkListenerSQLExecutionStart", "executionId": 1, "time": 111_000, "sparkPlanInfo": initial},
         {"Event": SQL + "SparkListenerSQLAdaptiveExecutionUpdate", "executionId": 1, "sparkPlanInfo": final},
         {"Event": SQL + "SparkListenerSQLExecutionStart", "executionId": 2, "time": 112_000, "sparkPlanInfo": initial},
@@ -85,7 +91,8 @@ def test_the_event_log_is_summed_per_step_by_time_with_the_final_adaptive_plan()
     steps = read_event_log(lines, windows)
     staging, journeys = steps["staging"], steps["marts__journeys"]
     assert (staging.queries, staging.tasks, staging.shuffle_bytes, staging.shuffle_records) == (1, 2, 2000, 20)
-    assert (staging.cpu_seconds, staging.job_seconds, staging.input_bytes, staging.output_bytes) == (5.0, 3.0, 154, 10)
+    assert (staging.cpu_seconds, staging.job_seconds, staging.input_bytes, staging.output_bytes) == (5.0, 4.0, 154, 10)
+    assert (staging.run_seconds, staging.gc_seconds) == (8.0, 1.0)
     assert dict(staging.exchanges) == {Exchange("hash", "source, _partition"): 1}
     # the final plan replaced the initial one of query 1; query 2 kept its only plan
     assert dict(journeys.exchanges) == {Exchange("hash", "customer_id"): 1, Exchange("hash", "source, _partition"): 1}
