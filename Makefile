@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 SCALE ?= 1000000
+ENGINE ?= duckdb
 
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export JOURNEYS_LANDING_DIR ?= $(CURDIR)/fixtures/landing
@@ -40,7 +41,7 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.run --scale $(SCALE) $(if $(MEMORY_LIMIT),--memory-limit $(MEMORY_LIMIT)) \
 		$(if $(filter 1,$(GZIP)),--gzip) $(if $(filter 0,$(GZIP)),--no-gzip) \
-		$(if $(filter 0,$(NIGHTLY)),--no-nightly)
+		$(if $(filter 0,$(NIGHTLY)),--no-nightly) --engine $(ENGINE) $(if $(SPARK_MASTER),--spark-master '$(SPARK_MASTER)')
 
 dev: install
 	$(BIN)/dagster dev

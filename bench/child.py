@@ -1,14 +1,22 @@
 """Runs one Dagster job in this process and writes per-step timings as JSON (bench helper).
 
 Usage: python -m bench.child --landing DIR --warehouse FILE --out timings.json [--start D --end D] [--only-changed]
+       [--memory-limit 2GB] [--engine spark --spark-master local[2]]
+
+With `--engine spark` the run's settings say `engine: spark`; Spark is started before the job
+(its start-up timed apart, `spark_startup_seconds`) with its event log in `<out folder>/spark-events`
+(the plans and task metrics bench/spark_plans.py reads), and each step's start and end are
+written (`step_windows`) so Spark's events can be told to a step.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
+import shutil
 import sys
 import threading
 import time
@@ -27,6 +35,8 @@ def main() -> None:
     ap.add_argument("--end")
     ap.add_argument("--only-changed", action="store_true")
     ap.add_argument("--memory-limit")
+    ap.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    ap.add_argument("--spark-master", default="local[2]")
     args = ap.parse_args()
 
     import dagster as dg
@@ -38,15 +48,20 @@ def main() -> None:
     from transforms.ingest import landed_days
 
     config_dir = None
-    if args.memory_limit:
-        # the resource reads its own settings from a config folder: the limit goes there, so
-        # every connection of the run gets it (not just this process's copy of the config)
+    if args.memory_limit or args.engine != "duckdb":
+        # the resource reads its own settings from a config folder: the limit and the engine go
+        # there, so every connection of the run gets them (not just this process's copy of the config)
         config_dir = Path(args.out).parent / "config"
         config_dir.mkdir(parents=True, exist_ok=True)
-        settings = DEFAULTS_DIR / "settings.yaml"
-        text = re.sub(r"(?m)^duckdb_memory_limit:.*$", f"duckdb_memory_limit: {args.memory_limit}", settings.read_text())
+        text = (DEFAULTS_DIR / "settings.yaml").read_text()
+        if args.memory_limit:
+            text = re.sub(r"(?m)^duckdb_memory_limit:.*$", f"duckdb_memory_limit: {args.memory_limit}", text)
+        if args.engine != "duckdb":
+            text += f"\nengine: {args.engine}\nspark_master: {args.spark_master}\n"
         (config_dir / "settings.yaml").write_text(text)
     config = load_config(config_dir)
+    spark_startup, spark = start_spark(Path(args.warehouse).parent, Path(args.out).parent, args.spark_master) \
+        if args.engine == "spark" else (None, None)
     res = JourneysResource(landing_dir=args.landing, warehouse=args.warehouse, hash_secret="bench",
                            config_dir=str(config_dir) if config_dir else None)
     defs = build_definitions(config, res)
@@ -73,6 +88,7 @@ def main() -> None:
         if e.step_key and e.event_type_value == "STEP_SUCCESS"
     }
     started: dict[str, float] = {}
+    windows: dict[str, tuple[float, float]] = {}
     step_rss: dict[str, float] = {}
     for entry in instance.all_logs(result.run_id):
         ev = entry.dagster_event
@@ -80,8 +96,10 @@ def main() -> None:
             continue
         if ev.event_type_value == "STEP_START":
             started[ev.step_key] = entry.timestamp
-        elif ev.event_type_value == "STEP_SUCCESS" and ev.step_key in started:
-            step_rss[ev.step_key] = sampler.peak_mb(started[ev.step_key], entry.timestamp)
+        elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and ev.step_key in started:
+            windows[ev.step_key] = (started[ev.step_key], entry.timestamp)
+            if ev.event_type_value == "STEP_SUCCESS":
+                step_rss[ev.step_key] = sampler.peak_mb(started[ev.step_key], entry.timestamp)
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     publish = {}  # what publish did (its materialization's metadata): which tables it rewrote whole
     for mat in result.asset_materializations_for_node("warehouse__published"):
@@ -93,11 +111,36 @@ def main() -> None:
         "wall_seconds": round(wall, 3),
         "steps": timings,
         "step_peak_rss_mb": step_rss,
+        "step_windows": windows,
+        "engine": args.engine,
+        "spark_master": args.spark_master if args.engine == "spark" else None,
+        "spark_startup_seconds": spark_startup,
         "publish": publish,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }, indent=2))
+    if spark is not None:
+        spark.stop()  # the event log is complete once the session stops
     if not result.success:
         sys.exit(1)  # Dagster has printed the step's error above; the timings so far are kept
+
+
+def start_spark(warehouse_dir: Path, out_dir: Path, master: str) -> tuple[float, object]:
+    """Start the local Spark session the run will use (the engine's own `local_session`, on the
+    folder the engine uses: `<warehouse folder>/spark`), with Spark's event log kept in
+    `out_dir/spark-events`; returns the seconds it took, and the session. The run's engine then
+    finds the session started."""
+    from transforms.engines.spark import local_session
+
+    events = out_dir / "spark-events"
+    shutil.rmtree(events, ignore_errors=True)
+    events.mkdir(parents=True)
+    # the builder's settings are the engine's own; the event log comes through spark-submit's arguments
+    os.environ["PYSPARK_SUBMIT_ARGS"] = (f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir={events.as_uri()} "
+                                         "--conf spark.eventLog.compress=false pyspark-shell")
+    t0 = time.monotonic()
+    session = local_session(warehouse_dir / "spark", master)
+    session.range(1).count()  # a first job: the executor is up
+    return round(time.monotonic() - t0, 3), session
 
 
 class RssSampler(threading.Thread):

@@ -8,6 +8,17 @@ nightly run. With the nightly run: each stage's nightly seconds beside its full 
 `journeys run` with nothing new (seconds beyond the command's start-up), and the nightly
 warehouse compared with a full rebuild over the same landing zone (bench.golden; issue 16:
 "incremental equals full").
+
+`--engine spark` (`make bench ENGINE=spark`) runs the same pipeline with `engine: spark` on a
+local master (`--spark-master`, default local[2]) in its own warehouse (wh-<scale>-spark): the
+seconds per stage, Spark's start-up apart, beside the DuckDB run over the same landing days
+when `make bench SCALE=N` (with its nightly run, whose full rebuild reads every landing day) has
+left one; the published tables compared with that DuckDB warehouse (bench.golden); and per step,
+from Spark's event log, the exchanges of its plans and the bytes it shuffled (bench.spark_plans).
+A Spark run reads every landing day (the Spark ingest has no date range yet), so it has no
+nightly run.
+
+Every run records the machine's load average during it (sampled every 5 s): the machine is shared.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -79,9 +91,40 @@ def landing_for(scale: int, workers: int, gzip: bool = False) -> tuple[Path, int
     return landing, n
 
 
+class LoadSampler(threading.Thread):
+    """The machine's 1-minute load average every 5 s while a run goes (the machine is shared)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[float] = [os.getloadavg()[0]]
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(5):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> dict[str, float]:
+        self._done.set()
+        self.join()
+        self.samples.append(os.getloadavg()[0])
+        return load_summary(self.samples)
+
+
+def load_summary(samples: list[float]) -> dict[str, float]:
+    return {"mean": round(sum(samples) / len(samples), 2), "max": round(max(samples), 2), "samples": len(samples)}
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = None, start: date | None = None,
-              only_changed: bool = False, memory_limit: str | None = None) -> dict:
+              only_changed: bool = False, memory_limit: str | None = None, engine: str = "duckdb",
+              spark_master: str | None = None) -> dict:
     cmd = [sys.executable, "-m", "bench.child", "--landing", str(landing), "--warehouse", str(warehouse), "--out", str(out)]
+    if engine != "duckdb":
+        cmd += ["--engine", engine] + (["--spark-master", spark_master] if spark_master else [])
     if start:
         cmd += ["--start", start.isoformat()]
     if end:
@@ -91,10 +134,16 @@ def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = N
     if memory_limit:
         cmd += ["--memory-limit", memory_limit]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    cpu_before = _children_cpu()
+    load = LoadSampler()
+    load.start()
     t0 = time.monotonic()
     done = subprocess.run(cmd, check=False, cwd=HERE.parent)
     wall = time.monotonic() - t0
     data = json.loads(out.read_text()) if out.exists() else {}
+    data["load_average"] = load.stop()
+    # CPU of the run's processes that ended and were waited for (with Spark: its JVM and Python workers, if reaped)
+    data["cpu_seconds"] = round(_children_cpu() - cpu_before, 2)
     if done.returncode != 0:
         failed = ", ".join(data.get("failed_steps", [])) or "before its first step"
         kept = f" The steps that finished, with their times, are in {out}." if data else ""
@@ -102,6 +151,7 @@ def run_child(landing: Path, warehouse: Path, out: Path, *, end: date | None = N
         sys.exit(1)
     data["process_seconds"] = round(wall, 2)
     data["peak_rss_mb_children"] = round(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1)
+    out.write_text(json.dumps(data, indent=2))  # with what only this process saw: wall, load, CPU
     return data
 
 
@@ -185,6 +235,11 @@ def main() -> None:
     ap.add_argument("--gzip", action=argparse.BooleanOptionalAction, default=None,
                     help=f"Land the files gzip-compressed (landing-<scale>-gz); on by default from {GZIP_FROM:,} events.")
     ap.add_argument("--no-nightly", dest="nightly", action="store_false", help="Skip the nightly run.")
+    ap.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                    help="Run the models on DuckDB (default) or on a local Spark (engine: spark).")
+    ap.add_argument("--spark-master", default="local[2]", help="The local master of --engine spark.")
+    ap.add_argument("--report-only", action="store_true",
+                    help="With --engine spark: report on the Spark run already in wh-<scale>-spark, run nothing.")
     args = ap.parse_args()
     if args.gzip is None:
         args.gzip = args.scale >= GZIP_FROM
@@ -196,6 +251,9 @@ def main() -> None:
     # The commit is read before anything runs: code committed during a long run is not in it.
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE.parent).stdout.strip()
     landing, n_events = landing_for(args.scale, args.workers, gzip=args.gzip)
+    if args.engine == "spark":
+        run_spark(args, landing, n_events, commit)
+        return
     # A run over gzipped landing files or with its own memory limit keeps its own warehouse
     # and results beside the default's.
     tag = f"{args.scale}" + ("-gz" if args.gzip else "") + (f"-mem{args.memory_limit}" if args.memory_limit else "")
@@ -283,6 +341,7 @@ def main() -> None:
         "derivation_vs_scan_floor": round(derivation / scan, 2) if scan else None,
         "peak_rss_mb": max(full["peak_rss_mb"], nightly["peak_rss_mb"] if nightly else 0),
         "memory_limit": args.memory_limit,
+        "load_average": {"full": full["load_average"], **({"nightly": nightly["load_average"]} if nightly else {})},
         "landing_gzip": args.gzip,
         "cpu_count": os.cpu_count(),
     }
@@ -296,6 +355,120 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{tag}.json").write_text(json.dumps(summary, indent=2))
     console.print(f"Wrote {RESULTS / f'{tag}.json'}")
+    if differ:
+        sys.exit(1)
+
+
+DUCKDB_INGEST = ("ingest (landing → staging.events, quarantine)", "staging (dedupe, quarantine)")
+INGEST_STAGE = "ingest + staging"
+
+
+def merged_ingest(stages: dict[str, float]) -> dict[str, float]:
+    """Stage seconds with ingest and staging as one stage: on Spark the staging step reads the
+    landing zone itself (the raw steps read nothing), so only their sum compares."""
+    out = {INGEST_STAGE: round(sum(stages.get(k, 0.0) for k in DUCKDB_INGEST), 3)}
+    out |= {k: v for k, v in stages.items() if k not in DUCKDB_INGEST}
+    return out
+
+
+def duckdb_counterpart(scale: int, gzip: bool) -> tuple[Path, Path] | None:
+    """The DuckDB run over every landing day at this scale, as a Spark run reads them: the full
+    rebuild `make bench SCALE=N` makes to check its nightly run (its timings, its warehouse)."""
+    work = CACHE / (f"wh-{scale}" + ("-gz" if gzip else ""))
+    timings, wh = work / "rebuild.json", work / "rebuild" / "journeys.duckdb"
+    return (timings, wh) if timings.exists() and wh.exists() else None
+
+
+def run_spark(args: argparse.Namespace, landing: Path, n_events: int, commit: str) -> None:
+    """`make bench ENGINE=spark`: the pipeline on a local Spark, beside DuckDB's run over the same days."""
+    from bench.golden import compare
+    from bench.spark_plans import as_rows, summarize
+
+    tag = f"{args.scale}" + ("-gz" if args.gzip else "") + "-spark"
+    work = CACHE / f"wh-{tag}"
+    wh = work / "journeys.duckdb"
+    if args.report_only:
+        if not (work / "full.json").exists() or not wh.exists():
+            console.print(f"[red]No finished Spark run in {work} to report on.[/red]")
+            sys.exit(2)
+        full = json.loads((work / "full.json").read_text())
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        console.print(f"Spark ({args.spark_master}) run over every landing day ({n_events:,} events) …")
+        full = run_child(landing, wh, work / "full.json", memory_limit=args.memory_limit, engine="spark",
+                         spark_master=args.spark_master)
+    if "process_seconds" not in full:  # a run of an older bench: its child's own wall time
+        full |= {"process_seconds": full["wall_seconds"], "load_average": None, "cpu_seconds": None}
+    stages = merged_ingest(stage_times(full["steps"]))
+    plans = as_rows(summarize(work), full["steps"])
+    job_seconds: dict[str, float] = {}
+    shuffled: dict[str, int] = {}
+    for row in plans:
+        stage = INGEST_STAGE if stage_of(row["step"]) in DUCKDB_INGEST else stage_of(row["step"])
+        job_seconds[stage] = job_seconds.get(stage, 0.0) + row["job_seconds"]
+        shuffled[stage] = shuffled.get(stage, 0) + row["shuffle_bytes"]
+
+    other = duckdb_counterpart(args.scale, args.gzip)
+    duck: dict[str, float] = {}
+    duck_wall = duck_load = None
+    differ: list[str] | None = None
+    if other is None:
+        console.print(f"No DuckDB run over every landing day at {args.scale:,} events to compare with: "
+                      f"`make bench SCALE={args.scale}` (with its nightly run) leaves one.")
+    else:
+        data = json.loads(other[0].read_text())
+        duck = merged_ingest(stage_times(data["steps"]))
+        # an older bench wrote the child's own wall time only
+        duck_wall, duck_load = data.get("process_seconds", data.get("wall_seconds")), data.get("load_average")
+        console.print(f"Comparing the published tables with DuckDB's ({other[1]}) …")
+        diffs = compare(other[1], wh)
+        differ = [f"{d.relation}: {d.verdict}" for d in diffs if d.verdict != "identical"]
+        console.print(f"{len(diffs) - len(differ)} of {len(diffs)} published tables identical to DuckDB's"
+                      + ("." if not differ else ": [red]" + "; ".join(differ) + "[/red]"))
+
+    load = full["load_average"]
+    said = f"load average {load['mean']:.1f}, max {load['max']:.1f}" if load else "load not recorded"
+    t = Table(title=f"Journeys on Spark {args.spark_master}: {n_events:,} events ({said}, on {os.cpu_count()} cores)",
+              header_style="bold")
+    for col in ("stage", "Spark s", "of it Spark jobs s", "shuffle MB", "DuckDB s", "Spark / DuckDB"):
+        t.add_column(col, justify="left" if col == "stage" else "right")
+    for k, v in stages.items():
+        d = duck.get(k)
+        t.add_row(k, f"{v:,.2f}", f"{job_seconds.get(k, 0):,.2f}", f"{shuffled.get(k, 0) / 1e6:,.1f}",
+                  f"{d:,.2f}" if d else "", f"{v / d:,.1f}×" if d else "")
+    spark_wall = full["process_seconds"]
+    t.add_row("[bold]run (wall, with start-up)[/]", f"{spark_wall:,.2f}", "", "", f"{duck_wall:,.2f}" if duck_wall else "",
+              f"{spark_wall / duck_wall:,.1f}×" if duck_wall else "")
+    t.add_row("of it Spark's start-up", f"{full['spark_startup_seconds']:,.2f}", "", "", "", "")
+    console.print(t)
+    summary = {
+        "scale": args.scale,
+        "events": n_events,
+        "commit": commit,
+        "engine": "spark",
+        "spark_master": args.spark_master,
+        "spark_startup_seconds": full["spark_startup_seconds"],
+        "stages_seconds": stages,
+        "stages_spark_job_seconds": {k: round(v, 2) for k, v in job_seconds.items()},
+        "stages_shuffle_bytes": shuffled,
+        "full_run_seconds": spark_wall,
+        "full_run_cpu_seconds": full["cpu_seconds"],
+        "load_average": load,
+        "duckdb_stages_seconds": duck or None,
+        "duckdb_full_run_seconds": duck_wall,
+        "duckdb_full_run_cpu_seconds": data.get("cpu_seconds") if other else None,
+        "duckdb_load_average": duck_load,
+        "spark_vs_duckdb": round(spark_wall / duck_wall, 2) if duck_wall else None,
+        "published_equal_to_duckdb": (not differ) if differ is not None else None,
+        "published_differ_from_duckdb": differ,
+        "steps": plans,
+        "peak_rss_mb": full["peak_rss_mb"],
+        "cpu_count": os.cpu_count(),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{tag}.json").write_text(json.dumps(summary, indent=2))
+    console.print(f"Wrote {RESULTS / f'{tag}.json'}; the exchanges per step: python -m bench.spark_plans {work}")
     if differ:
         sys.exit(1)
 
