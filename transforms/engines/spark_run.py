@@ -224,8 +224,8 @@ def _arrow(engine: SparkEngine, relation: str, *, ids_as_bigint: bool = False) -
     def naive(t: Any) -> Any:
         if pa.types.is_timestamp(t):
             return pa.timestamp("us")
-        if pa.types.is_list(t) or pa.types.is_large_list(t):
-            return pa.list_(naive(t.value_type))
+        if pa.types.is_list(t) and naive(t.value_type) != t.value_type:
+            return pa.list_(t.value_field.with_type(naive(t.value_type)))
         return t
 
     table = pq.read_table(str(engine.table_path(relation)))
