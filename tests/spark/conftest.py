@@ -51,6 +51,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for run in ("duckdb", "spark"):
         if run in _started:
             terminalreporter.write_line(f"spark tests: the {run} pipeline run took {_started[run]:.1f} s")
+    if _started.get("funnel") is not None:
+        terminalreporter.write_line(f"spark tests: the funnel programme took {_started['funnel']:.1f} s "
+                                    "in the Spark run")
+
+
+def _step_seconds(run: Any, relation: str) -> float | None:
+    """The seconds the build of `relation` (its Python step's, for a step) took in `run`."""
+    for e in run.result.all_events:
+        if e.event_type_value == "ASSET_MATERIALIZATION":
+            m = e.event_specific_data.materialization
+            if ".".join(m.asset_key.path) == relation and "seconds" in m.metadata:
+                return float(m.metadata["seconds"].value)
+    return None
 
 
 def spark_config(folder: Path, master: str = "local[1]") -> Path:
@@ -124,6 +137,7 @@ def spark_run(spark: Any, spark_landing: Path, tmp_path_factory: pytest.TempPath
     run = run_pipeline(spark_landing, folder / "journeys.duckdb", config_dir=spark_config(folder / "config"))
     _started["spark"] = time.monotonic() - t0
     assert run.result.success
+    _started["funnel"] = _step_seconds(run, "intermediate.funnel_attempts")
     return run
 
 

@@ -76,6 +76,20 @@ CASES = {
         "select j, json_extract_string(j, $paths::varchar[]), json_extract_string(j, ['$.a', '$.n.m'])"
         """ from (values ('{"a": "x", "b": 2, "n": {"m": true}}'), ('{"b": 1.5}'), ('{}'), (null)) t(j)""",
         {"paths": ["$.a", '$."b"', '$."n"."m"', "$.c"]}),
+    "range_table: range and generate_series read as tables, an empty range": (
+        "select k, step_index from (values (1), (2)) t(k) cross join range(1, $n + 1) as slots(step_index)"
+        " union all select 0, s from range(0, 3) as subsets(s)"
+        " union all select -1, x from generate_series(2, 4) as g(x)"
+        " union all select -2, e from range(3, 3) as empty(e)", {"n": 3}),
+    "histogram: an aggregate, over a window, looked up by key (null values not counted)": (
+        "select g, h, h[7], h[9] from (select g, histogram(x) as h from"
+        " (values (1, 5), (1, 7), (1, 7), (1, null), (2, 9)) t(g, x) group by g)"
+        " union all select i, h, h[7], h[9] from (select i, histogram(x) over ("
+        "order by i rows between unbounded preceding and current row) as h from"
+        " (values (10, 7), (11, 9), (12, 7)) t(i, x))", None),
+    "column_by_name: columns(lambda c: c = $name) is the column named by the bound value": (
+        "select k, columns(lambda c: c = $name)::varchar as v from (values (1, 'a', 2.5), (2, null, 1)) t(k, s, d)",
+        {"name": "s"}),
     "len is the size of a list, length that of a string": (
         f"select len(v), length('abcd') from ({LIST})", None),
 }

@@ -54,7 +54,8 @@ def test_spark_run_publishes_the_tables_duckdb_publishes(spark: Any, duck_run: A
     # the models ran on Spark, and the published ones are Spark tables (Parquet, in the catalog)
     md = _materialized(spark_run)
     on_spark = [r for r, m in md.items() if m.get("engine") == "spark"]
-    for relation in ("marts.journeys", "intermediate.identity_components", "intermediate.design_alignments"):
+    for relation in ("marts.journeys", "intermediate.identity_components", "intermediate.funnel_attempts",
+                     "intermediate.funnel_period_attempts", "intermediate.design_alignments"):
         assert relation in on_spark, relation
     published = {d.relation for d in diffs}
     built = published & set(graph())

@@ -41,6 +41,10 @@ OUTSIDE = {
     "hash()": "select hash(x) from t",
     "json_extract() of a list of paths": "select json_extract(j, $paths::varchar[]) from t",
     "list() ordered in mixed directions": "select list(v order by a, b desc) from t",
+    "columns() other than columns(lambda c: c = $name)": "select columns(lambda c: c like 'f_%') from t",
+    "range() table with a step": "select x from range(0, 10, 2) as r(x)",
+    "window over an alias of its select":
+        "select u, date_trunc('week', t) as w, row_number() over (partition by u order by w) as n from t group by u, w",
 }
 
 
@@ -53,6 +57,17 @@ def test_generated_forms_are_in_the_subset():
     paths becomes a transform (`json_paths`): both have a rule tested on both engines."""
     assert lint("select condition_holds(k.kind, k.pattern, d.value) from k, d") == []
     assert lint("select json_extract_string(j, $paths::varchar[]) from t") == []
+
+
+def test_the_funnel_programmes_forms_are_in_the_subset():
+    """A range read as a table (`range_table`), histogram() as an aggregate and over a window
+    (`histogram`), a column chosen by a bound name (`column_by_name`), a window ordered by an
+    aggregate: each has a rule or a Spark form, tested on both engines."""
+    assert lint("select r.k, s.i from r cross join range(1, $n + 1) as s(i)") == []
+    assert lint("select k, histogram(x) as h, histogram(x) over (partition by k) as w from t group by k, x") == []
+    assert lint("select columns(lambda c: c = $breakdown)::varchar as v from t") == []
+    assert lint("select u, date_trunc('week', t) as w, row_number() over (partition by u order by min(t)) as n"
+                " from t group by u, w") == []
 
 
 def test_named_unnests_side_by_side_are_in_the_subset():

@@ -73,6 +73,33 @@ def _origin(tree: exp.Expression, node: exp.Expression) -> exp.Expression:
     return node if _line(node) else tree
 
 
+def _column_by_name(node: exp.Columns) -> bool:
+    """`columns(lambda c: c = $name)` (or a text for `$name`): the form the generator's
+    `column_by_name` rule makes one column of."""
+    fn = node.this
+    if not (isinstance(fn, exp.Lambda) and len(fn.expressions) == 1 and isinstance(fn.this, exp.EQ)):
+        return False
+    sides = [fn.this.this, fn.this.expression]
+    named = [x for x in sides if isinstance(x, exp.Placeholder) or (isinstance(x, exp.Literal) and x.is_string)]
+    own = [x for x in sides if isinstance(x, exp.Identifier | exp.Column) and x.name == fn.expressions[0].name]
+    return len(named) == 1 and len(own) == 1
+
+
+def _aliases(select: exp.Select) -> set[str]:
+    """The names a select gives to computed columns (a column kept under its own name is none)."""
+    return {p.alias for p in select.expressions
+            if isinstance(p, exp.Alias) and not (isinstance(p.this, exp.Column) and p.this.name == p.alias)}
+
+
+def _window_keys(window: exp.Window) -> list[exp.Column]:
+    """The unqualified columns a window partitions or orders by (Spark cannot read an alias of
+    the select there: UNSUPPORTED_FEATURE.LATERAL_COLUMN_ALIAS_IN_WINDOW)."""
+    keys = [*(window.args.get("partition_by") or [])]
+    if window.args.get("order") is not None:
+        keys.append(window.args["order"])
+    return [c for k in keys for c in k.find_all(exp.Column) if not c.table]
+
+
 def _constructs(tree: exp.Expression) -> Iterator[tuple[exp.Expression, str]]:
     for node in tree.walk():
         if isinstance(node, exp.Create) and str(node.args.get("kind", "")).upper() == "MACRO":
@@ -103,10 +130,18 @@ def _constructs(tree: exp.Expression) -> Iterator[tuple[exp.Expression, str]]:
             yield node, "json_extract() of a list of paths"
         elif isinstance(node, exp.Format) or (isinstance(node, exp.Anonymous) and node.name.lower() == "format"):
             yield node, "format()"
+        elif isinstance(node, exp.Columns) and not _column_by_name(node):
+            yield node, "columns() other than columns(lambda c: c = $name)"
+        elif isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries) \
+                and node.this.args.get("step") is not None:
+            yield node, "range() table with a step"
         elif isinstance(node, exp.Select):
             keyed = node.args.get("distinct") or node.args.get("group")
             if keyed and any(_is_map(n) for n in _own(node, exp.Expression)):
                 yield node, "map value in distinct or group by"
+            for window in _own(node, exp.Window):
+                if any(_aliases(node) & {c.name for c in _window_keys(window)}):
+                    yield window, "window over an alias of its select"
             for join in node.args.get("joins") or []:
                 on = join.args.get("on")
                 if on is not None and any(_is_map(n) for n in on.walk()):

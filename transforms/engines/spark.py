@@ -173,6 +173,59 @@ def series(node: exp.Expression) -> exp.Expression | None:
     return exp.If(this=cond, true=seq, false=_fn("array"))
 
 
+def range_table(node: exp.Expression) -> exp.Expression | None:
+    """`range(a, b)` (end excluded) or `generate_series(a, b)` (end included) read as a table
+    (`cross join range(1, $n + 1) as slots(step_index)`) is Spark's table function
+    `range(a, b)`, which excludes its end as DuckDB's does: one bigint column, named by the
+    alias. Runs before `series`, which would make a list of it, and a list is no table."""
+    if not (isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries)):
+        return None
+    series_ = node.this
+    start, end = series_.args["start"].copy(), series_.args["end"].copy()
+    if series_.args.get("step") is not None:
+        return None  # a stepped range: not in the portable subset
+    if not series_.args.get("is_end_exclusive"):
+        end = exp.Add(this=end, expression=_int(1))
+    table = node.copy()
+    table.set("this", _fn("range", start, end))
+    return table
+
+
+def histogram(node: exp.Expression) -> exp.Expression | None:
+    """`histogram(x)` (a MAP of each distinct non-null value to its count, as an aggregate or
+    over a window) has no Spark function. With L = `collect_list(x)` (over the same window):
+    `aggregate(L, map_from_arrays(array_distinct(L), array_repeat(0L, size(array_distinct(L)))),
+    (acc, v) -> transform_values(acc, (k, c) -> if(k = v, c + 1, c)))`: each distinct value
+    starts at 0 and counts its occurrences; no lambda reads L, which may be a window."""
+    window = None
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.Anonymous) \
+            and node.this.name.lower() == "histogram" and len(node.this.expressions) == 1:
+        window, call = node, node.this
+    elif isinstance(node, exp.Anonymous) and node.name.lower() == "histogram" and len(node.expressions) == 1 \
+            and not isinstance(node.parent, exp.Window):
+        call = node
+    else:
+        return None
+
+    def values() -> exp.Expression:
+        collected = _fn("collect_list", call.expressions[0].copy())
+        if window is None:
+            return collected
+        over = window.copy()
+        over.set("this", collected)
+        return over
+
+    keys = lambda: exp.func("array_distinct", values())  # noqa: E731
+    zero = exp.cast(_int(0), "bigint")
+    start = _fn("map_from_arrays", keys(), _fn("array_repeat", zero, exp.func("size", keys())))
+    acc, v, k, c = (exp.to_identifier(n) for n in ("_acc", "_v", "_k", "_c"))
+    bump = exp.If(this=exp.EQ(this=exp.column("_k"), expression=exp.column("_v")),
+                  true=exp.Add(this=exp.column("_c"), expression=_int(1)), false=exp.column("_c"))
+    step = exp.Lambda(this=_fn("transform_values", exp.column("_acc"), exp.Lambda(this=bump, expressions=[k, c])),
+                      expressions=[acc, v])
+    return _fn("aggregate", values(), start, step)
+
+
 def ordered_list(node: exp.Expression) -> exp.Expression | None:
     """`list(v order by k1, k2 desc…)` (all keys in one direction): sqlglot writes `collect_list(v)`
     and drops the order, which Spark does not keep. It becomes `transform(sort_array(
@@ -408,9 +461,31 @@ def map_text(columns: frozenset[str]) -> Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    inline_macros, zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, series, ordered_list,
-    percentile, like_escape, list_overlap, days, cte_hint, json_paths,
+    inline_macros, zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, range_table, series,
+    ordered_list, histogram, percentile, like_escape, list_overlap, days, cte_hint, json_paths,
 )
+
+
+def column_by_name(node: exp.Expression) -> exp.Expression | None:
+    """`columns(lambda c: c = 'name')` (DuckDB's column chosen by a bound name, `$breakdown` of
+    funnel_programme/value_event_column.sql, checked against the table's columns first) is the
+    column `name`: Spark has no COLUMNS. Applied once the parameters are bound (BOUND_RULES)."""
+    if not (isinstance(node, exp.Columns) and isinstance(node.this, exp.Lambda)
+            and len(node.this.expressions) == 1):
+        return None
+    param, body = node.this.expressions[0].name, node.this.this
+    if not isinstance(body, exp.EQ):
+        return None
+    sides = [body.this, body.expression]
+    names = [s for s in sides if isinstance(s, exp.Literal) and s.is_string]
+    params = [s for s in sides if isinstance(s, exp.Identifier | exp.Column) and s.name == param]
+    if len(names) != 1 or len(params) != 1:
+        return None
+    return exp.column(exp.to_identifier(names[0].this, quoted=True))
+
+
+# rules that need the parameters' values (run after `_bound`)
+BOUND_RULES: tuple[Rule, ...] = (column_by_name,)
 
 
 def _bound(tree: exp.Expression, params: dict[str, Any]) -> exp.Expression:
@@ -439,6 +514,8 @@ def to_spark(sql: str, params: dict[str, Any] | None = None, map_columns: Collec
             tree = tree.transform(lambda n, rule=rule: rule(n) or n)
         if params:
             tree = _bound(tree, params)
+            for rule in BOUND_RULES:
+                tree = tree.transform(lambda n, rule=rule: rule(n) or n)
         out.append(tree.sql(dialect="spark"))
     return ";\n".join(out)
 

@@ -11,9 +11,11 @@ each relation to `build_on_spark` when the setting says `engine: spark`:
   `<warehouse folder>/spark/<schema>/<table>`, registered in Spark's catalog as `schema.table`;
   a query `with recursive` (design_alignments aggregates over its recursive reference, which
   Spark refuses) runs as a driver loop, one Spark job per level (`_recursive_frame`);
-* the Python steps of `ON_SPARK_STEPS` (identity's components) run their
+* the Python steps of `ON_SPARK_STEPS` (identity's components, the funnel programme) run their
   statements on Spark through `SparkCon`, an adapter with the calls `run_sql` uses: the same
-  driver loop as on DuckDB, each `create temp table` a checkpointed temporary view;
+  driver loop as on DuckDB, each `create temp table` a checkpointed temporary view, an `update`
+  or `insert` a new view of the rows; the funnel programme reads every customer's events (a
+  full build: a Spark run has no dirty set to scope it by);
 * the steps in `ON_DRIVER` run as the DuckDB path runs them, on the driver's working file, and
   their tables are handed to Spark (the Markov/Shapley solves and the packaged lexicon are
   driver work on both engines; the dirty set is the run's bookkeeping).
@@ -82,12 +84,10 @@ ON_DRIVER: dict[str, str] = {
     "sentiment_lexicon": "the packaged VADER lexicon, read on the driver",
     "attribution_model_credits": "the small Markov and Shapley solves, exact on the driver (as on DuckDB)",
     "dirty_customers": "the run's bookkeeping (which customers changed); Spark rebuilds every model in full",
-    "funnel_programme": "not yet on Spark: its row numbers have an order now and SparkCon runs its "
-                        "recursive chain and commented statements, but one statement still fails "
-                        "([NOT_A_TABLE_FUNCTION] `if` as a table function, in the generated form)",
 }
-# Python steps run on Spark through SparkCon.
-ON_SPARK_STEPS = frozenset({"identity_components"})
+# Python steps run on Spark through SparkCon -> whether Spark's INT columns are DuckDB's BIGINT
+# when copied back (identity's row numbers; the funnel programme casts its integers itself).
+ON_SPARK_STEPS: dict[str, bool] = {"identity_components": True, "funnel_programme": False}
 
 
 class SparkRunError(RuntimeError):
@@ -215,25 +215,32 @@ def stage_from_duckdb(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relat
 
 
 def _arrow(engine: SparkEngine, relation: str, *, ids_as_bigint: bool = False) -> Any:
-    """The Spark table `relation` read on the driver (Arrow), its timestamps naive UTC as
-    DuckDB's; with `ids_as_bigint`, Spark's INT columns (row_number, rank) as DuckDB's BIGINT."""
+    """The Spark table `relation` read on the driver (Arrow), its timestamps, in lists too, naive
+    UTC microseconds as DuckDB's TIMESTAMP (Spark writes them as INT96, read as nanoseconds);
+    with `ids_as_bigint`, Spark's INT columns (row_number, rank) as DuckDB's BIGINT."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    def naive(t: Any) -> Any:
+        if pa.types.is_timestamp(t):
+            return pa.timestamp("us")
+        if pa.types.is_list(t) and naive(t.value_type) != t.value_type:
+            return pa.list_(t.value_field.with_type(naive(t.value_type)))
+        return t
+
     table = pq.read_table(str(engine.table_path(relation)))
-    fields = [pa.field(f.name, pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) and f.type.tz
-              else pa.field(f.name, pa.int64()) if ids_as_bigint and pa.types.is_int32(f.type) else f
-              for f in table.schema]
+    fields = [pa.field(f.name, pa.int64()) if ids_as_bigint and pa.types.is_int32(f.type)
+              else pa.field(f.name, naive(f.type), f.nullable) for f in table.schema]
     return table.cast(pa.schema(fields))
 
 
 def _copy_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: str,
-               typed_as: tuple[str, dict[str, Any]] | None = None) -> int:
+               typed_as: tuple[str, dict[str, Any]] | None = None, *, ids_as_bigint: bool = True) -> int:
     """The Spark table `relation` into the working file. With `typed_as` (a model's DuckDB SQL
     and its parameters), each column gets the type DuckDB gives it (Spark has no HUGEINT, no
     naive timestamp by default, ...), so the analyst file's tables are typed as on DuckDB;
-    otherwise timestamps become naive UTC, as DuckDB's."""
-    table = _arrow(engine, relation, ids_as_bigint=typed_as is None)
+    otherwise timestamps become naive UTC, as DuckDB's, and (`ids_as_bigint`) INT columns BIGINT."""
+    table = _arrow(engine, relation, ids_as_bigint=typed_as is None and ids_as_bigint)
     name = "spark_frame_" + relation.replace(".", "__")
     typed_name = name + "_typed"
     con.register(name, table)
@@ -353,7 +360,7 @@ def build_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Any,
         raise SparkRunError(f"{name} failed on Spark: {_first_line(e)}") from None
     typed_as = md.pop("typed_as", None)
     for r in writes:
-        md["rows"] = _copy_back(con, engine, r, typed_as)
+        md["rows"] = _copy_back(con, engine, r, typed_as, ids_as_bigint=ON_SPARK_STEPS.get(name, True))
     md["engine"] = "spark"
     md["spark_seconds"] = round(time.monotonic() - t0, 3)
     return md

@@ -1,6 +1,8 @@
 -- step trends: the ISO weeks in which each unit may start an attempt (a step-1 event; any step
 -- event in any_order mode), with the first and last such event of the week; unit_key, the
--- unit's first match_id, numbers the unit (the copies are keyed by numbers, not text)
+-- unit's first match_id, numbers the unit (the copies are keyed by numbers, not text); period_no
+-- numbers the unit's weeks in order (by their first start: a window cannot order by the
+-- select's own alias on Spark)
 create or replace temp table funnel_periods as
 select
     unit_id,
@@ -9,7 +11,7 @@ select
     min(t_us) as first_start_us,
     max(t_us) as last_start_us,
     count(*) over (partition by unit_id) as n_periods,
-    row_number() over (partition by unit_id order by period_start) as period_no
+    row_number() over (partition by unit_id order by min(t_us)) as period_no
 from funnel_matches
 where (case when $any_order then smask else smask & 1 end) <> 0
 group by unit_id, period_start;
