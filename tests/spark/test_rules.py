@@ -52,6 +52,8 @@ CASES = {
         r" ('a%', 'a\%'), ('ab', 'a\%'), ('abc', 'a%')) t(s, p)", None),
     "list_overlap: && is true when the lists share an element": (
         "select [1, 2] && [2, 3], [1] && [4], ['a'] && [], [1] && null::integer[]", None),
+    "thousands: format('{:,}', n) puts a comma between thousands": (
+        "select n, format('{:,}', n) from (values (0), (999), (1000), (1234567), (-45678)) t(n)", None),
     "days: to_days(n) is an interval of n days": (
         "select date '2024-01-01' + to_days(7), date '2024-01-08' - to_days($n) = date '2024-01-01',"
         " timestamp '2024-01-01 10:00:00' + to_days(1)", {"n": 7}),

@@ -36,7 +36,7 @@ OUTSIDE = {
     "map value in distinct or group by": "select distinct map(['a'], [x]) from t",
     "map value in a join": "select 1 from t join u on t.m = map(['a'], [u.x])",
     "list slice with a negative bound": "select v[2:-1] from t",
-    "format()": "select format('{:,}', n) from t",
+    "format() other than format('{:,}', n)": "select format('{:.2f}', n) from t",
     "json_valid()": "select json_valid(j) from t",
     "hash()": "select hash(x) from t",
     "json_extract() of a list of paths": "select json_extract(j, $paths::varchar[]) from t",

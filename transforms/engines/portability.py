@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from transforms.engines.spark import RULES, PortableDuckDB
+from transforms.engines.spark import RULES, PortableDuckDB, is_thousands
 from transforms.warehouse import SCHEMAS, SQL_DIR
 
 # DuckDB functions that sqlglot passes to Spark unchanged and that Spark lacks or computes
@@ -128,8 +128,9 @@ def _constructs(tree: exp.Expression) -> Iterator[tuple[exp.Expression, str]]:
                 isinstance(node.expression, exp.Array)
                 or (isinstance(node.expression, exp.Cast) and node.expression.to.is_type(exp.DataType.Type.ARRAY))):
             yield node, "json_extract() of a list of paths"
-        elif isinstance(node, exp.Format) or (isinstance(node, exp.Anonymous) and node.name.lower() == "format"):
-            yield node, "format()"
+        elif (isinstance(node, exp.Format) and not is_thousands(node)) \
+                or (isinstance(node, exp.Anonymous) and node.name.lower() == "format"):
+            yield node, "format() other than format('{:,}', n)"
         elif isinstance(node, exp.Columns) and not _column_by_name(node):
             yield node, "columns() other than columns(lambda c: c = $name)"
         elif isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries) \

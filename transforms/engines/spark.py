@@ -323,6 +323,20 @@ def list_overlap(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def thousands(node: exp.Expression) -> exp.Expression | None:
+    """`format('{:,}', n)` (an integer with a comma between thousands) is `format_number(n, 0)`;
+    sqlglot writes Spark's `format_string`, which prints the pattern itself."""
+    if is_thousands(node):
+        return _fn("format_number", node.expressions[0].copy(), _int(0))
+    return None
+
+
+def is_thousands(node: exp.Expression) -> bool:
+    """Whether `node` is `format('{:,}', n)`, the one format() the generator translates."""
+    return (isinstance(node, exp.Format) and isinstance(node.this, exp.Literal)
+            and node.this.this == "{:,}" and len(node.expressions) == 1)
+
+
 def days(node: exp.Expression) -> exp.Expression | None:
     """`to_days(n)` is an interval of n days: `make_dt_interval(n, 0, 0, 0)`."""
     if isinstance(node, exp.ToDays):
@@ -462,7 +476,7 @@ def map_text(columns: frozenset[str]) -> Rule:
 
 RULES: tuple[Rule, ...] = (
     inline_macros, zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, range_table, series,
-    ordered_list, histogram, percentile, like_escape, list_overlap, days, cte_hint, json_paths,
+    ordered_list, histogram, percentile, like_escape, list_overlap, thousands, days, cte_hint, json_paths,
 )
 
 
