@@ -84,7 +84,8 @@ def run_pipeline(landing: Path, warehouse: Path, *, config_dir: Path | None = No
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
-    """The whole pipeline over fixtures/landing, once per test session (and xdist worker)."""
+    """The whole pipeline over fixtures/landing, once per test session (and xdist worker; under
+    `--dist loadgroup` the tests that use it form one group, `demo`, so one worker builds it)."""
     wh = tmp_path_factory.mktemp("demo") / "journeys.duckdb"
     run = run_pipeline(FIXTURE_LANDING, wh)
     assert run.result.success
@@ -104,7 +105,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     `xdist_group` by renaming it `<nodeid>@<group>` through `item._nodeid`, which pytest 9 no
     longer reads (the id lives in `item._id`): every group was spread over both workers, each
     building the group's costly fixtures (a Spark session, a module's pipeline run). Here the
-    same rename, where pytest 9 reads it; a no-op outside an xdist worker or when xdist worked."""
+    same rename, where pytest 9 reads it; a no-op outside an xdist worker or when xdist worked.
+
+    A test of no group that uses `demo_run` joins the group `demo`: the demo run (the suite's
+    largest pipeline run) is then built by one worker, not by both."""
     if not getattr(config.option, "loadgroup", False):
         return
     from _pytest.nodeid import coerce_node_id
@@ -112,5 +116,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
                          for m in item.iter_markers("xdist_group")})
+        if not groups and "demo_run" in getattr(item, "fixturenames", ()):
+            groups = ["demo"]
         if groups and not item.nodeid.endswith("@" + "_".join(groups)):
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")

@@ -14,15 +14,41 @@ import pytest
 from tests.conftest import FIXTURE_LANDING
 from tests.e2e.test_cli import journeys
 
+# one xdist worker runs the whole module: the first run (`first_run`) is built once, not per worker
+pytestmark = pytest.mark.xdist_group("cli_nothing_new")
+
+
+def two_days(root: Path) -> Path:
+    """The first two days of the demo fixtures, under root/landing."""
+    for day in FIXTURE_LANDING.glob("*/*"):
+        if day.is_dir() and day.name <= "2025-03-02":
+            shutil.copytree(day, root / "landing" / day.parent.name / day.name)
+    return root / "landing"
+
 
 @pytest.fixture
 def landing(tmp_path) -> Path:
-    """The first two days of the demo fixtures."""
-    root = tmp_path / "landing"
-    for day in FIXTURE_LANDING.glob("*/*"):
-        if day.is_dir() and day.name <= "2025-03-02":
-            shutil.copytree(day, root / day.parent.name / day.name)
-    return root
+    return two_days(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory) -> tuple[Path, str]:
+    """`journeys run` over the first two days into root/wh, once: its root and its output."""
+    root = tmp_path_factory.mktemp("nothing-new-first")
+    first = journeys(["run", "--landing", str(two_days(root))], root)
+    assert first.returncode == 0, first.stderr
+    return root, first.stdout
+
+
+@pytest.fixture
+def after_first_run(first_run, tmp_path) -> tuple[Path, str]:
+    """A copy of `first_run`'s landing zone and warehouse in tmp_path (file times kept, so the
+    copy is as the first run left it), for this test alone: its landing folder and the first
+    run's output."""
+    root, stdout = first_run
+    for folder in ("landing", "wh"):
+        shutil.copytree(root / folder, tmp_path / folder)
+    return tmp_path / "landing", stdout
 
 
 def state(folder: Path) -> dict[str, tuple[int, str]]:
@@ -31,11 +57,10 @@ def state(folder: Path) -> dict[str, tuple[int, str]]:
             for p in sorted(folder.glob("*.duckdb"))}
 
 
-def test_a_run_with_nothing_new_does_nothing_and_says_since_when(tmp_path, landing):
+def test_a_run_with_nothing_new_does_nothing_and_says_since_when(tmp_path, after_first_run):
     wh = tmp_path / "wh"
-    first = journeys(["run", "--landing", str(landing)], tmp_path)
-    assert first.returncode == 0, first.stderr
-    assert "Nothing new" not in first.stdout
+    landing, first_stdout = after_first_run
+    assert "Nothing new" not in first_stdout
     before = state(wh)
     assert {"journeys.duckdb", ".journeys.work.duckdb"} <= before.keys()
 
@@ -57,8 +82,8 @@ def test_a_run_with_nothing_new_does_nothing_and_says_since_when(tmp_path, landi
     assert state(wh)["journeys.duckdb"] != before["journeys.duckdb"]
 
 
-def test_another_configuration_or_force_is_never_nothing_new(tmp_path, landing):
-    assert journeys(["run", "--landing", str(landing)], tmp_path).returncode == 0
+def test_another_configuration_or_force_is_never_nothing_new(tmp_path, after_first_run):
+    landing, _ = after_first_run
     config = tmp_path / "config"
     config.mkdir()
     (config / "funnels.yaml").write_text(

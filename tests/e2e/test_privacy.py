@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from pipelines.defs.ops.resources import (
     SecretRefused,
     secret_problem,
 )
-from tests.conftest import FIXTURE_LANDING, PROJECT, TEST_SECRET, run_pipeline
+from tests.conftest import FIXTURE_LANDING, PROJECT, TEST_SECRET, PipelineRun, run_pipeline
 from transforms.report import build_report
 
 # one xdist worker runs the whole module: its module-scoped fixtures are built once, not per worker
@@ -135,9 +136,17 @@ def seeded(tmp_path_factory):
 
 
 @pytest.fixture
-def own_seeded(tmp_path):
-    """A warehouse of its own, for a test that erases (tests may run in any order)."""
-    return seed(tmp_path)
+def own_seeded(seeded, tmp_path):
+    """A copy of `seeded` of its own (landing, configuration, Dagster home and warehouse files,
+    modes and times kept), for a test that erases (tests may run in any order): the same files
+    a run of its own would write, without a second pipeline run."""
+    root = tmp_path / "pii"
+    shutil.copytree(seeded["root"], root, symlinks=True)
+    run = seeded["run"]
+    resource = JourneysResource(landing_dir=str(root / "landing"), warehouse=str(root / "wh" / run.published.name),
+                                config_dir=str(root / "config"), hash_secret=TEST_SECRET)
+    return {**seeded, "root": root, "landing": root / "landing", "home": root / "dagster_home",
+            "config": root / "config", "report": root / "report", "run": PipelineRun(run.result, resource)}
 
 
 def seed(root: Path) -> dict:

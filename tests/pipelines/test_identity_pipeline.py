@@ -24,8 +24,9 @@ from pipelines.defs.ops.jobs import range_tags, raw_op_config
 from pipelines.defs.ops.resources import JourneysResource
 from transforms.config import DEFAULTS_DIR, load_config
 
-# one xdist worker runs the whole module: its module-scoped fixtures are built once, not per worker
-pytestmark = pytest.mark.xdist_group("identity_pipeline")
+# one xdist worker runs the whole module: its module-scoped fixtures are built once, not per worker;
+# the group of the tests that use `demo_run` (tests/conftest.py), so the demo run is built once too
+pytestmark = pytest.mark.xdist_group("demo")
 
 PROJECT = Path(__file__).resolve().parents[2]
 FIXTURE_LANDING = PROJECT / "fixtures" / "landing"

@@ -101,10 +101,14 @@ def test_counts_add_up_and_are_recorded(fresh):
         assert r[2] == r[3] + r[4] + r[5]
 
 
-def test_changed_file_is_reloaded_unchanged_days_skipped(landing, tmp_path):
-    own = make_landing(tmp_path / "landing")
+def test_changed_file_is_reloaded_unchanged_days_skipped(landing, fresh, tmp_path):
+    # a copy of the module's landing zone and of `fresh`'s files (file times kept: every day is as loaded)
+    own = tmp_path / "landing"
+    shutil.copytree(landing, own)
     wh = tmp_path / "w" / "journeys.duckdb"
-    run_pipeline(own, wh, only_changed=True)
+    wh.parent.mkdir()
+    for f in fresh.published.parent.glob("*journeys*.duckdb"):
+        shutil.copyfile(f, wh.parent / f.name)
     f = own / "clickstream" / "2025-03-02" / "events.jsonl"
     f.write_text(f.read_text() + json.dumps({"messageId": "late", "type": "page", "anonymousId": "z",
                                              "timestamp": "2025-02-27T10:00:00Z"}) + "\n")

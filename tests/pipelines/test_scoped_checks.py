@@ -12,14 +12,19 @@ nightly form of every_event_exactly_once stops the run.
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.e2e.test_cli import error_lines, journeys
 from tests.pipelines.test_incremental import START, Landing, small_config
 from transforms.warehouse import WarehousePaths
+
+# one xdist worker runs the whole module: the first night (`night_zero`) is built once, not per worker
+pytestmark = pytest.mark.xdist_group("scoped_checks")
 
 
 def plant_copy_of_an_event(warehouse: Path, anonymous_id: str) -> None:
@@ -41,17 +46,31 @@ def land_and_run(tmp_path: Path, landing: Landing, cfg: Path, k: int, ops: list[
                      "--end", end.isoformat(), *extra], tmp_path)
 
 
-def first_day(tmp_path: Path) -> tuple[Landing, Path, Path]:
-    cfg = small_config(tmp_path)
-    landing = Landing(tmp_path / "landing")
-    r = land_and_run(tmp_path, landing, cfg, 0, [("event", 0, "Product Viewed"), ("event", 1, "Product Viewed"),
-                                                 ("event", 1, "Order Completed")])
+@pytest.fixture(scope="module")
+def night_zero(tmp_path_factory) -> tuple[Path, Landing]:
+    """The first night, built once: a `journeys run` over day 0 (persons 0 and 1)."""
+    root = tmp_path_factory.mktemp("scoped-night-zero")
+    cfg = small_config(root)
+    landing = Landing(root / "landing")
+    r = land_and_run(root, landing, cfg, 0, [("event", 0, "Product Viewed"), ("event", 1, "Product Viewed"),
+                                             ("event", 1, "Order Completed")])
     assert r.returncode == 0, r.stderr
-    return landing, cfg, tmp_path / "wh" / "journeys.duckdb"
+    return root, landing
 
 
-def test_a_bad_row_of_a_customer_the_night_does_not_touch_is_seen_only_by_the_full_check(tmp_path):
-    landing, cfg, warehouse = first_day(tmp_path)
+def first_day(tmp_path: Path, night_zero: tuple[Path, Landing]) -> tuple[Landing, Path, Path]:
+    """A copy of the first night's landing zone, configuration and warehouse files in tmp_path
+    (file times kept: the next night sees day 0 as loaded and unchanged), for this test alone."""
+    root, built = night_zero
+    for folder in ("landing", "config", "wh"):
+        shutil.copytree(root / folder, tmp_path / folder)
+    landing = Landing(tmp_path / "landing")
+    landing.landed, landing.n = list(built.landed), built.n  # the next events get the next ids
+    return landing, tmp_path / "config", tmp_path / "wh" / "journeys.duckdb"
+
+
+def test_a_bad_row_of_a_customer_the_night_does_not_touch_is_seen_only_by_the_full_check(tmp_path, night_zero):
+    landing, cfg, warehouse = first_day(tmp_path, night_zero)
     plant_copy_of_an_event(warehouse, "anon-1")  # person 1: no event on day 1
 
     night = land_and_run(tmp_path, landing, cfg, 1, [("event", 0, "Product Added")])
@@ -69,8 +88,8 @@ def test_a_bad_row_of_a_customer_the_night_does_not_touch_is_seen_only_by_the_fu
                "sql/checks/staging/events/counts_add_up.sql" in line for line in error_lines(forced)), forced.stderr
 
 
-def test_a_bad_row_of_a_customer_the_night_rebuilds_fails_the_nightly_check(tmp_path):
-    landing, cfg, warehouse = first_day(tmp_path)
+def test_a_bad_row_of_a_customer_the_night_rebuilds_fails_the_nightly_check(tmp_path, night_zero):
+    landing, cfg, warehouse = first_day(tmp_path, night_zero)
     plant_copy_of_an_event(warehouse, "anon-1")
 
     night = land_and_run(tmp_path, landing, cfg, 1, [("event", 1, "Product Added")])  # person 1 is dirty
