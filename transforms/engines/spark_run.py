@@ -44,8 +44,8 @@ copy's version in intermediate._table_versions); after a run on DuckDB, or one k
 the two writes, the table (or the staged tables, for the ingest) is built whole instead.
 Not bucketed by customer: a night's dirty customers are spread over the whole hash range, so
 with B buckets and d dirty customers about B·(1 − (1 − 1/B)^d) buckets are touched, nearly all
-of them once d exceeds B; rewriting only touched buckets pays off only with more buckets than
-dirty customers, and the Parquet files would get that much smaller. The copy into the working
+of them once d exceeds B: rewriting only the touched buckets saves writes only with more
+buckets than a night's dirty customers, that is many small files. The copy into the working
 file stays whole (below).
 
 Publish. Every table Spark writes is also copied into the working DuckDB file (`_copy_back`,
