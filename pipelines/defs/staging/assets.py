@@ -52,7 +52,8 @@ def build_staging_assets(config: Config) -> list:
                 counts = ingest_on_spark(con, journeys.config, journeys.landing, secret=journeys.hash_secret,
                                          run_id=context.run_id, started=utcnow())
                 context.log_event(dg.AssetMaterialization(
-                    LEDGER_KEY, metadata={"engine": "spark", "records_read": counts["read"]}))
+                    LEDGER_KEY, metadata={"engine": "spark", "records_read": counts["read"], "mode": counts["mode"],
+                                          "days_loaded": counts["days_loaded"]}))
             else:
                 counts = build_staging(con)
             stopped = unsettled_runs(con, context.run_id)
