@@ -754,12 +754,11 @@ def publish(paths: WarehousePaths, *, full: bool = False, memory_limit: str | No
         info["summary"] = (f"wrote a fresh file ({reason}): {info['tables']} tables, "
                            f"{human_bytes(info['written_bytes'])}")
     else:
-        scoped, by_day = info["rows_replaced_by_customer"], info["rows_replaced_by_day"]
+        parts = [f"{len(rows)} only in the rows of the {whose}: {sum(r['inserted'] for r in rows.values()):,} rows written"
+                 for rows, whose in ((info["rows_replaced_by_customer"], "run's customers"),
+                                     (info["rows_replaced_by_day"], "landing days loaded")) if rows]
         info["summary"] = (f"{len(info['changed_tables'])} of {info['tables']} tables changed"
-                           + (f" ({len(scoped)} only in the rows of the run's customers: "
-                              f"{sum(r['inserted'] for r in scoped.values()):,} rows written)" if scoped else "")
-                           + (f" ({len(by_day)} only in the rows of the landing days loaded: "
-                              f"{sum(r['inserted'] for r in by_day.values()):,} rows written)" if by_day else "")
+                           + (" (" + "; ".join(parts) + ")" if parts else "")
                            + (f", {len(info['dropped_tables'])} dropped" if info["dropped_tables"] else "")
                            + f"; copied {human_bytes(info['copied_bytes'])}, wrote {human_bytes(info['written_bytes'])}")
     return info
