@@ -32,6 +32,7 @@ from transforms.warehouse import (
     hmac_pads,
     load_pii_macros,
     mark_changed,
+    mark_days,
     read_model,
     run_sql,
 )
@@ -135,7 +136,10 @@ def parse_partitions(con: duckdb.DuckDBPyConnection, name: str, cfg: SourceConfi
     run_sql(con, "ingest/parse", parse_params(name, cfg, settings, secret, now))
     n = run_sql(con, "ingest/count_parsed").fetchall()[0][0]
     run_sql(con, "ingest/stage", {"source": name, "days": days})
-    mark_changed(con, *STAGED_TABLES)
+    # published: only these days' rows changed (a publish replaces just those); private: whole
+    mark_days(con, "staging.events", "event_id", name, days)
+    mark_days(con, "quarantine.rejected", "source_day", name, days)
+    mark_changed(con, "intermediate.duplicate_events", "intermediate.profile_versions")
     return n
 
 

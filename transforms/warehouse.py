@@ -12,9 +12,12 @@ in the same transaction (``mark_changed``: a row of ``intermediate._table_versio
 working file), and the analyst file records the versions it holds in
 ``_journeys.published_tables`` (relation, version, row count and DDL digest, when published).
 A publish copies the previous analyst file and, in the copy, replaces only the tables whose
-version, row count or DDL differ and drops those no longer published. It writes a fresh file
-instead when there is no usable previous file, when the set of schemas changed, when an erasure
-was recorded since, or when the caller asks (``full=True``: ``journeys forget``).
+version, row count or DDL differ and drops those no longer published. A table whose writes since
+the analyst file's version replaced only some customers' rows (``mark_scoped``) or some landing
+days' rows (``mark_days``: staging.events, quarantine.rejected) has just those rows replaced.
+It writes a fresh file instead when there is no usable previous file, when the set of schemas
+changed, when an erasure was recorded since, or when the caller asks (``full=True``:
+``journeys forget``).
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import os
 import re
 import shutil
 import time
+import uuid
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -443,6 +448,25 @@ def mark_scoped(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> None
     run_sql(con, "ops/warehouse/mark_scoped", {"r": relation, "key": key, "digest": digest})
 
 
+DAY_KEYS = ("source_day", "event_id")
+"""How a write of some landing days (`mark_days`) replaced rows: 'source_day', the rows whose
+(source, _partition) is one of the days; 'event_id', the rows of the event ids those days held
+before or after the write (staging keeps an event's first landed copy, which may be on another
+day)."""
+
+
+def mark_days(con: duckdb.DuckDBPyConnection, relation: str, key: str, source: str, days: Sequence[date]) -> None:
+    """Give `relation` a new version after a write that replaced only the rows of `source`'s
+    landing `days` (by `key`, see DAY_KEYS): the next publish replaces only the rows of the days
+    written since the version the analyst file holds (else it copies the table whole). Call it
+    inside the transaction of the write."""
+    if not _RELATION_RE.match(relation) or key not in DAY_KEYS:
+        raise ValueError(f"not a relation and key: {relation!r}, {key!r}")
+    run_sql(con, "ops/warehouse/versions_table")
+    run_sql(con, "ops/warehouse/mark_days",
+            {"r": relation, "v": str(uuid.uuid4()), "key": key, "source": source, "days": list(days)})
+
+
 def deterministic(con: duckdb.DuckDBPyConnection, select: str, params: Mapping[str, Any]) -> str:
     """Wrap `select` so that its DOUBLE columns are rounded to 12 significant digits."""
     described = con.execute("describe " + select, dict(params)).fetchall()
@@ -624,6 +648,49 @@ def _replace_customers(con: duckdb.DuckDBPyConnection, t: PublishedTable) -> tup
     return deleted, inserted
 
 
+def _by_day(t: PublishedTable, held: Mapping[str, tuple[str | None, int, str]], present: set[str]) -> bool:
+    """Whether the working table's last writes replaced only some landing days' rows (mark_days)
+    and the analyst file holds a copy with the same DDL; `_days_since` then tells whether those
+    writes go back to the version it holds."""
+    was = held.get(t.relation)
+    return (t.relation in present and was is not None and was[0] is not None and t.scope_key in DAY_KEYS
+            and t.version is not None and was[2] == t.ddl_md5)
+
+
+def _days_since(con: duckdb.DuckDBPyConnection, t: PublishedTable, held_version: str) -> bool:
+    """Fill temp table publish_days with the landing days the working file's writes of `t`
+    replaced since `held_version` (the analyst file's); False when its log of day writes does
+    not reach that version."""
+    return bool(run_sql(con, "ops/warehouse/publish_days",
+                        {"r": t.relation, "version": t.version, "held": held_version, "key": t.scope_key}
+                        ).fetchall()[0][0])
+
+
+# In the analyst file's connection: a table's rows of the days in temp table publish_days (or of
+# the event ids of those days, temp table publish_event_ids) are deleted and copied from the
+# working file.
+PUBLISH_DAYS = {
+    "source_day": "(source, _partition) in (select (source, _partition) from publish_days)",
+    "event_id": "event_id in (select event_id from publish_event_ids)",
+}
+
+
+def _replace_days(con: duckdb.DuckDBPyConnection, t: PublishedTable, held_version: str) -> dict[str, int]:
+    """Replace the rows of the analyst file's `t` that the working file's day writes since
+    `held_version` replaced (see DAY_KEYS) by the working file's. Returns the days and the rows
+    deleted and inserted."""
+    if not _days_since(con, t, held_version):
+        raise RuntimeError(f"{t.relation}: the day writes since the published version are gone")
+    if t.scope_key == "event_id":
+        run_sql(con, "ops/warehouse/publish_event_ids", {"held": t.relation, "work": "work." + t.relation})
+    where = PUBLISH_DAYS[str(t.scope_key)]
+    deleted = con.execute(sql_with("delete from {s}.{t} where ", s=t.schema, t=t.table) + where).fetchall()[0][0]
+    inserted = con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t} where ", s=t.schema, t=t.table)
+                           + where).fetchall()[0][0]
+    days = run_sql(con, "ops/warehouse/count_rows", {"relation": "publish_days"}).fetchall()[0][0]
+    return {"days": days, "deleted": deleted, "inserted": inserted}
+
+
 def _held_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The tables of the (copied) analyst file, bookkeeping left out."""
     return [f"{s}.{t}" for s, t in run_sql(con, "ops/warehouse/held_tables", {"b": BOOKKEEPING_SCHEMA}).fetchall()]
@@ -703,8 +770,9 @@ def publish(paths: WarehousePaths, *, full: bool = False, memory_limit: str | No
     connections see the new one; a publish that fails or is killed leaves the old file as it was.
 
     Incremental by default: the previous analyst file is copied and, in the copy, only the tables
-    whose version differs from the one it records (see `mark_changed`) are replaced, and tables
-    no longer published are dropped. A fresh file is written when there is no usable previous
+    whose version differs from the one it records (see `mark_changed`) are replaced (only the
+    rows of the run's customers or landing days where the writes say so: `mark_scoped`,
+    `mark_days`), and tables no longer published are dropped. A fresh file is written when there is no usable previous
     file, the set of schemas changed, an erasure was recorded since, or `full` is set.
 
     Only a fresh file is sure to hold no bytes of deleted rows: a copy keeps the blocks of the
@@ -737,10 +805,11 @@ def publish(paths: WarehousePaths, *, full: bool = False, memory_limit: str | No
         info["summary"] = (f"wrote a fresh file ({reason}): {info['tables']} tables, "
                            f"{human_bytes(info['written_bytes'])}")
     else:
-        scoped = info["rows_replaced_by_customer"]
+        parts = [f"{len(rows)} only in the rows of the {whose}: {sum(r['inserted'] for r in rows.values()):,} rows written"
+                 for rows, whose in ((info["rows_replaced_by_customer"], "run's customers"),
+                                     (info["rows_replaced_by_day"], "landing days loaded")) if rows]
         info["summary"] = (f"{len(info['changed_tables'])} of {info['tables']} tables changed"
-                           + (f" ({len(scoped)} only in the rows of the run's customers: "
-                              f"{sum(r['inserted'] for r in scoped.values()):,} rows written)" if scoped else "")
+                           + (" (" + "; ".join(parts) + ")" if parts else "")
                            + (f", {len(info['dropped_tables'])} dropped" if info["dropped_tables"] else "")
                            + f"; copied {human_bytes(info['copied_bytes'])}, wrote {human_bytes(info['written_bytes'])}")
     return info
@@ -764,6 +833,8 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
         wanted = {t.relation for t in tables}
         dropped: list[str] = []
         by_customer: list[PublishedTable] = []
+        by_day: list[PublishedTable] = []
+        held: Mapping[str, tuple[str | None, int, str]] = {}
         if incremental:
             held = _held_versions(con) or {}
             present = set(_held_tables(con))
@@ -771,7 +842,9 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
                        if t.version is None or t.relation not in present or held.get(t.relation) != t.key]
             digest = _work_scope_digest(con)
             by_customer = [t for t in changed if _by_customer(t, held, present, digest)]
-            whole = [t for t in changed if t not in by_customer]
+            by_day = [t for t in changed if t not in by_customer and _by_day(t, held, present)
+                      and _days_since(con, t, str(held[t.relation][0]))]
+            whole = [t for t in changed if t not in by_customer and t not in by_day]
             dropped = sorted(present - wanted)
             for relation in [t.relation for t in whole if t.relation in present] + dropped:
                 schema, table = relation.split(".")
@@ -792,6 +865,7 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
             for t in by_customer:  # comments stay: the table is not recreated
                 deleted, inserted = _replace_customers(con, t)
                 rows[t.relation] = {"deleted": deleted, "inserted": inserted}
+        rows_by_day = {t.relation: _replace_days(con, t, str(held[t.relation][0])) for t in by_day}
         _record_versions(con, tables)
         con.execute("detach work")
         if finalize is not None:
@@ -810,7 +884,7 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
     finally:
         os.close(dir_fd)
     return {"tables": len(tables), "changed_tables": [t.relation for t in changed], "dropped_tables": dropped,
-            "rows_replaced_by_customer": rows,
+            "rows_replaced_by_customer": rows, "rows_replaced_by_day": rows_by_day,
             "copied_bytes": copied, "written_bytes": max(used_after - used_before, 0)}
 
 

@@ -4,6 +4,7 @@ table forgot to give it a new version)."""
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -124,3 +125,68 @@ def test_a_nightly_publish_replaces_only_the_dirty_customers_rows(tmp_path):
     assert all(c for _, c in a.execute(comments).fetchall())
     a.close()
     b.close()
+
+
+def staged(path: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def equals_a_fresh_publish(run, wh: Path, tmp_path: Path) -> None:
+    fresh = WarehousePaths(published=tmp_path / "fresh" / "journeys.duckdb")
+    fresh.published.parent.mkdir(exist_ok=True)
+    fresh.published.unlink(missing_ok=True)
+    shutil.copyfile(run.work, fresh.work)
+    assert publish(fresh, full=True)["mode"] == "full"
+    incremental, full = every_row(wh), every_row(fresh.published)
+    assert incremental.keys() == full.keys()
+    assert {t for t in full if incremental[t] != full[t]} == set()
+
+
+def test_a_nightly_publish_replaces_only_the_loaded_days_rows_of_staging(tmp_path):
+    landing = make_landing(tmp_path / "landing")
+    wh = tmp_path / "wh" / "journeys.duckdb"
+    assert publish_metadata(run_pipeline(landing, wh, only_changed=True))["mode"] == "full"
+    after_first = tmp_path / "after_first.duckdb"
+    shutil.copyfile(wh, after_first)
+    by_day = "select _partition, count(*) from staging.events group by all order by all"
+
+    # a new day of one source: 2 events (one a late copy of an event staged on the first day) and a bad line
+    new_day = landing / "clickstream" / "2025-03-04"
+    new_day.mkdir()
+    (new_day / "events.jsonl").write_text("\n".join([
+        json.dumps({"messageId": "n1", "type": "page", "anonymousId": "a1", "timestamp": "2025-03-04T10:00:00Z"}),
+        json.dumps({"messageId": "m0-3", "type": "page", "anonymousId": "a3", "timestamp": "2025-03-01T13:00:00Z"}),
+        "{oops",
+    ]) + "\n")
+    second = run_pipeline(landing, wh, only_changed=True)
+    md = publish_metadata(second)
+    assert md["mode"] == "incremental"
+    assert {"staging.events", "quarantine.rejected"} <= set(md["changed_tables"])
+    assert md["rows_replaced_by_day"] == {
+        "staging.events": {"days": 1, "deleted": 0, "inserted": 1},  # the late copy is a duplicate
+        "quarantine.rejected": {"days": 1, "deleted": 0, "inserted": 1},
+    }
+    assert "2 only in the rows of the landing days loaded: 2 rows written" in md["summary"]
+    old = dict(staged(after_first, by_day))
+    assert dict(staged(wh, by_day)) == {**old, date(2025, 3, 4): 1}
+    equals_a_fresh_publish(second, wh, tmp_path)
+
+    # an old day is loaded again without event m0-0, whose first landed copy (kept by staging)
+    # was on that day: its kept row moves to the next day's copy. The analyst file is put back
+    # to the first run's, so the publish replaces the days of both later runs.
+    first_day = landing / "clickstream" / "2025-03-01" / "events.jsonl"
+    first_day.write_text("".join(line + "\n" for line in first_day.read_text().splitlines() if '"m0-0"' not in line))
+    shutil.copyfile(after_first, wh)
+    third = run_pipeline(landing, wh, only_changed=True)
+    md = publish_metadata(third)
+    assert md["mode"] == "incremental"
+    # m0-0..m0-4 of the first day go, n1 comes; m0-1..m0-4 come back, m0-0 from the second day
+    assert md["rows_replaced_by_day"]["staging.events"] == {"days": 2, "deleted": 5, "inserted": 6}
+    assert staged(wh, "select _partition from staging.events where event_id = 'clickstream:m0-0'") == [
+        (date(2025, 3, 2),)]
+    equals_a_fresh_publish(third, wh, tmp_path)
+

@@ -4,6 +4,7 @@ analyst files under tmp_path, real DuckDB, a reader in another process."""
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -13,6 +14,7 @@ from transforms.warehouse import (
     WarehousePaths,
     connect,
     mark_changed,
+    mark_days,
     publish,
     replace_table,
     transaction,
@@ -130,6 +132,61 @@ def test_a_table_written_without_a_new_version_is_still_caught_or_always_copied(
     assert info["changed_tables"] == ["marts.b", "marts.c"]
     assert read(paths.published, "select count(*) from marts.b") == [(501,)]
     assert publish(paths)["changed_tables"] == ["marts.c"]  # no version: copied every time
+
+
+def load_day(paths: WarehousePaths, day: date, n: int) -> None:
+    """Replace landing day `day` of source 'web' in quarantine.rejected by `n` rows, as staging does."""
+    con = connect(paths.work)
+    try:
+        with transaction(con):
+            con.execute("create table if not exists quarantine.rejected (source varchar, _partition date, line bigint)")
+            con.execute("delete from quarantine.rejected where source = 'web' and _partition = $d", {"d": day})
+            con.execute("insert into quarantine.rejected select 'web', $d, range from range($n)", {"d": day, "n": n})
+            mark_days(con, "quarantine.rejected", "source_day", "web", [day])
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def test_a_table_written_by_landing_day_is_published_by_day_while_its_log_reaches_the_held_version(paths):
+    d1, d2, d3, d4 = (date(2025, 3, d) for d in (1, 2, 3, 4))
+    load_day(paths, d1, 3)
+    load_day(paths, d2, 2)
+    assert publish(paths)["mode"] == "full"
+    everything = "select * from quarantine.rejected order by all"
+
+    load_day(paths, d2, 4)
+    info = publish(paths)
+    assert info["rows_replaced_by_day"] == {"quarantine.rejected": {"days": 1, "deleted": 2, "inserted": 4}}
+    assert info["changed_tables"] == ["quarantine.rejected"]
+    assert read(paths.published, everything) == read(paths.work, everything)
+
+    # two writes since the published version: both days
+    load_day(paths, d3, 1)
+    load_day(paths, d1, 0)
+    info = publish(paths)
+    assert info["rows_replaced_by_day"] == {"quarantine.rejected": {"days": 2, "deleted": 3, "inserted": 1}}
+    assert read(paths.published, everything) == read(paths.work, everything)
+
+    # the log of day writes lost a link: copied whole
+    load_day(paths, d4, 2)
+    work(paths, "delete from intermediate._day_writes")
+    load_day(paths, d4, 3)
+    info = publish(paths)
+    assert info["rows_replaced_by_day"] == {} and info["changed_tables"] == ["quarantine.rejected"]
+    assert read(paths.published, everything) == read(paths.work, everything)
+
+    # a write of the whole table since: copied whole, even though the next write is by day
+    con = connect(paths.work)
+    with transaction(con):
+        con.execute("delete from quarantine.rejected where _partition = $d", {"d": d3})
+        mark_changed(con, "quarantine.rejected")
+    con.close()
+    load_day(paths, d4, 1)
+    info = publish(paths)
+    assert info["rows_replaced_by_day"] == {} and info["changed_tables"] == ["quarantine.rejected"]
+    assert read(paths.published, everything) == read(paths.work, everything)
+    assert publish(paths)["changed_tables"] == []
 
 
 def test_a_new_schema_an_erasure_or_a_request_writes_a_fresh_file(paths):

@@ -15,3 +15,16 @@ alter table intermediate._table_versions add column if not exists base_version v
 alter table intermediate._table_versions add column if not exists scope_key varchar;
 
 alter table intermediate._table_versions add column if not exists scope_digest varchar;
+
+-- One row per write that replaced only the rows of some landing days of one source
+-- (mark_days): the version it gave, the version it started from, its key and the days. A
+-- publish follows these rows from the table's version back to the analyst file's.
+create table if not exists intermediate._day_writes (
+    relation varchar not null,
+    version varchar primary key,
+    base_version varchar,
+    scope_key varchar not null,
+    source varchar not null,
+    days date [] not null,
+    changed_at timestamp not null
+);
