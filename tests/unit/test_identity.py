@@ -18,6 +18,7 @@ from tests.conftest import examples
 from tests.unit.builders import STAGING_EVENTS_FROM_LISTS, configured
 from transforms.config import IdentitySettings, load_config
 from transforms.models import build_models
+from transforms.warehouse import read_model
 
 T0 = datetime(2025, 3, 1, 9, 0, 0)
 DEVICE = ("anonymous_id",)
@@ -319,3 +320,23 @@ def test_customer_profiles_persona_from_the_latest_profile():
     assert got[ids[("anonymous_id", "nobody")]] == ("unknown", None, None, None)
     assert ids[("crm_contact_id", "5")] not in got
     assert set(got) == set(event_customers(con).values())
+
+
+def test_identity_sets_summed_per_landing_day_equal_the_model_read_from_the_events():
+    """DuckDB builds intermediate.identity_sets from the sets of each landing day
+    (sql/intermediate/identity_components/sets_from_partitions.sql); the model's own select
+    (sql/intermediate/identity_sets.sql, the one Spark runs) gives the same rows."""
+    events = [ev("clickstream:1", anonymous_id="a1"), ev("clickstream:2", anonymous_id="a1", user_id="u1"),
+              ev("clickstream:3", anonymous_id="a1"), {"event_id": "crm:1", "source": "crm", "event_name": "x",
+                                                       "identifiers": {"crm_contact_id": "501"}},
+              ev("clickstream:4")]
+    profiles = [{"profile_id": "crm_contacts:501", "identifiers": {"crm_contact_id": "501", "email": "h1"}},
+                {"profile_id": "crm_contacts:502", "identifiers": {"crm_contact_id": "501"}}]
+    con = run(events, profiles)
+    built = con.execute("select identifier_set, identifiers::varchar, n_events, n_profiles "
+                        "from intermediate.identity_sets order by all").fetchall()
+    model = con.execute(f"select identifier_set, identifiers::varchar, n_events, n_profiles "
+                        f"from ({read_model('intermediate.identity_sets')}) order by all").fetchall()
+    assert built == model
+    assert ("{crm_contact_id=501}", "{crm_contact_id=501}", 1, 1) in built
+    assert ("{anonymous_id=a1}", "{anonymous_id=a1}", 2, 0) in built
