@@ -82,6 +82,13 @@ def main() -> None:
             started[ev.step_key] = entry.timestamp
         elif ev.event_type_value == "STEP_SUCCESS" and ev.step_key in started:
             step_rss[ev.step_key] = sampler.peak_mb(started[ev.step_key], entry.timestamp)
+    # each model's own seconds (its materialization's metadata), without the step's overhead
+    model_seconds = {}
+    for e in result.all_events:
+        if e.event_type_value == "ASSET_MATERIALIZATION":
+            mat = e.event_specific_data.materialization
+            if "seconds" in mat.metadata:
+                model_seconds["__".join(mat.asset_key.path)] = mat.metadata["seconds"].value
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     publish = {}  # what publish did (its materialization's metadata): which tables it rewrote whole
     for mat in result.asset_materializations_for_node("warehouse__published"):
@@ -92,6 +99,7 @@ def main() -> None:
         "failed_steps": failed,
         "wall_seconds": round(wall, 3),
         "steps": timings,
+        "model_seconds": model_seconds,
         "step_peak_rss_mb": step_rss,
         "publish": publish,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
