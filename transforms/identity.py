@@ -103,11 +103,13 @@ def _erasures(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _why_full(con: duckdb.DuckDBPyConnection, last: IdentityRun | None, n_erasures: int) -> str | None:
-    if last is None or not all(has_table(con, t) for t in (*IDENTITY_TABLES, *_BOOKKEEPING)):
+    wanted = (*IDENTITY_TABLES, *_BOOKKEEPING, *_LOAD_TABLES)
+    found = {r for (r,) in run_sql(con, f"{_STEPS}/existing_tables", {"r": list(wanted)}).fetchall()}
+    if last is None or not {*IDENTITY_TABLES, *_BOOKKEEPING} <= found:
         return "no earlier identity build"
     if last.pending:
         return "the last identity build did not finish"
-    if not all(has_table(con, t) for t in _LOAD_TABLES):
+    if not set(_LOAD_TABLES) <= found:
         return "no load ledger to compare with"
     if not last.sets_current:
         return "identity's tables were written by another build"
@@ -150,8 +152,8 @@ def build_identity_sets(con: duckdb.DuckDBPyConnection, params: dict[str, Any], 
     if reason is not None:
         run_sql(con, f"{_STEPS}/begin", {"mode": "full", "reason": reason, "n_new_sets": None,
                                          "n_erasures": n_erasures})
+        build_model(con, SETS, params)
         run_sql(con, f"{_STEPS}/partition_sets")
-        replace_table(con, SETS, sql_file(f"{_STEPS}/sets_from_partitions"))
         if all(has_table(con, t) for t in _LOAD_TABLES):
             run_sql(con, f"{_STEPS}/remember_loads")
         run_sql(con, f"{_STEPS}/sets_version")

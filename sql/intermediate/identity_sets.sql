@@ -4,8 +4,7 @@
 -- identifier_sets): the events and profiles are read once here, and the models after it see one
 -- row per set instead of one per event. A set is keyed by its text form (identifier_set), so
 -- that it is grouped on a plain string, never on a MAP value. The counts tell a nightly run
--- (transforms/identity.py) when a set is gone. On DuckDB the same rows are summed from the
--- sets of each source and landing day (sql/intermediate/identity_components/partition_sets.sql).
+-- (transforms/identity.py) when a set is gone.
 with events as (
     select identifiers from staging.events
 ),

@@ -8,7 +8,7 @@ where _partition in (select _partition from identity_redo_partitions)
     and (source, _partition) in (select (source, _partition) from identity_redo_partitions);
 
 insert into intermediate._identity_partition_sets by name
-select * from identity_partition_sets_now;
+select source, _partition, identifier_set, n_events from identity_partition_sets_now;
 
 delete from intermediate.identity_sets as s
 using intermediate._identity_set_changes as c

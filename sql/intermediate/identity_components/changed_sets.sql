@@ -55,7 +55,7 @@ select
 from (
     select identifier_set, identifiers, n_events from identity_partition_sets_now
     union all
-    select p.identifier_set, p.identifiers, -p.n_events
+    select p.identifier_set, null as identifiers, -p.n_events
     from intermediate._identity_partition_sets as p
     semi join identity_redo_partitions using (source, _partition)
     where p._partition in (select _partition from identity_redo_partitions)
