@@ -154,8 +154,8 @@ def build_identity_sets(con: duckdb.DuckDBPyConnection, params: dict[str, Any], 
                                          "n_erasures": n_erasures})
         build_model(con, SETS, params)
         run_sql(con, f"{_STEPS}/partition_sets")
-        if all(has_table(con, t) for t in _LOAD_TABLES):
-            run_sql(con, f"{_STEPS}/remember_loads")
+        has_loads = all(has_table(con, t) for t in _LOAD_TABLES)
+        run_sql(con, f"{_STEPS}/remember_loads" if has_loads else f"{_STEPS}/forget_loads")
         run_sql(con, f"{_STEPS}/sets_version")
     md: dict[str, Any] = {"rows": count_rows(con, SETS), "identity_mode": "incremental" if reason is None else "full"}
     if reason:
