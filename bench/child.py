@@ -100,16 +100,25 @@ def main() -> None:
             windows[ev.step_key] = (started[ev.step_key], entry.timestamp)
             if ev.event_type_value == "STEP_SUCCESS":
                 step_rss[ev.step_key] = sampler.peak_mb(started[ev.step_key], entry.timestamp)
+    # each model's own seconds (its materialization's metadata), without the step's overhead
+    model_seconds = {}
+    for e in result.all_events:
+        if e.event_type_value == "ASSET_MATERIALIZATION":
+            mat = e.event_specific_data.materialization
+            if "seconds" in mat.metadata:
+                model_seconds["__".join(mat.asset_key.path)] = mat.metadata["seconds"].value
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     publish = {}  # what publish did (its materialization's metadata): which tables it rewrote whole
     for mat in result.asset_materializations_for_node("warehouse__published"):
         publish = {k: v.value for k, v in mat.metadata.items()
-                   if k in ("summary", "mode", "reason", "seconds", "changed_tables", "rows_replaced_by_customer")}
+                   if k in ("summary", "mode", "reason", "seconds", "changed_tables", "rows_replaced_by_customer",
+                            "rows_replaced_by_day")}
     Path(args.out).write_text(json.dumps({
         "success": result.success,
         "failed_steps": failed,
         "wall_seconds": round(wall, 3),
         "steps": timings,
+        "model_seconds": model_seconds,
         "step_peak_rss_mb": step_rss,
         "step_windows": windows,
         "engine": args.engine,

@@ -15,15 +15,19 @@ A customer's id is 'c_' + the first 16 hex digits of SHA-256 of the smallest
 'identifier_type:identifier_value' of its component: the same input always gives the same ids,
 whatever the row order, and data about other customers never changes them.
 
-A nightly run builds identity incrementally (issue 16, point 8), exactly as a full build would:
-intermediate.identity_sets is rebuilt and compared with the sets of the last build; the new sets
-add their pairs and identifiers (node ids stay as they were: new identifiers are numbered after
-the largest), the identifiers of the new pairs are counted again (one that crosses the shared
-threshold loses its links), and only the components those identifiers were or now are in get the
-label propagation again, with their rows of identity.customer_ids. A set that disappeared (a
-reloaded day or an erasure removed events) would remove links, so then identity builds in full,
-as it does when its SQL or settings changed, on the first build, or after a build that stopped
-half-way (intermediate._identity_state).
+A nightly run builds identity incrementally (issue 16, point 8), exactly as a full build would,
+reading only the new events: intermediate._identity_partition_sets counts the identifier sets
+of each source and landing day, so a run recounts only the days it loaded again (and those whose
+event copies moved between staging.events and intermediate.duplicate_events), and learns from
+the differences which sets are new and whether one is gone. The new sets add their pairs and
+identifiers (node ids stay as they were: new identifiers are numbered after the largest), the
+identifiers of the new pairs are counted again (one that crosses the shared threshold loses its
+links), and only the components those identifiers were or now are in get the label propagation
+again, with their rows of identity.customer_ids and the rows of intermediate.identifier_sets of
+their customers. A set that is gone (a reloaded day or an erasure removed events) would remove
+links, so then identity builds in full, as it does when its SQL or settings changed, on the
+first build, after a build that stopped half-way (intermediate._identity_state), after an
+erasure, and when its tables were written by another build (Spark).
 """
 
 from __future__ import annotations
@@ -60,8 +64,15 @@ INCREMENTAL_STATEMENTS = {
     "intermediate.identity_nodes": "add_nodes",
     "intermediate.identity_edges": "add_edges",
     "identity.customer_ids": "add_customer_ids",
+    LAST: "add_identifier_sets",
 }
-IDENTITY_TABLES = (SETS, *INCREMENTAL_STATEMENTS, COMPONENTS, "identity.shared_identifiers", LAST)
+IDENTITY_TABLES = (SETS, *(t for t in INCREMENTAL_STATEMENTS if t != LAST), COMPONENTS,
+                   "identity.shared_identifiers", LAST)
+# what the incremental build compares with: the sets of each landing day and what they were
+# counted from (sql/intermediate/identity_components/partition_sets.sql, remember_loads.sql)
+_BOOKKEEPING = ("intermediate._identity_partition_sets", "intermediate._identity_loads",
+                "intermediate._identity_duplicates")
+_LOAD_TABLES = ("raw._partitions", "intermediate.duplicate_events")
 
 
 @dataclass(frozen=True)
@@ -70,11 +81,13 @@ class IdentityRun:
     pending: bool
     reason: str | None
     n_new_sets: int | None
+    n_erasures: int | None
+    sets_current: bool  # intermediate.identity_sets is as identity last wrote it
 
 
 def identity_run(con: duckdb.DuckDBPyConnection) -> IdentityRun | None:
     """The identity build under way or last finished (None before the first)."""
-    if not has_table(con, "intermediate._identity_state"):
+    if not has_table(con, "intermediate._identity_state") or not has_table(con, "intermediate._table_versions"):
         return None
     rows = run_sql(con, f"{_STEPS}/read_state").fetchall()
     return IdentityRun(*rows[0]) if rows else None
@@ -85,6 +98,26 @@ def _incremental_now(con: duckdb.DuckDBPyConnection) -> bool:
     return run is not None and run.pending and run.mode == "incremental"
 
 
+def _erasures(con: duckdb.DuckDBPyConnection) -> int:
+    return run_sql(con, "ops/incremental/count_erasures").fetchall()[0][0] if has_table(con, "marts.erasures") else 0
+
+
+def _why_full(con: duckdb.DuckDBPyConnection, last: IdentityRun | None, n_erasures: int) -> str | None:
+    wanted = (*IDENTITY_TABLES, *_BOOKKEEPING, *_LOAD_TABLES)
+    found = {r for (r,) in run_sql(con, f"{_STEPS}/existing_tables", {"r": list(wanted)}).fetchall()}
+    if last is None or not {*IDENTITY_TABLES, *_BOOKKEEPING} <= found:
+        return "no earlier identity build"
+    if last.pending:
+        return "the last identity build did not finish"
+    if not set(_LOAD_TABLES) <= found:
+        return "no load ledger to compare with"
+    if not last.sets_current:
+        return "identity's tables were written by another build"
+    if last.n_erasures != n_erasures:
+        return "an erasure was recorded since the last identity build"
+    return None
+
+
 def build_identity_sets(con: duckdb.DuckDBPyConnection, params: dict[str, Any], *,
                         full_reason: str | None) -> dict[str, Any]:
     """Build intermediate.identity_sets and decide how the rest of identity builds this run:
@@ -92,25 +125,39 @@ def build_identity_sets(con: duckdb.DuckDBPyConnection, params: dict[str, Any], 
     verdict: asked for in full, SQL or settings changed) and no set of the last build is gone.
     Returns metadata for a person (mode, reason, new sets)."""
     run_sql(con, f"{_STEPS}/state_table")
-    reason = full_reason
-    last = identity_run(con)
-    if reason is None:
-        if last is None or not all(has_table(con, t) for t in IDENTITY_TABLES):
-            reason = "no earlier identity build"
-        elif last.pending:
-            reason = "the last identity build did not finish"
+    run_sql(con, "ops/warehouse/versions_table")
+    n_erasures = _erasures(con)
+    reason = full_reason or _why_full(con, identity_run(con), n_erasures)
     n_new = None
     if reason is None:
-        run_sql(con, f"{_STEPS}/keep_sets")
-        rows = build_model(con, SETS, params)
-        n_new, n_gone = run_sql(con, f"{_STEPS}/new_sets").fetchall()[0]
-        if n_gone:
-            reason = f"{n_gone:,} identifier set(s) of the last build are gone (a reloaded day or an erasure)"
-    else:
-        rows = build_model(con, SETS, params)
-    mode = "full" if reason else "incremental"
-    run_sql(con, f"{_STEPS}/begin", {"mode": mode, "reason": reason, "n_new_sets": n_new})
-    md: dict[str, Any] = {"rows": rows, "identity_mode": mode}
+        try:
+            n_new, n_gone, n_staged, n_counted = run_sql(con, f"{_STEPS}/changed_sets").fetchall()[0]
+            if n_staged != n_counted:
+                reason = (f"the staged events ({n_staged:,}) are not those identity counted ({n_counted:,}): "
+                          "staging changed without a load")
+            elif n_gone:
+                reason = f"{n_gone:,} identifier set(s) of the last build are gone (a reloaded day or an erasure)"
+            else:
+                with transaction(con):
+                    # pending from here: a build that stops before intermediate.identifier_sets
+                    # makes the next one a full build
+                    run_sql(con, f"{_STEPS}/begin", {"mode": "incremental", "reason": None, "n_new_sets": n_new,
+                                                     "n_erasures": n_erasures})
+                    mark_changed(con, SETS)
+                    run_sql(con, f"{_STEPS}/apply_sets")
+                    run_sql(con, f"{_STEPS}/remember_loads")
+                    run_sql(con, f"{_STEPS}/sets_version")
+        finally:
+            run_sql(con, f"{_STEPS}/sets_cleanup")
+    if reason is not None:
+        run_sql(con, f"{_STEPS}/begin", {"mode": "full", "reason": reason, "n_new_sets": None,
+                                         "n_erasures": n_erasures})
+        build_model(con, SETS, params)
+        run_sql(con, f"{_STEPS}/partition_sets")
+        has_loads = all(has_table(con, t) for t in _LOAD_TABLES)
+        run_sql(con, f"{_STEPS}/remember_loads" if has_loads else f"{_STEPS}/forget_loads")
+        run_sql(con, f"{_STEPS}/sets_version")
+    md: dict[str, Any] = {"rows": count_rows(con, SETS), "identity_mode": "incremental" if reason is None else "full"}
     if reason:
         md["identity_reason"] = reason
     else:

@@ -9,7 +9,10 @@ threshold is 2 (tests/pipelines/test_incremental.small_config):
   are recomputed;
 * day 2: the kiosk signs in as u-2: a third user, so the kiosk is shared and persons 0 and 1
   split; the components of the kiosk and of u-2 are recomputed, person 4's never is.
-A reloaded day that removes a link builds identity in full, and says why.
+A reloaded day that removes a link builds identity in full, and says why; one that moves an
+event's kept copy to another day that was not reloaded stays incremental. After every nightly
+run, identity's own tables (the sets with their counts, per landing day too, and each set's
+customer) equal those of a full build.
 """
 
 from __future__ import annotations
@@ -63,14 +66,38 @@ def first_night(root: Path, cfg: Path, nightly: Path):
     return run
 
 
+# identity's tables that hold no node id, so a full build and an incremental one fill them alike
+IDENTITY_BOOKKEEPING = ("intermediate.identity_sets", "intermediate._identity_partition_sets",
+                        "intermediate.identifier_sets")
+
+
+def bookkeeping_differs(full_work: Path, nightly_work: Path) -> list[str]:
+    """The tables of IDENTITY_BOOKKEEPING whose rows differ between the two working files."""
+    out = []
+    with duckdb.connect(str(nightly_work), read_only=True) as con:
+        con.execute("attach $p as full_build (read_only)", {"p": str(full_work)})
+        for table in IDENTITY_BOOKKEEPING:
+            cols = [r[0] for r in con.execute(f"select * from {table} limit 0").description if r[0] != "identifiers"]
+            select = ", ".join(cols)
+            n = con.execute(f"select count(*) from (select {select} from {table} except all "
+                            f"select {select} from full_build.{table}) union all "
+                            f"select count(*) from (select {select} from full_build.{table} except all "
+                            f"select {select} from {table})").fetchall()
+            if any(c for (c,) in n):
+                out.append(table)
+    return out
+
+
 def nightly_equals_full(root: Path, cfg: Path, nightly: Path, k: int):
     """The nightly run through day k, then a full build over the same landing zone: identical."""
     end = START + timedelta(days=k)
     run = run_pipeline(root / "landing", nightly, config_dir=cfg, start=START, end=end, only_changed=True)
     assert run.result.success
     full = root / f"full-{k}" / "journeys.duckdb"
-    assert run_pipeline(root / "landing", full, config_dir=cfg, start=START, end=end).result.success
+    full_run = run_pipeline(root / "landing", full, config_dir=cfg, start=START, end=end)
+    assert full_run.result.success
     assert differing(full, nightly) == [], f"day {k}"
+    assert bookkeeping_differs(full_run.work, run.work) == [], f"day {k}"
     return run
 
 
@@ -129,3 +156,24 @@ def test_a_reloaded_day_that_removes_a_link_builds_identity_in_full(tmp_path):
     md = metadata(run, "identity_components")
     assert md["identity_mode"] == "incremental"
     assert md["recomputed_nodes"] == 6
+
+
+def test_an_event_whose_kept_copy_moves_to_a_day_not_reloaded_stays_incremental(tmp_path):
+    cfg = small_config(tmp_path)
+    landing = Landing(tmp_path / "landing")
+    nightly = tmp_path / "nightly" / "journeys.duckdb"
+
+    moved = landing.event(0, at(1, 0), "Signed In", user="u-0")
+    land(landing, 0, [landing.event(i, at(0, i), "Signed In", user=f"u-{i}") for i in range(3)])
+    land(landing, 1, [moved, landing.event(1, at(1, 1), "Product Viewed")])
+    nightly_equals_full(tmp_path, cfg, nightly, 1)
+    land(landing, 2, [moved, landing.event(2, at(2, 0), "Product Viewed")])  # a copy: day 1's is kept
+    run = nightly_equals_full(tmp_path, cfg, nightly, 2)
+    assert metadata(run, "identity_sets")["identity_mode"] == "incremental"
+
+    # day 1 is landed again without the event: day 2's copy is kept now, day 2 is not reloaded
+    land(landing, 1, [landing.event(1, at(1, 1), "Product Viewed")])
+    run = nightly_equals_full(tmp_path, cfg, nightly, 2)
+    md = metadata(run, "identity_sets")
+    assert md["identity_mode"] == "incremental", md.get("identity_reason")
+    assert md["new_sets"] == 0

@@ -319,3 +319,22 @@ def test_customer_profiles_persona_from_the_latest_profile():
     assert got[ids[("anonymous_id", "nobody")]] == ("unknown", None, None, None)
     assert ids[("crm_contact_id", "5")] not in got
     assert set(got) == set(event_customers(con).values())
+
+
+def test_the_sets_counted_per_landing_day_add_up_to_the_sets_counts():
+    """A full build counts the identifier sets per source and landing day too
+    (intermediate._identity_partition_sets, what a nightly run recounts by day): they add up to
+    intermediate.identity_sets, which also counts the profiles' sets."""
+    events = [ev("clickstream:1", anonymous_id="a1"), ev("clickstream:2", anonymous_id="a1", user_id="u1"),
+              ev("clickstream:3", anonymous_id="a1"), {"event_id": "crm:1", "source": "crm", "event_name": "x",
+                                                       "identifiers": {"crm_contact_id": "501"}},
+              ev("clickstream:4")]
+    profiles = [{"profile_id": "crm_contacts:501", "identifiers": {"crm_contact_id": "501", "email": "h1"}},
+                {"profile_id": "crm_contacts:502", "identifiers": {"crm_contact_id": "501"}}]
+    con = run(events, profiles)
+    sets = con.execute("select identifier_set, n_events, n_profiles from intermediate.identity_sets order by all").fetchall()
+    assert sets == [("{anonymous_id=a1, user_id=u1}", 1, 0), ("{anonymous_id=a1}", 2, 0),
+                    ("{crm_contact_id=501, email=h1}", 0, 1), ("{crm_contact_id=501}", 1, 1), ("{}", 1, 0)]
+    by_day = con.execute("select identifier_set, sum(n_events) from intermediate._identity_partition_sets "
+                         "group by all order by all").fetchall()
+    assert by_day == [(s, n) for s, n, _ in sets if n]

@@ -1,7 +1,8 @@
 -- identity, incremental: the rows of identity.customer_ids of the recomputed nodes (the affected
 -- components, intermediate._identity_affected) and of the new identifiers replaced, by the rule
 -- of sql/identity/customer_ids.sql. Each recomputed component is whole among them, so its
--- smallest identifier_key is found here.
+-- smallest identifier_key is found here. intermediate._identity_old_customers keeps the
+-- customers the replaced rows had.
 create or replace table intermediate._identity_redo as
 select n.node_id, n.identifier_type, n.identifier_value, n.identifier_key, n.is_shared
 from intermediate.identity_nodes as n
@@ -10,6 +11,13 @@ where n.node_id in (
     union
     select node_id from intermediate._identity_new_nodes
 );
+
+-- the customers they had: the identifier sets of those customers may change customer
+-- (add_identifier_sets.sql)
+create or replace table intermediate._identity_old_customers as
+select distinct c.customer_id
+from identity.customer_ids as c
+semi join intermediate._identity_redo using (identifier_type, identifier_value);
 
 delete from identity.customer_ids as c
 using intermediate._identity_redo as r
