@@ -25,19 +25,11 @@ import pytest
 
 from bench.golden import compare
 from tests.conftest import run_pipeline
+from tests.spark.test_spark_run import _materialized
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
 NEW_DAY = date(2025, 3, 8)  # the day after the generated ones (tests/spark/conftest.py: SMALL)
-
-
-def _materialized(run: Any) -> dict[str, dict[str, Any]]:
-    out = {}
-    for e in run.result.all_events:
-        if e.event_type_value == "ASSET_MATERIALIZATION":
-            m = e.event_specific_data.materialization
-            out[".".join(m.asset_key.path)] = {k: getattr(v, "value", v) for k, v in m.metadata.items()}
-    return out
 
 
 def _clickstream(landing: Path) -> list[dict]:
