@@ -16,7 +16,8 @@ final as (
         touchpoints,
         len(touchpoints) as n_touchpoints,
         count(*) as n_conversions,
-        fsum(revenue) as revenue
+        -- a decimal sum, exact in any order (marts/attribution.sql, rule_credits)
+        coalesce(sum(try_cast(revenue as decimal(38, 18))), 0)::double as revenue
     from journey_sets
     group by touchpoints
 )

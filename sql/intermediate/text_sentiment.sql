@@ -48,7 +48,9 @@ sums as (
     select
         text,
         count(*) as n_sentiment_words,
-        sum(valence) as valence_sum
+        -- exact in any order (a lexicon valence times the negation scalar has at most a few
+        -- decimals): the sentiment below, a curve of the sum, must not see its last bit move
+        sum(valence::decimal(38, 6))::double as valence_sum
     from valences
     group by text
 ),

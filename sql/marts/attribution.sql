@@ -68,7 +68,7 @@ weights as (
         (touch_index = 1)::double as first_touch,
         (touch_index = n_touches)::double as last_touch,
         1.0 / n_touches as linear,
-        decay / sum(decay) over (partition by journey_id) as time_decay,
+        decay / sum(decay::decimal(38, 18)) over (partition by journey_id) as time_decay,
         case
             when n_touches = 1 then 1.0
             when n_touches = 2 then 0.5
@@ -91,12 +91,16 @@ unpivoted as (
     select journey_id, touchpoint, revenue, 'position_based' as model, position_based as weight from weights
 ),
 
+-- Sums of doubles depend on the order of their terms, which differs between engines (and runs
+-- of Spark): a value near a rounding edge of the stored 12 significant digits could round
+-- either way. Each term is summed as a decimal of 18 places instead, exactly and in any order
+-- (a revenue that is not a number, which no decimal holds, is left out).
 rule_credits as (
     select
         model,
         touchpoint,
-        fsum(weight) as conversions,
-        fsum(weight * revenue) as revenue
+        sum(weight::decimal(38, 18))::double as conversions,
+        sum(try_cast(weight * revenue as decimal(38, 18)))::double as revenue
     from unpivoted
     group by model, touchpoint
 ),
@@ -138,7 +142,7 @@ final as (
         credits.conversions,
         credits.revenue,
         credits.conversions
-        / nullif(sum(credits.conversions) over (partition by credits.model), 0) as share,
+        / nullif(sum(credits.conversions::decimal(38, 18)) over (partition by credits.model), 0) as share,
         credits.removal_effect,
         coalesce(journeys_touching.n_converting_journeys, credits.n_converting_journeys, 0)
             as n_converting_journeys,

@@ -54,6 +54,9 @@ CASES = {
         "select [1, 2] && [2, 3], [1] && [4], ['a'] && [], [1] && null::integer[]", None),
     "thousands: format('{:,}', n) puts a comma between thousands": (
         "select n, format('{:,}', n) from (values (0), (999), (1000), (1234567), (-45678)) t(n)", None),
+    "decimal_division: a decimal divided is a double, as in DuckDB, not a decimal of 12 places": (
+        "select n, 1.0 / n, 0.2 / (n - 2), (0.5 + 0.25) / n, 100.0 * n / 7, n / 2, 1e6 / n from"
+        " (values (3), (7), (9), (13)) t(n)", None),
     "days: to_days(n) is an interval of n days": (
         "select date '2024-01-01' + to_days(7), date '2024-01-08' - to_days($n) = date '2024-01-01',"
         " timestamp '2024-01-01 10:00:00' + to_days(1)", {"n": 7}),

@@ -337,6 +337,30 @@ def is_thousands(node: exp.Expression) -> bool:
             and node.this.this == "{:,}" and len(node.expressions) == 1)
 
 
+def _decimal_typed(node: exp.Expression) -> bool:
+    """Whether `node` holds a decimal literal (`1.0`, `0.2`; not `1e6`, a double on both
+    engines) reached through arithmetic alone, so that Spark types it DECIMAL."""
+    if isinstance(node, exp.Literal):
+        return not node.is_string and "." in node.this and not any(c in node.this for c in "eE")
+    if isinstance(node, exp.Paren | exp.Neg | exp.Add | exp.Sub | exp.Mul | exp.Div):
+        return any(_decimal_typed(c) for c in node.iter_expressions())
+    return False
+
+
+def decimal_division(node: exp.Expression) -> exp.Expression | None:
+    """A division with a decimal operand is a DOUBLE division, as in DuckDB (which divides
+    decimals as doubles): the decimal side is cast to double. Spark keeps the quotient a
+    DECIMAL of fixed scale (`1.0 / 7` is 0.142857142857, 12 places), which moved the
+    attribution weights `1.0 / n_touches` in the 12th significant digit of their sums."""
+    if not isinstance(node, exp.Div):
+        return None
+    sides = [node.this, node.expression]
+    if not any(_decimal_typed(s) for s in sides):
+        return None
+    this, other = (exp.cast(s.copy(), "double") if _decimal_typed(s) else s.copy() for s in sides)
+    return exp.Div(this=this, expression=other, typed=node.args.get("typed"), safe=node.args.get("safe"))
+
+
 def days(node: exp.Expression) -> exp.Expression | None:
     """`to_days(n)` is an interval of n days: `make_dt_interval(n, 0, 0, 0)`."""
     if isinstance(node, exp.ToDays):
@@ -477,6 +501,7 @@ def map_text(columns: frozenset[str]) -> Rule:
 RULES: tuple[Rule, ...] = (
     inline_macros, zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, range_table, series,
     ordered_list, histogram, percentile, like_escape, list_overlap, thousands, days, cte_hint, json_paths,
+    decimal_division,
 )
 
 
