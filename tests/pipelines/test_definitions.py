@@ -13,7 +13,8 @@ BOOKKEEPING = {"intermediate._table_versions", "_journeys.published_tables",
                "intermediate._incremental_state", "intermediate._model_fingerprints",
                "intermediate._built_identifier_sets", "intermediate._built_profiles",
                "intermediate._identity_state", "intermediate._identity_partition_sets",
-               "intermediate._identity_loads", "intermediate._identity_duplicates"}
+               "intermediate._identity_loads", "intermediate._identity_duplicates",
+               "intermediate._day_writes"}
 
 
 def test_assets_jobs_schedules_sensors():
