@@ -191,9 +191,8 @@ def drop_temp_objects(con: duckdb.DuckDBPyConnection) -> int:
     connection kept open from one step to the next holds no step's scratch tables in memory.
     Returns how many were dropped."""
     found = run_sql(con, "ops/catalog/temp_objects").fetchall()
-    for kind, name in found:
-        template = "drop table if exists temp.main.{name}" if kind == "table" else "drop view if exists temp.main.{name}"
-        con.execute(sql_with(template, name=name))
+    for (statement,) in found:
+        con.execute(statement)
     return len(found)
 
 

@@ -1,10 +1,11 @@
 -- The temporary tables and views of the connection (registered frames included): what a step
 -- leaves behind when it ends, dropped then as closing its own connection used to drop them.
-select 'table' as kind, table_name as name
+-- Each row is the statement that drops one (transforms.warehouse.drop_temp_objects runs them).
+select 'drop table if exists temp.main.' || '"' || replace(table_name, '"', '""') || '"' as statement
 from duckdb_tables()
 where temporary
 union all
-select 'view' as kind, view_name as name
+select 'drop view if exists temp.main.' || '"' || replace(view_name, '"', '""') || '"' as statement
 from duckdb_views()
 where temporary and not internal
-order by kind, name;
+order by statement;
