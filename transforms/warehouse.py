@@ -640,7 +640,12 @@ PUBLISH_SCOPE = {
 def _replace_customers(con: duckdb.DuckDBPyConnection, t: PublishedTable) -> tuple[int, int]:
     """Replace the rows of the customers of temp table publish_scope of the analyst file's
     `t` by the working file's. Returns (rows deleted, rows inserted)."""
-    where = PUBLISH_SCOPE[str(t.scope_key)]
+    return _replace_rows(con, t, PUBLISH_SCOPE[str(t.scope_key)])
+
+
+def _replace_rows(con: duckdb.DuckDBPyConnection, t: PublishedTable, where: str) -> tuple[int, int]:
+    """Delete the rows of the analyst file's `t` that `where` holds for and copy the working
+    file's rows it holds for. Returns (rows deleted, rows inserted)."""
     deleted = con.execute(sql_with("delete from {s}.{t} where ", s=t.schema, t=t.table) + where).fetchall()[0][0]
     inserted = con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t} where ", s=t.schema, t=t.table)
                            + where).fetchall()[0][0]
@@ -682,10 +687,7 @@ def _replace_days(con: duckdb.DuckDBPyConnection, t: PublishedTable, held_versio
         raise RuntimeError(f"{t.relation}: the day writes since the published version are gone")
     if t.scope_key == "event_id":
         run_sql(con, "ops/warehouse/publish_event_ids", {"held": t.relation, "work": "work." + t.relation})
-    where = PUBLISH_DAYS[str(t.scope_key)]
-    deleted = con.execute(sql_with("delete from {s}.{t} where ", s=t.schema, t=t.table) + where).fetchall()[0][0]
-    inserted = con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t} where ", s=t.schema, t=t.table)
-                           + where).fetchall()[0][0]
+    deleted, inserted = _replace_rows(con, t, PUBLISH_DAYS[str(t.scope_key)])
     days = run_sql(con, "ops/warehouse/count_rows", {"relation": "publish_days"}).fetchall()[0][0]
     return {"days": days, "deleted": deleted, "inserted": inserted}
 
