@@ -795,7 +795,9 @@ def publish(paths: WarehousePaths, *, full: bool = False, memory_limit: str | No
             reason = "asked for a full rewrite" if full else _copy_previous(paths, src, tmp)
             if reason is not None:
                 _remove_temp(tmp)
+            copied_at = time.monotonic()
             info = _write_published(paths, src, tmp, memory_limit, threads, finalize, incremental=reason is None)
+            info["phase_seconds"] = {"copy previous": round(copied_at - t0, 3), **info["phase_seconds"]}
         finally:
             _remove_temp(tmp)
     info["mode"] = "full" if reason else "incremental"
@@ -827,6 +829,8 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
     """Bring `tmp` (a copy of the analyst file when `incremental`, else nothing yet) up to date
     with the working file `src`, then fsync it and rename it over the published file."""
     copied = tmp.stat().st_size if incremental else 0
+    phases: dict[str, float] = {}
+    lap = _stopwatch(phases)
     con = connect(tmp, memory_limit=memory_limit, threads=threads, temp_dir=paths.temp_dir, schemas=())
     try:
         con.execute("attach $p as work (read_only)", {"p": str(src)})
@@ -853,6 +857,7 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
             con.execute("checkpoint")  # the dropped tables' blocks become free for the new rows
         else:
             changed = whole = tables
+        lap("compare and drop")
         used_before, _ = _used_bytes(con)
         for schema in sorted({t.schema for t in whole}):
             con.execute(sql_with("create schema if not exists {schema}", schema=schema))
@@ -860,13 +865,16 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
             con.execute(t.create)
             con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t}", s=t.schema, t=t.table))
             apply_comments(con, t.relation)  # from the same YAML as the working table's
+        lap("whole tables")
         rows: dict[str, dict[str, int]] = {}
         if by_customer:
             run_sql(con, "ops/warehouse/publish_scope", {"dirty": "work." + DIRTY_CUSTOMERS})
             for t in by_customer:  # comments stay: the table is not recreated
                 deleted, inserted = _replace_customers(con, t)
                 rows[t.relation] = {"deleted": deleted, "inserted": inserted}
+        lap("rows by customer")
         rows_by_day = {t.relation: _replace_days(con, t, str(held[t.relation][0])) for t in by_day}
+        lap("rows by day")
         _record_versions(con, tables)
         con.execute("detach work")
         if finalize is not None:
@@ -875,6 +883,7 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
         used_after, _ = _used_bytes(con)
     finally:
         con.close()
+    lap("checkpoint")
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.chmod(tmp, PUBLISHED_FILE_MODE)  # analysts' tools read it: normal permissions
@@ -884,9 +893,21 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    lap("sync and rename")
     return {"tables": len(tables), "changed_tables": [t.relation for t in changed], "dropped_tables": dropped,
             "rows_replaced_by_customer": rows, "rows_replaced_by_day": rows_by_day,
-            "copied_bytes": copied, "written_bytes": max(used_after - used_before, 0)}
+            "copied_bytes": copied, "written_bytes": max(used_after - used_before, 0), "phase_seconds": phases}
+
+
+def _stopwatch(phases: dict[str, float]) -> Callable[[str], None]:
+    """A lap timer: each call records the seconds since the previous one under its name."""
+    last = [time.monotonic()]
+
+    def lap(name: str) -> None:
+        now = time.monotonic()
+        phases[name] = round(now - last[0], 3)
+        last[0] = now
+    return lap
 
 
 def _record_versions(con: duckdb.DuckDBPyConnection, tables: list[PublishedTable]) -> None:

@@ -55,6 +55,9 @@ def test_a_second_run_publishes_incrementally_and_equals_a_fresh_publish(tmp_pat
     assert md["mode"] == "incremental" and md["copied_bytes"] > 0
     assert {"staging.events", "raw._partitions", "marts.pipeline_runs"} <= set(md["changed_tables"])
     assert md["summary"].startswith(f"{len(md['changed_tables'])} of {md['tables']} tables changed")
+    assert list(md["phase_seconds"]) == ["record the build", "checkpoint working file", "copy previous",
+                                         "compare and drop", "whole tables", "rows by customer", "rows by day",
+                                         "checkpoint", "sync and rename"]
 
     fresh = WarehousePaths(published=tmp_path / "fresh" / "journeys.duckdb")
     fresh.published.parent.mkdir()

@@ -1,6 +1,7 @@
 """Publishing: the analyst file is replaced atomically once every table of the run is built."""
 
 
+import time
 from collections.abc import Sequence
 
 import dagster as dg
@@ -50,10 +51,13 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         if journeys.unchanged_since is not None:  # the analyst file is left as it is, byte for byte
             context.log.info(f"Nothing new since {journeys.unchanged_metadata()['nothing_new_since']}: nothing published")
             return dg.MaterializeResult(metadata={"path": str(journeys.paths.published), **journeys.unchanged_metadata()})
+        t0 = time.monotonic()
         with journeys.connect() as con:
             finish_incremental(con)  # every model is built: the next run compares with this one
+            t1 = time.monotonic()
             run_sql(con, "ops/catalog/checkpoint")  # the working file is whole before it is copied
-        journeys.close_connection()  # publishing attaches the working file: no connection may hold it
+        journeys.close_connection()
+        before = {"record the build": round(t1 - t0, 3), "checkpoint working file": round(time.monotonic() - t1, 3)}  # publishing attaches the working file: no connection may hold it
         s = journeys.config.settings
         at = utcnow()
         info = publish(journeys.paths, full=config.full_rewrite, memory_limit=s.duckdb_memory_limit,
@@ -66,11 +70,13 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         context.log.info(f"Published {journeys.paths.published}: {info['summary']} in {info['seconds']}s")
         changed, dropped = info.pop("changed_tables"), info.pop("dropped_tables")
         by_customer = info.pop("rows_replaced_by_customer", {})
+        phases = {**before, **info.pop("phase_seconds")}
         return dg.MaterializeResult(metadata={
             "path": str(journeys.paths.published), **info,
             "changed_tables": dg.MetadataValue.json(changed),
             "dropped_tables": dg.MetadataValue.json(dropped),
             "rows_replaced_by_customer": dg.MetadataValue.json(by_customer),
+            "phase_seconds": dg.MetadataValue.json(phases),
         })
 
     return published
