@@ -165,3 +165,48 @@ def test_a_failing_check_in_a_run_blocks_and_says_where_to_look(tmp_path: Path):
     assert _failure_reason(evaluation) == (
         "check probabilities_sum_to_one did not pass: 1 offending row(s), the select in "
         "sql/checks/marts/touchpoint_transitions/probabilities_sum_to_one.sql")
+
+
+def nightly_tables() -> duckdb.DuckDBPyConnection:
+    """staging.events and intermediate.classified_events that agree, 3 events each of customers
+    c1 (rebuilt by the run: intermediate.dirty_customers) and c2 (not)."""
+    con = duckdb.connect()
+    con.execute("create schema staging; create schema intermediate")
+    con.execute("create table staging.events as select c || ':' || i as event_id, 'clickstream' as source, "
+                "date '2025-01-01' + i::integer as _partition from (values ('c1'), ('c2')) as t(c), range(3) as r(i)")
+    con.execute("create table intermediate.classified_events as select event_id, "
+                "split_part(event_id, ':', 1) as customer_id from staging.events")
+    con.execute("create table intermediate.dirty_customers as select 'c1' as customer_id")
+    return con
+
+
+def test_the_nightly_form_of_every_event_exactly_once_catches_what_the_run_rebuilt():
+    check = find_check("intermediate.classified_events/every_event_exactly_once")
+    nightly = dict(check.scoped)["by_customer"]
+    sql = nightly.read_text(encoding="utf-8").strip().rstrip(";")
+    params = check_params(load_config()) | {"run_id": "run-2"}
+
+    def found(con, select=sql):
+        return con.sql(select, params=bind(select, params)).fetchall()
+
+    assert found(nightly_tables()) == []
+    # a rebuilt row lost: the counts disagree, the event-by-event match names it
+    con = nightly_tables()
+    con.execute("delete from intermediate.classified_events where event_id = 'c1:2'")
+    assert found(con) == [("c1:2", "missing from intermediate.classified_events")]
+    # an event twice among the rebuilt rows, its staged copy planted too: counts and hashes agree,
+    # only the rebuilt rows' ids tell (the nightly form does not group the history by event id)
+    con = nightly_tables()
+    con.execute("insert into staging.events select * from staging.events where event_id = 'c1:0'")
+    con.execute("insert into intermediate.classified_events values ('c1:0', 'c1')")
+    assert found(con) == [("c1:0", "more than once in intermediate.classified_events")]
+    # the same in the rows of a customer the run did not rebuild: only the full check looks there
+    con = nightly_tables()
+    con.execute("insert into staging.events select * from staging.events where event_id = 'c2:0'")
+    con.execute("insert into intermediate.classified_events values ('c2:0', 'c2')")
+    assert found(con) == []
+    assert found(con, check.sql) == [("c2:0", "more than once in intermediate.classified_events")]
+    # an event without a customer is seen anywhere (a narrow scan)
+    con = nightly_tables()
+    con.execute("update intermediate.classified_events set customer_id = null where event_id = 'c2:1'")
+    assert found(con) == [("c2:1", "without a customer")]

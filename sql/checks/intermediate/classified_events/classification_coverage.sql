@@ -1,33 +1,41 @@
 -- Share of each source's events that some rule classifies (not 'unclassified') is at least settings coverage_threshold.
 -- offending rows: one per source below $coverage_threshold, with the event names to write
 -- rules for (rules.yaml), most frequent first
--- (the classification is keyed by event_id; source and event name are the event's, in staging.events)
-with classified as (
-    select
-        e.source,
-        e.event_name,
-        c.rule_id
-    from intermediate.classified_events as c
-    inner join staging.events as e on c.event_id = e.event_id
-),
-
-per_source as (
+-- The share is counted on intermediate.classified_events alone (it carries each event's source
+-- and rule), two narrow columns: the same file serves every run, nightly or full. Only a source
+-- below the threshold has its unclassified events matched with staging.events (event_id) for
+-- their names: while `below` is empty DuckDB stops that scan at its first chunk.
+with per_source as (
     select
         source,
         count(*) as n_events,
         count(rule_id) as n_classified,
         count(rule_id) / count(*) as coverage
-    from classified
+    from intermediate.classified_events
     group by source
+),
+
+below as (
+    select source
+    from per_source
+    where coverage < $coverage_threshold
+),
+
+unclassified_ids as (
+    select
+        c.event_id
+    from below as b
+    inner join intermediate.classified_events as c on b.source = c.source
+    where c.rule_id is null
 ),
 
 unclassified as (
     select
-        source,
-        event_name,
+        e.source,
+        e.event_name,
         count(*) as n_events
-    from classified
-    where rule_id is null
+    from unclassified_ids as u
+    inner join staging.events as e on u.event_id = e.event_id
     group by all
 ),
 
@@ -46,6 +54,6 @@ select
     p.coverage,
     t.unclassified_events
 from per_source as p
+inner join below as b using (source)
 left join top_unclassified as t using (source)
-where p.coverage < $coverage_threshold
 order by p.source
