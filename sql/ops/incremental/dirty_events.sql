@@ -37,11 +37,18 @@ with sets_now as (
     select e.identifiers::varchar as identifier_set
     from staging.events as e
     semi join (select event_id from held_before anti join staged_now using (event_id)) using (event_id)
+),
+
+-- their customers, read from the sets the events name only (a left join would hash every set)
+sets_found as (
+    select identifier_set, customer_id
+    from intermediate.identifier_sets
+    semi join sets_now using (identifier_set)
 )
 
 select s.customer_id
 from sets_now as n
-left join intermediate.identifier_sets as s using (identifier_set)
+left join sets_found as s using (identifier_set)
 union
 select customer_id from held_before
 union

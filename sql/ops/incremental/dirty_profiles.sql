@@ -22,8 +22,7 @@ select
     md5(p::varchar) as digest,
     p.source,
     p._partition
-from staging.profiles as p
-semi join candidate_profiles using (profile_id);
+from (select * from staging.profiles semi join candidate_profiles using (profile_id)) as p;
 
 insert into found
 select s.customer_id
