@@ -182,8 +182,8 @@ def start_run(con: duckdb.DuckDBPyConnection, *, force_full: str | None = None,
                  "config_digest": config_digest(config) if config is not None else None})
     md: dict[str, Any] = {"mode": mode, "reason": reason or "", "customers": n}
     if mode == "incremental" and compared_with == "copies":
-        md["compared_with"] = ("the last build's copies of every identifier set and profile (a working file "
-                               "from an older version); from the next run on, identity's change log")
+        md["compared_with"] = ("the copies of every identifier set and profile an older version kept; "
+                               "identity's change log from the next run on")
     return md
 
 
