@@ -32,6 +32,8 @@ erasure, and when its tables were written by another build (Spark).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,7 @@ import duckdb
 
 from transforms.config import IdentitySettings
 from transforms.warehouse import (
+    VERSIONS_TABLE,
     build_model,
     count_rows,
     has_table,
@@ -165,20 +168,60 @@ def build_identity_sets(con: duckdb.DuckDBPyConnection, params: dict[str, Any], 
     return md
 
 
-def build_identity_table(con: duckdb.DuckDBPyConnection, relation: str, params: dict[str, Any]) -> dict[str, Any]:
+def build_identity_table(con: duckdb.DuckDBPyConnection, relation: str, params: dict[str, Any], *,
+                         track_moves: bool = True) -> dict[str, Any]:
     """Build one table of identity after intermediate.identity_sets: in full, or, in an
     incremental identity build, by its statement of INCREMENTAL_STATEMENTS (in one transaction).
-    intermediate.identifier_sets, the last, finishes the identity build."""
+    intermediate.identifier_sets, the last, finishes the identity build, and adds the sets whose
+    customer changed to identity's change log (`recording_moves`; `track_moves=False` in a run
+    that builds everything in full, which needs no log)."""
     if relation in INCREMENTAL_STATEMENTS and _incremental_now(con):
         with transaction(con):
+            tracked = relation == LAST and moves_current(con)
             mark_changed(con, relation)
-            run_sql(con, f"{_STEPS}/{INCREMENTAL_STATEMENTS[relation]}", params)
+            run_sql(con, f"{_STEPS}/{INCREMENTAL_STATEMENTS[relation]}", params)  # LAST: adds to the log
+            if tracked:
+                run_sql(con, "ops/incremental/moves_version")
         md: dict[str, Any] = {"identity_mode": "incremental", "rows": count_rows(con, relation)}
     else:
-        md = {"rows": build_model(con, relation, params)}
+        with recording_moves(con, relation == LAST and track_moves):
+            md = {"rows": build_model(con, relation, params)}
     if relation == LAST and identity_run(con) is not None:
         run_sql(con, f"{_STEPS}/finish")
     return md
+
+
+MOVES_TABLES = ("intermediate._identity_moves", "intermediate._identity_moves_state", VERSIONS_TABLE)
+
+
+def moves_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether identity's change log (intermediate._identity_moves: the identifier sets whose
+    customer changed since the run's last dirty set, old and new customer) covers
+    intermediate.identifier_sets as it is. Started by a run's dirty-set step
+    (sql/ops/incremental/reset_tracking.sql); a write of the table outside identity's build
+    leaves it behind, and the next run then builds in full."""
+    found = {r for (r,) in run_sql(con, f"{_STEPS}/existing_tables", {"r": list(MOVES_TABLES)}).fetchall()}
+    return found == set(MOVES_TABLES) and bool(run_sql(con, "ops/incremental/moves_current").fetchall()[0][0])
+
+
+@contextlib.contextmanager
+def recording_moves(con: duckdb.DuckDBPyConnection, enabled: bool) -> Iterator[None]:
+    """Around a write of intermediate.identifier_sets in full (a full identity build, or one on
+    Spark) when identity's change log is current: each set's customer before it, then the sets
+    whose customer changed added to the log (a comparison of every set, as the write read every
+    set). The incremental build adds its own (add_identifier_sets.sql)."""
+    tracked = enabled and moves_current(con)
+    if tracked:
+        run_sql(con, f"{_STEPS}/moves_before")
+    try:
+        yield
+        if tracked:
+            with transaction(con):
+                run_sql(con, f"{_STEPS}/moves_full")
+                run_sql(con, "ops/incremental/moves_version")
+    finally:
+        if tracked:
+            run_sql(con, f"{_STEPS}/moves_cleanup")
 
 
 def identity_params(settings: IdentitySettings) -> dict[str, Any]:

@@ -9,10 +9,16 @@ identifier set becomes a subquery of the customers in scope), then deletes the s
 the target and inserts the result, in one transaction. The model's SQL file is not edited: the
 same select runs unrestricted (create or replace) in a full build.
 
-The dirty set (sql/ops/incremental/dirty_customers.sql) compares with what the last finished run
-built: the events the loads decided again, identity changes, profile changes. A run builds in
-full when there is no finished run to compare with, when an erasure was recorded since, or when
-an event without a customer is touched; a model whose fingerprint (its SQL and bound parameters,
+The dirty set (sql/ops/incremental/dirty_*.sql) reads what changed since the last run started,
+at the cost of what the loads touched, not of the history: the events of the landing days loaded
+since (and the rare events whose staged copy moved to another day), identity's change log
+(intermediate._identity_moves: identity writes the identifier sets whose customer changed in
+the same step as intermediate.identifier_sets), and the digests of the profiles those days
+hold (intermediate._profile_digests); with the dirty set of a run that did not finish. A working
+file from before the log compares once with the whole copies the last finished run kept. A run
+builds in full when there is no earlier run to compare with, when an erasure was recorded since,
+when intermediate.identifier_sets was written outside identity's build, or when an event without
+a customer is touched; a model whose fingerprint (its SQL and bound parameters,
 with those of everything it reads) changed is built in full, and so is everything after it.
 """
 
@@ -30,10 +36,14 @@ from typing import Any
 import duckdb
 
 from transforms.config import Config
-from transforms.warehouse import SQL_DIR, has_table, replace_scope, run_sql, table_doc
+from transforms.identity import moves_current
+from transforms.warehouse import SQL_DIR, has_table, replace_scope, run_sql, table_doc, transaction
 
 KEYS = ("customer_id", "journey_id")
 DIRTY = "intermediate.dirty_customers"
+PROFILE_DIGESTS = "intermediate._profile_digests"
+# the whole copies the last finished run kept in working files from before identity's change log
+OLD_COPIES = ("intermediate._built_identifier_sets", "intermediate._built_profiles")
 
 
 def incremental_key(relation: str) -> str | None:
@@ -111,14 +121,30 @@ def config_digest(config: Config) -> str:
     return h.hexdigest()[:16]
 
 
+def _compared_with(con: duckdb.DuckDBPyConnection) -> str | None:
+    """What this run's dirty set can compare with: "log" (identity's change log is current and
+    the profiles' digests are kept: the dirty set reads only what the loads touched), "copies"
+    (a working file from before the log: the last finished run's whole copies of every identifier
+    set's customer and of every profile), or None (nothing: the run builds in full)."""
+    if has_table(con, PROFILE_DIGESTS) and moves_current(con):
+        return "log"
+    if all(has_table(con, t) for t in OLD_COPIES):
+        return "copies"
+    return None
+
+
 def start_run(con: duckdb.DuckDBPyConnection, *, force_full: str | None = None,
               config: Config | None = None) -> dict[str, Any]:
-    """Decide this run's mode and write its dirty set. Returns metadata for a person."""
+    """Decide this run's mode and write its dirty set (sql/ops/incremental/dirty_*.sql), then
+    move on what the next run compares with (identity's change log emptied, the digests of the
+    profiles compared replaced; all of it again after a full decision), in one transaction with
+    the run's state. Returns metadata for a person."""
     ensure_state(con)
     previous = run_sql(con, "ops/incremental/read_state").fetchall()
     newest, has_erasures = (run_sql(con, "ops/incremental/newest_load").fetchall()[0]
                             if has_table(con, "raw._partitions") else (None, 0))  # models built without a ledger (tests)
     n_erasures = run_sql(con, "ops/incremental/count_erasures").fetchall()[0][0] if has_erasures else 0
+    compared_with = _compared_with(con)
     reason = force_full
     if reason is None:
         if not previous:
@@ -127,20 +153,38 @@ def start_run(con: duckdb.DuckDBPyConnection, *, force_full: str | None = None,
             reason = "the previous full build did not finish"
         elif previous[0][3] != n_erasures:
             reason = "an erasure was recorded since the last build"
-        elif not has_table(con, "intermediate._built_identifier_sets"):
-            reason = "no earlier build to compare with"
-    if reason is None:
-        n, n_null = run_sql(con, "ops/incremental/dirty_customers", {
-            "since": previous[0][2], "keep_previous": bool(previous[0][1])}).fetchall()[0]
-        if n_null:
-            reason = "an event without a customer changed"
-    if reason is not None:
-        n, _ = run_sql(con, "ops/incremental/all_customers").fetchall()[0]
-    mode = "full" if reason else "incremental"
-    run_sql(con, "ops/incremental/start_run",
-            {"mode": mode, "built_through": newest, "n_erasures": n_erasures, "reason": reason,
-             "config_digest": config_digest(config) if config is not None else None})
-    return {"mode": mode, "reason": reason or "", "customers": n}
+        elif compared_with is None:
+            reason = ("no record of what changed since the last build (intermediate.identifier_sets "
+                      "was written outside identity's build)")
+    with transaction(con):  # a failure rolls back every statement, the temp tables with them
+        if reason is None:
+            run_sql(con, "ops/incremental/dirty_events", {
+                "since": previous[0][2], "keep_previous": bool(previous[0][1])})
+            if compared_with == "log":
+                run_sql(con, "ops/incremental/dirty_moves")
+                run_sql(con, "ops/incremental/dirty_profiles")
+            else:
+                run_sql(con, "ops/incremental/dirty_snapshot")
+            n, n_null = run_sql(con, "ops/incremental/dirty_customers").fetchall()[0]
+            if n_null:
+                reason = "an event without a customer changed"
+        if reason is not None:
+            n, _ = run_sql(con, "ops/incremental/all_customers").fetchall()[0]
+        if reason is None and compared_with == "log":
+            run_sql(con, "ops/incremental/advance_tracking")
+            run_sql(con, "ops/incremental/moves_version")
+        else:
+            run_sql(con, "ops/incremental/reset_tracking")
+        run_sql(con, "ops/incremental/dirty_cleanup")
+        mode = "full" if reason else "incremental"
+        run_sql(con, "ops/incremental/start_run",
+                {"mode": mode, "built_through": newest, "n_erasures": n_erasures, "reason": reason,
+                 "config_digest": config_digest(config) if config is not None else None})
+    md: dict[str, Any] = {"mode": mode, "reason": reason or "", "customers": n}
+    if mode == "incremental" and compared_with == "copies":
+        md["compared_with"] = ("the copies of every identifier set and profile an older version kept; "
+                               "identity's change log from the next run on")
+    return md
 
 
 def finish_run(con: duckdb.DuckDBPyConnection) -> bool:

@@ -39,11 +39,13 @@ from transforms.designs import design_params, retention_params
 from transforms.funnels import build_funnel_tables
 from transforms.identity import (
     IDENTITY_TABLES,
+    LAST,
     SETS,
     build_components,
     build_identity_sets,
     build_identity_table,
     identity_params,
+    recording_moves,
 )
 from transforms.incremental import (
     DIRTY,
@@ -199,6 +201,8 @@ def _dirty_customers(con: duckdb.DuckDBPyConnection, config: Config, *, full: bo
         md["summary"] = f"full build ({md['reason']})"
     else:
         md["summary"] = f"incremental build for {md['customers']:,} customer(s) with new or changed data"
+        if "compared_with" in md:
+            md["summary"] += f" (compared with {md['compared_with']})"
     if changed:
         md["summary"] += "; " + changed_line(changed)
     return md
@@ -340,9 +344,10 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
     if config.settings.engine == "spark":  # transforms/engines/spark_run.py
         from transforms.engines.spark_run import build_on_spark
 
-        md = build_on_spark(con, relation, config, params, step, graph(),
-                            lambda: _build_duckdb(con, relation, config, params, step, full),
-                            scoped=_scoped_on_spark(con, relation, config, params, step, full))
+        with recording_moves(con, relation == LAST and not full):  # identity's change log (identity.py)
+            md = build_on_spark(con, relation, config, params, step, graph(),
+                                lambda: _build_duckdb(con, relation, config, params, step, full),
+                                scoped=_scoped_on_spark(con, relation, config, params, step, full))
         fps = fingerprints(config, params)
         for r in step.writes if step is not None else (relation,):
             save_fingerprint(con, r, fps[r])
@@ -391,7 +396,7 @@ def _build_duckdb(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
         elif relation == SETS:
             md = build_identity_sets(con, dict(params), full_reason=_identity_full_reason(con, config, params, full))
         elif relation in IDENTITY_TABLES:
-            md = build_identity_table(con, relation, dict(params))
+            md = build_identity_table(con, relation, dict(params), track_moves=not full)
         else:
             md = {"rows": build_model(con, relation, params)}
         save_fingerprint(con, relation, fingerprint)

@@ -11,7 +11,7 @@ from pipelines.definitions import defs
 # the inner state of publish, of the runner and of identity's incremental build
 BOOKKEEPING = {"intermediate._table_versions", "_journeys.published_tables",
                "intermediate._incremental_state", "intermediate._model_fingerprints",
-               "intermediate._built_identifier_sets", "intermediate._built_profiles",
+               "intermediate._identity_moves", "intermediate._identity_moves_state", "intermediate._profile_digests",
                "intermediate._identity_state", "intermediate._identity_partition_sets",
                "intermediate._identity_loads", "intermediate._identity_duplicates",
                "intermediate._day_writes"}

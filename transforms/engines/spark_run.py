@@ -36,7 +36,7 @@ whose files are new or changed since the working file's ledger (the fingerprints
 transforms.ingest writes and `pending_days` reads), and replaces those days' rows of the staged
 tables by sql/ingest/stage.sql's own statements, deletes included, source by source; the other
 days' rows are read back from the Parquet tables and kept. The dirty set is the driver's
-(ON_DRIVER: sql/ops/incremental/dirty_customers.sql on the working file). A model with
+(ON_DRIVER: sql/ops/incremental/dirty_*.sql on the working file). A model with
 `incremental_by` whose fingerprint is unchanged then writes (its rows of the other customers) ∪
 (its select restricted to the dirty customers, by `warehouse.scoped_select`, the restriction
 the DuckDB path applies), swapped in as a new generation; a changed SQL or configuration, or a

@@ -5,7 +5,9 @@
 -- they are one component and the set's customer is that component's; if one of them was
 -- recomputed, so was the whole component, and the set's old customer is among the old
 -- customers. A set of shared identifiers only keeps its customer (an identifier stays shared
--- once it is: links only grow in an incremental build).
+-- once it is: links only grow in an incremental build). The sets whose customer changed are
+-- added to identity's change log (intermediate._identity_moves) with the customer they had and
+-- the one they have: the next dirty set reads them there (sql/ops/incremental/dirty_moves.sql).
 create or replace temp table identity_redo_sets as
 select s.identifier_set, s.identifiers
 from intermediate.identity_sets as s
@@ -15,6 +17,11 @@ where s.identifier_set in (
     union
     select identifier_set from intermediate._identity_new_sets
 );
+
+create or replace temp table identity_redo_before as
+select identifier_set, customer_id
+from intermediate.identifier_sets
+where identifier_set in (select identifier_set from identity_redo_sets);
 
 delete from intermediate.identifier_sets
 where identifier_set in (select identifier_set from identity_redo_sets);
@@ -40,4 +47,16 @@ inner join identity.customer_ids as c
     and m.identifier_value = c.identifier_value
 group by m.identifier_set;
 
+insert into intermediate._identity_moves by name
+select
+    r.identifier_set,
+    b.customer_id as old_customer_id,
+    s.customer_id as new_customer_id
+from identity_redo_sets as r
+left join identity_redo_before as b on r.identifier_set = b.identifier_set
+left join intermediate.identifier_sets as s on r.identifier_set = s.identifier_set
+where b.customer_id is distinct from s.customer_id;
+
 drop table identity_redo_sets;
+
+drop table identity_redo_before;

@@ -13,3 +13,13 @@ create table if not exists intermediate._identity_state (
 alter table intermediate._identity_state add column if not exists sets_version varchar;
 
 alter table intermediate._identity_state add column if not exists n_erasures bigint;
+
+-- identity's change log: every identifier set whose customer identity changed since the run's
+-- last dirty set (sql/ops/incremental/), with the customer it had and the one it has (null: none),
+-- added to by every write of intermediate.identifier_sets (add_identifier_sets.sql,
+-- moves_full.sql) and emptied when a run starts from it (sql/ops/incremental/advance_tracking.sql)
+create table if not exists intermediate._identity_moves (
+    identifier_set varchar,
+    old_customer_id varchar,
+    new_customer_id varchar
+);

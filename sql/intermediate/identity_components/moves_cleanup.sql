@@ -1,0 +1,1 @@
+drop table if exists identifier_sets_before;
