@@ -653,8 +653,8 @@ class SettingsFile(Model):
     duckdb_threads: int | None = Field(None, ge=1, description="DuckDB threads; unset means all cores.")
     engine: Literal["duckdb", "spark"] = Field(
         "duckdb",
-        description="Where the models run: duckdb (this machine) or spark (a local Spark; README, "
-        "Running on Spark). Ingestion and publish stay on this machine.",
+        description="Where the models run: duckdb (this machine) or spark (a local Spark, a cluster or a "
+        "Spark Connect server: spark_master; README, Running on Spark). Publish stays on this machine.",
     )
     spark_master: str = Field(
         "local[1]",

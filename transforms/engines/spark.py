@@ -17,6 +17,7 @@ import os
 import stat
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -604,6 +605,18 @@ def local_defaults(master: str) -> dict[str, str]:
 def is_connect(session: Any) -> bool:
     """Whether `session` is a Spark Connect client (no JVM on this side: no sparkContext, no RDDs)."""
     return type(session).__module__.startswith("pyspark.sql.connect")
+
+
+def pinned(session: Any, df: Any) -> Any:
+    """`df` bound to the temporary views as they are now. A classic session analyses a query
+    when it is made; Spark Connect when it runs, so a view replaced in between (the ingest's
+    `parsed`, one source after the other) would change it. A view made of `df` keeps the
+    analysed plan: `df` is read back from one, named for it alone."""
+    if not is_connect(session):
+        return df
+    name = f"_pinned_{uuid.uuid4().hex[:12]}"
+    df.createOrReplaceTempView(name)
+    return session.table(name)
 
 
 def spark_session(work_dir: Path, master: str = "local[1]", conf: dict[str, str] | None = None) -> Any:

@@ -71,7 +71,7 @@ from sqlglot import exp
 
 from transforms.config import Config, SourceConfig
 from transforms.engines import spark_tables
-from transforms.engines.spark import PortableDuckDB, to_spark
+from transforms.engines.spark import PortableDuckDB, pinned, to_spark
 from transforms.ingest import _prepare_text_file, fingerprint
 from transforms.landing import landed_days, landed_files, survey_landing
 from transforms.staging import parse_params
@@ -458,7 +458,8 @@ def _run_statements(spark: Any, statements: list[exp.Expression], params: dict[s
     [temp] view x as q` makes the temp view `x` of q's Spark form, `create [temp] table x as q`
     the same of q's rows computed now (a table is a snapshot); a read of a table of `_PRIOR` reads
     its frame; `delete from t where p` keeps t's rows where p does not hold; `insert into t q`
-    adds q's rows to t. `drop` is left out. Returns the tables' frames after the statements."""
+    adds q's rows to t. `drop` is left out. Returns the tables' frames after the statements, each
+    `pinned` to the views as they were (the next source replaces `parsed` and the statements' views)."""
     frames = dict(frames)
     for relation, view in _PRIOR.items():
         frames[relation].createOrReplaceTempView(view)
@@ -473,12 +474,12 @@ def _run_statements(spark: Any, statements: list[exp.Expression], params: dict[s
             frames[key].createOrReplaceTempView("_staged_before_delete")
             kept = exp.select("*").from_("_staged_before_delete").where(
                 exp.not_(exp.paren(st.args["where"].this.copy())))
-            frames[key] = spark.sql(to_spark(_sql(kept), params))
+            frames[key] = pinned(spark, spark.sql(to_spark(_sql(kept), params)))
         elif isinstance(st, exp.Insert):
             target = st.this.this if isinstance(st.this, exp.Schema) else st.this
             frame = spark.sql(to_spark(_sql(_stars_named(spark, st.expression, params)), params))
             key = f"{target.db}.{target.name}"
-            frames[key] = frames[key].unionByName(frame)
+            frames[key] = pinned(spark, frames[key].unionByName(frame))
     return frames
 
 

@@ -31,6 +31,13 @@ keeps a run's Spark tables with its warehouse, and a cluster points the same lay
 storage; on an object store, which has no atomic link, that swap is what Delta's or Iceberg's
 commit would give.
 
+Where Spark runs: settings.yaml's `spark_master` (a local master, a cluster's, or a Spark
+Connect URL `sc://host:port`) and `spark_conf` (transforms/engines/spark.py, `spark_session`).
+Every call here works on a classic session and through Connect alike (no sparkContext, RDD or
+JVM access). The driver and Spark exchange tables as files at the driver's paths (the Parquet
+tables it writes and reads, the landing zone), so a cluster must share that storage; a run
+checks it first (`_check_shared`, SHARED_STORAGE).
+
 Incremental runs, as on DuckDB (DESIGN.md, operations). The ingest reads only the landing days
 whose files are new or changed since the working file's ledger (the fingerprints
 transforms.ingest writes and `pending_days` reads), and replaces those days' rows of the staged
@@ -221,7 +228,7 @@ def _start(root: Path, master: str, conf: dict[str, str]) -> Any:
 def _check_shared(engine: SparkEngine) -> None:
     """A cluster's (or Connect server's) Spark reads a file this machine has just written under
     the engine's folder, or the run stops here with SHARED_STORAGE, not later on a missing path."""
-    probe = engine.root / f".shared-{uuid.uuid4().hex[:12]}"
+    probe = engine.root / f"shared-probe-{uuid.uuid4().hex[:12]}.txt"  # no leading dot: Spark skips hidden files
     engine.root.mkdir(parents=True, exist_ok=True)
     probe.write_text(probe.name, encoding="utf-8")
     try:
