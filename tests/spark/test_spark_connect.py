@@ -115,7 +115,7 @@ def test_journeys_run_through_spark_connect_publishes_duckdbs_tables(
     assert list((wh.parent / "spark" / "marts" / "journeys").glob("*.parquet"))
 
 
-def test_a_setting_the_connect_server_refuses_fails_the_run_in_a_line(connect_url: str, tmp_path: Path) -> None:
+def test_a_setting_the_connect_server_refuses_fails_the_start_in_a_line(connect_url: str, tmp_path: Path) -> None:
     """A static Spark setting (fixed where the server starts) cannot be set by a client."""
     probe = ("import sys; from pathlib import Path; from transforms.engines.spark_run import _start, SparkRunError\n"
              "try:\n    _start(Path(sys.argv[1]), sys.argv[2], {'spark.sql.warehouse.dir': '/elsewhere'})\n"
@@ -124,4 +124,6 @@ def test_a_setting_the_connect_server_refuses_fails_the_run_in_a_line(connect_ur
                        timeout=300, cwd=PROJECT)
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1, r.stdout + r.stderr
-    assert f"the Spark Connect server at {connect_url}" in lines[0] and "CANNOT_MODIFY_CONFIG" in lines[0], lines
+    assert lines[0].startswith(f"the Spark Connect server at {connect_url} refuses the setting "
+                               "spark.sql.warehouse.dir ([CANNOT_MODIFY_STATIC_CONFIG]"), lines
+    assert lines[0].endswith("remove it from settings.yaml's spark_conf and set it where the server starts"), lines

@@ -607,6 +607,14 @@ def is_connect(session: Any) -> bool:
     return type(session).__module__.startswith("pyspark.sql.connect")
 
 
+class SettingRefused(ValueError):
+    """A Spark Connect server refused a setting (one fixed where the server starts)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key, self.reason = key, reason
+
+
 def pinned(session: Any, df: Any) -> Any:
     """`df` bound to the temporary views as they are now. A classic session analyses a query
     when it is made; Spark Connect when it runs, so a view replaced in between (the ingest's
@@ -640,7 +648,10 @@ def spark_session(work_dir: Path, master: str = "local[1]", conf: dict[str, str]
 
         session = SparkSession.builder.remote(master).getOrCreate()
         for key, value in settings.items():
-            session.conf.set(key, value)
+            try:
+                session.conf.set(key, value)
+            except Exception as e:
+                raise SettingRefused(key, str(e)) from None
         return session
     os.environ["JAVA_HOME"] = str(java_home(work_dir / "java"))
     # Python tasks (the ingest's parse) run this interpreter, with its packages, not `python3`

