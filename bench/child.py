@@ -60,7 +60,8 @@ def main() -> None:
             text += f"\nengine: {args.engine}\nspark_master: {args.spark_master}\n"
         (config_dir / "settings.yaml").write_text(text)
     config = load_config(config_dir)
-    spark_startup, spark = start_spark(Path(args.warehouse).parent, Path(args.out).parent, args.spark_master) \
+    spark_startup, spark = start_spark(Path(args.warehouse).parent, Path(args.out).parent, args.spark_master,
+                                       config.settings.spark_conf) \
         if args.engine == "spark" else (None, None)
     res = JourneysResource(landing_dir=args.landing, warehouse=args.warehouse, hash_secret="bench",
                            config_dir=str(config_dir) if config_dir else None)
@@ -133,12 +134,12 @@ def main() -> None:
         sys.exit(1)  # Dagster has printed the step's error above; the timings so far are kept
 
 
-def start_spark(warehouse_dir: Path, out_dir: Path, master: str) -> tuple[float, object]:
-    """Start the local Spark session the run will use (the engine's own `local_session`, on the
+def start_spark(warehouse_dir: Path, out_dir: Path, master: str, conf: dict[str, str]) -> tuple[float, object]:
+    """Start the local Spark session the run will use (the engine's own `spark_session`, on the
     folder the engine uses: `<warehouse folder>/spark`), with Spark's event log kept in
     `out_dir/spark-events`; returns the seconds it took, and the session. The run's engine then
     finds the session started."""
-    from transforms.engines.spark import local_session
+    from transforms.engines.spark import spark_session
 
     events = out_dir / "spark-events"
     shutil.rmtree(events, ignore_errors=True)
@@ -147,7 +148,7 @@ def start_spark(warehouse_dir: Path, out_dir: Path, master: str) -> tuple[float,
     os.environ["PYSPARK_SUBMIT_ARGS"] = (f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir={events.as_uri()} "
                                          "--conf spark.eventLog.compress=false pyspark-shell")
     t0 = time.monotonic()
-    session = local_session(warehouse_dir / "spark", master)
+    session = spark_session(warehouse_dir / "spark", master, conf)
     session.range(1).count()  # a first job: the executor is up
     return round(time.monotonic() - t0, 3), session
 

@@ -615,6 +615,25 @@ class RetentionSettings(Model):
     periods: int = Field(12, ge=1, le=104, description="marts.retention: weeks since the cohort week shown (0 to this).")
 
 
+# a Spark master or Connect URL: local, local[N], local[*], spark://host:port[,host:port…], yarn,
+# k8s://[https://]host[:port], sc://host[:port][/;param=value…]
+_HOST_PORT = r"[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]"
+_SPARK_MASTER = re.compile(
+    rf"local(\[(\d+|\*)\])?|yarn"
+    rf"|spark://({_HOST_PORT})(:\d{{1,5}})?(,({_HOST_PORT})(:\d{{1,5}})?)*"
+    rf"|k8s://(https?://)?({_HOST_PORT})(:\d{{1,5}})?"
+    rf"|sc://({_HOST_PORT})(:\d{{1,5}})?(/(;[A-Za-z_]+=[^;\s]*)*)?"
+)
+_SPARK_CONF_KEY = re.compile(r"spark\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
+# settings the engine gives every session so Spark answers as DuckDB does, or that another key names
+_SPARK_CONF_FIXED = {
+    "spark.master": "spark_master names it",
+    "spark.remote": "spark_master names it",
+    "spark.sql.session.timeZone": "UTC, as DuckDB's timestamps",
+    "spark.sql.ansi.enabled": "false: a division by zero is null, as on DuckDB",
+}
+
+
 class SettingsFile(Model):
     partitions_start: date | None = Field(
         None,
@@ -634,13 +653,22 @@ class SettingsFile(Model):
     duckdb_threads: int | None = Field(None, ge=1, description="DuckDB threads; unset means all cores.")
     engine: Literal["duckdb", "spark"] = Field(
         "duckdb",
-        description="Where the models run: duckdb (this machine) or spark (a local Spark; README, "
-        "Running on Spark). Ingestion and publish stay on this machine.",
+        description="Where the models run: duckdb (this machine) or spark (a local Spark, a cluster or a "
+        "Spark Connect server: spark_master; README, Running on Spark). Publish stays on this machine.",
     )
     spark_master: str = Field(
         "local[1]",
         description="The Spark master when engine is spark (local[N], spark://host:port, yarn, "
-        "k8s://...) or a Spark Connect URL (sc://host:port).",
+        "k8s://https://host:port) or a Spark Connect URL (sc://host:port). A cluster or a Connect "
+        "server must see the warehouse folder and the landing zone at the same paths (README, "
+        "Running on Spark).",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark configuration for engine: spark (e.g. spark.driver.memory: 8g). A local "
+        "master defaults to as many shuffle partitions as its cores and half the memory for the "
+        "driver; a cluster or Connect server keeps its own settings. Through Spark Connect only "
+        "runtime SQL settings (spark.sql.*) can be set.",
     )
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     journeys: JourneySettings = Field(default_factory=JourneySettings)
@@ -651,10 +679,40 @@ class SettingsFile(Model):
     @field_validator("spark_master")
     @classmethod
     def _spark_master(cls, v: str) -> str:
-        if not re.fullmatch(r"local(\[(\d+|\*)\])?|(spark|sc|k8s)://\S+|yarn", v):
+        if not _SPARK_MASTER.fullmatch(v) or v.startswith("local[0"):
             raise ValueError(f"{v!r} is not a Spark master or Connect URL; use local[N], "
-                             "spark://host:port, yarn, k8s://... or sc://host:port")
+                             "spark://host:port, yarn, k8s://https://host:port or sc://host:port")
         return v
+
+    @field_validator("spark_conf", mode="before")
+    @classmethod
+    def _spark_conf(cls, v: Any) -> Any:
+        if v is None:
+            return {}
+        if not isinstance(v, dict):
+            raise ValueError("write spark_conf as a mapping of Spark settings, e.g. {spark.driver.memory: 8g}")
+        out = {}
+        for key, value in v.items():
+            if not isinstance(key, str) or not _SPARK_CONF_KEY.fullmatch(key):
+                raise ValueError(f"{key!r} is not a Spark setting; Spark settings are named spark.<…>, "
+                                 "e.g. spark.driver.memory")
+            if key in _SPARK_CONF_FIXED:
+                raise ValueError(f"{key} is set by Journeys ({_SPARK_CONF_FIXED[key]}); remove it")
+            if isinstance(value, bool):
+                value = str(value).lower()
+            if not isinstance(value, str | int | float) or str(value).strip() == "":
+                raise ValueError(f"{key}: {value!r} is not a Spark setting's value; write a number, a word or true/false")
+            out[key] = str(value)
+        return out
+
+    @model_validator(mode="after")
+    def _connect_conf(self) -> SettingsFile:
+        if self.spark_master.startswith("sc://"):
+            static = sorted(k for k in self.spark_conf if not k.startswith("spark.sql."))
+            if static:
+                raise ValueError(f"spark_conf: {static[0]} cannot be set through Spark Connect (only spark.sql.* "
+                                 "settings can); set it where the Connect server starts")
+        return self
 
 
 

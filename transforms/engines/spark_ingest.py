@@ -32,7 +32,7 @@ The steps, and which engine runs each:
    text, which the parse reads; Spark's `to_json` writes doubles and timestamps differently.
 3. **Parsing** each landed record (sql/ingest/parse.sql with sql/macros/pii.sql, and for CSV
    the sql/ingest/csv_*.sql steps) runs in Spark tasks, each holding whole files, by an
-   in-memory DuckDB on the task's rows (`rdd.mapPartitions`; `mapInArrow` would need pandas):
+   in-memory DuckDB on the task's rows (`mapInArrow`: Arrow batches in and out):
    the same SQL file on the same SQL semantics. It stays engine-specific because the parse leans on DuckDB semantics that have
    no identical Spark form yet: `json_valid` / `json_type` / `json_extract_string` over a list
    of paths (Spark's JSON functions re-serialise values differently), ISO 8601 casts with
@@ -71,7 +71,7 @@ from sqlglot import exp
 
 from transforms.config import Config, SourceConfig
 from transforms.engines import spark_tables
-from transforms.engines.spark import PortableDuckDB, to_spark
+from transforms.engines.spark import PortableDuckDB, pinned, to_spark
 from transforms.ingest import _prepare_text_file, fingerprint
 from transforms.landing import landed_days, landed_files, survey_landing
 from transforms.staging import parse_params
@@ -267,9 +267,9 @@ def _parse(spark: Any, rows: Any, name: str, cfg: SourceConfig, params: dict[str
     files (a CSV file's header, a quoted field across lines), and each task parses its rows in
     an in-memory DuckDB. One row per landed record, as DuckDB's temp table `parsed`.
 
-    The rows travel as Spark's Python rows (`rdd.mapPartitions`), converted to and from Arrow
-    column by column in the task: `mapInArrow` would hand Arrow batches over directly, but
-    needs pandas, which Journeys does not install."""
+    The rows travel as Arrow batches (`mapInArrow`, on a classic session and through Spark
+    Connect alike); a task holds its partition's batches together, as its files are whole only
+    together."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import (
         ArrayType,
@@ -293,28 +293,44 @@ def _parse(spark: Any, rows: Any, name: str, cfg: SourceConfig, params: dict[str
     schema = StructType([StructField(f.name, spark_type(f.dataType)) for f in _spark_schema(arrow_schema).fields])
     maps = [i for i, f in enumerate(schema.fields) if isinstance(f.dataType, MapType)]
     # a map travels as its list of (key, value) entries and becomes a map again in Spark
-    # (map_from_entries keeps their order): a dict handed to Spark loses the order DuckDB gave the
-    # keys, and DuckDB compares maps key by key in order
+    # (map_from_entries keeps their order, as DuckDB compares maps key by key in order)
     entries = StructType([StructField(f.name, f.dataType if i not in maps else ArrayType(StructType([
         StructField("key", f.dataType.keyType), StructField("value", f.dataType.valueType)])))
         for i, f in enumerate(schema.fields)])
     parts = max(1, int(spark.conf.get("spark.sql.shuffle.partitions")))
     by_file = rows.repartition(parts, "_source_file") if cfg.format != "parquet" else rows
+    landing, out = _landing_arrow_schema(), _arrow_schema(entries)
 
-    def task(landed: Iterator[Any]) -> Iterator[tuple]:
+    def task(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        columns = list(zip(*landed, strict=True)) or [[] for _ in _LANDING_COLUMNS]
-        batch = pa.RecordBatch.from_arrays([pa.array(c, type=arrow_landing[i].type) for i, c in enumerate(columns)],
-                                           schema=arrow_landing)
-        table = _parse_arrow([batch] if batch.num_rows else None, cfg, params)
-        values = [c.to_pylist() for c in table.columns]
-        yield from zip(*values, strict=True)  # Arrow gives a map as its (key, value) pairs, in order
+        # the task's whole partition at once: its files are whole only together
+        held = [b.cast(landing) for b in batches if b.num_rows]  # timestamps naive UTC, as DuckDB's
+        if not held:
+            return
+        table = _parse_arrow(held, cfg, params)
+        columns = [_as_entries(c) if i in maps else c for i, c in enumerate(table.columns)]
+        yield from pa.Table.from_arrays(columns, names=out.names).cast(out).to_batches()
 
-    arrow_landing = _landing_arrow_schema()
-    parsed = spark.createDataFrame(by_file.select(*_LANDING_COLUMNS).rdd.mapPartitions(task), entries)
+    parsed = by_file.select(*_LANDING_COLUMNS).mapInArrow(task, entries)
     return parsed.select(*[F.map_from_entries(f.name).alias(f.name) if i in maps else F.col(f.name)
                            for i, f in enumerate(schema.fields)])
+
+
+def _arrow_schema(schema: Any) -> Any:
+    """The Arrow form of the Spark `schema` a Python task hands back (timestamps in UTC)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(schema, timezone="UTC", prefers_large_types=False)
+
+
+def _as_entries(column: Any) -> Any:
+    """An Arrow MAP column as a list of (key, value) structs, in the map's own order."""
+    import pyarrow as pa
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    pairs = pa.StructArray.from_arrays([column.keys, column.items], names=["key", "value"])
+    return pa.ListArray.from_arrays(column.offsets, pairs, mask=column.is_null())
 
 
 def _landing_arrow_schema() -> Any:
@@ -442,7 +458,8 @@ def _run_statements(spark: Any, statements: list[exp.Expression], params: dict[s
     [temp] view x as q` makes the temp view `x` of q's Spark form, `create [temp] table x as q`
     the same of q's rows computed now (a table is a snapshot); a read of a table of `_PRIOR` reads
     its frame; `delete from t where p` keeps t's rows where p does not hold; `insert into t q`
-    adds q's rows to t. `drop` is left out. Returns the tables' frames after the statements."""
+    adds q's rows to t. `drop` is left out. Returns the tables' frames after the statements, each
+    `pinned` to the views as they were (the next source replaces `parsed` and the statements' views)."""
     frames = dict(frames)
     for relation, view in _PRIOR.items():
         frames[relation].createOrReplaceTempView(view)
@@ -457,12 +474,12 @@ def _run_statements(spark: Any, statements: list[exp.Expression], params: dict[s
             frames[key].createOrReplaceTempView("_staged_before_delete")
             kept = exp.select("*").from_("_staged_before_delete").where(
                 exp.not_(exp.paren(st.args["where"].this.copy())))
-            frames[key] = spark.sql(to_spark(_sql(kept), params))
+            frames[key] = pinned(spark, spark.sql(to_spark(_sql(kept), params)))
         elif isinstance(st, exp.Insert):
             target = st.this.this if isinstance(st.this, exp.Schema) else st.this
             frame = spark.sql(to_spark(_sql(_stars_named(spark, st.expression, params)), params))
             key = f"{target.db}.{target.name}"
-            frames[key] = frames[key].unionByName(frame)
+            frames[key] = pinned(spark, frames[key].unionByName(frame))
     return frames
 
 

