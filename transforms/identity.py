@@ -46,6 +46,7 @@ from transforms.warehouse import (
     count_rows,
     has_table,
     mark_changed,
+    mark_scoped,
     replace_table,
     run_sql,
     sql_file,
@@ -57,6 +58,10 @@ MAX_ITERATIONS = 200
 _STEPS = "intermediate/identity_components"
 
 
+CUSTOMER_IDS = "identity.customer_ids"
+# the customers whose rows of identity.customer_ids an incremental build replaced, before and
+# after (sql/intermediate/identity_components/add_customer_ids.sql): that write's scope
+CUSTOMER_IDS_SCOPE = "intermediate._identity_scope"
 # The tables of identity in build order; each is rebuilt in full, or in an incremental identity
 # build updated by the statement named here (sql/intermediate/identity_components/<name>.sql).
 SETS = "intermediate.identity_sets"
@@ -66,7 +71,7 @@ INCREMENTAL_STATEMENTS = {
     "intermediate.identity_pairs": "add_pairs",
     "intermediate.identity_nodes": "add_nodes",
     "intermediate.identity_edges": "add_edges",
-    "identity.customer_ids": "add_customer_ids",
+    CUSTOMER_IDS: "add_customer_ids",
     LAST: "add_identifier_sets",
 }
 IDENTITY_TABLES = (SETS, *(t for t in INCREMENTAL_STATEMENTS if t != LAST), COMPONENTS,
@@ -178,8 +183,11 @@ def build_identity_table(con: duckdb.DuckDBPyConnection, relation: str, params: 
     if relation in INCREMENTAL_STATEMENTS and _incremental_now(con):
         with transaction(con):
             tracked = relation == LAST and moves_current(con)
-            mark_changed(con, relation)
+            if relation != CUSTOMER_IDS:
+                mark_changed(con, relation)
             run_sql(con, f"{_STEPS}/{INCREMENTAL_STATEMENTS[relation]}", params)  # LAST: adds to the log
+            if relation == CUSTOMER_IDS:  # published: the analyst file replaces just these customers' rows
+                mark_scoped(con, relation, "customer_id", scope=CUSTOMER_IDS_SCOPE)
             if tracked:
                 run_sql(con, "ops/incremental/moves_version")
         md: dict[str, Any] = {"identity_mode": "incremental", "rows": count_rows(con, relation)}

@@ -46,6 +46,7 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMAS = ("raw", "staging", "quarantine", "identity", "intermediate", "marts")
 _PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _RELATION_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+_PRIVATE_RELATION_RE = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")  # bookkeeping: intermediate._x
 
 
 # Macros shared by several SQL files, one file each under sql/macros/: emails and phones (pii:
@@ -429,22 +430,23 @@ def mark_changed(con: duckdb.DuckDBPyConnection, *relations: str) -> None:
     not written costs one copy, a table written but not marked would stay stale when published).
     Only on the working file: the analyst file records its versions in _journeys.published_tables."""
     for relation in relations:
-        if not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", relation):
+        if not _PRIVATE_RELATION_RE.match(relation):
             raise ValueError(f"not a relation name: {relation!r}")
     ensure_versions_table(con)
     run_sql(con, "ops/warehouse/mark_changed", {"r": list(relations)})
 
 
-def mark_scoped(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> None:
+def mark_scoped(con: duckdb.DuckDBPyConnection, relation: str, key: str, scope: str = DIRTY_CUSTOMERS) -> None:
     """Give `relation` a new version after a write that replaced only the rows of the customers
-    of intermediate.dirty_customers (by `key`, customer_id or journey_id): the next publish
-    replaces only those customers' rows in the analyst file when it holds the version the table
-    had before (else it copies the table whole). Call it inside the transaction of the write."""
-    if not _RELATION_RE.match(relation) or key not in SCOPE_PREDICATES:
-        raise ValueError(f"not a relation and key: {relation!r}, {key!r}")
-    digest = run_sql(con, "ops/warehouse/scope_digest", {"dirty": DIRTY_CUSTOMERS}).fetchall()[0][0]
+    of `scope` (a table of customer_id: the run's dirty set unless the write keeps its own) by
+    `key`, customer_id or journey_id: the next publish replaces only those customers' rows in the
+    analyst file when it holds the version the table had before and `scope` still holds the same
+    customers (else it copies the table whole). Call it inside the transaction of the write."""
+    if not _RELATION_RE.match(relation) or key not in SCOPE_PREDICATES or not _PRIVATE_RELATION_RE.match(scope):
+        raise ValueError(f"not a relation, key and scope: {relation!r}, {key!r}, {scope!r}")
+    digest = run_sql(con, "ops/warehouse/scope_digest", {"dirty": scope}).fetchall()[0][0]
     ensure_versions_table(con)
-    run_sql(con, "ops/warehouse/mark_scoped", {"r": relation, "key": key, "digest": digest})
+    run_sql(con, "ops/warehouse/mark_scoped", {"r": relation, "key": key, "digest": digest, "scope": scope})
 
 
 DAY_KEYS = ("source_day", "event_id")
@@ -585,6 +587,12 @@ class PublishedTable:
     base_version: str | None = None  # the version before a write of some customers' rows only
     scope_key: str | None = None  # that write's key: customer_id or journey_id
     scope_digest: str | None = None  # and its customers (ops/warehouse/scope_digest)
+    scope_relation: str | None = None  # the table of those customers (None: the run's dirty set)
+
+    @property
+    def scope(self) -> str:
+        """The working file's table of the customers of the last write (see mark_scoped)."""
+        return self.scope_relation or DIRTY_CUSTOMERS
 
     @property
     def relation(self) -> str:
@@ -606,24 +614,26 @@ def _published_tables(con: duckdb.DuckDBPyConnection) -> list[PublishedTable]:
     rows = run_sql(con, "ops/warehouse/work_published_tables", {"private": list(PRIVATE_SCHEMAS)}).fetchall()
     out = []
     for s, t, sql, n, h in rows:
-        version, base, key, digest = (*versions.get(f"{s}.{t}", (None,)), None, None, None)[:4]
-        out.append(PublishedTable(s, t, sql, version, n, h, base, key, digest))
+        version, base, key, digest, scope = (*versions.get(f"{s}.{t}", (None,)), None, None, None, None)[:5]
+        out.append(PublishedTable(s, t, sql, version, n, h, base, key, digest, scope))
     return out
 
 
-def _work_scope_digest(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The digest of the working file's dirty set (see mark_scoped), None without one."""
-    if not _has_table(con, "work", DIRTY_CUSTOMERS):
+def _work_scope_digest(con: duckdb.DuckDBPyConnection, scope: str) -> str | None:
+    """The digest of the working file's table of customers `scope` (see mark_scoped), None
+    without one."""
+    if not _has_table(con, "work", scope):
         return None
-    return run_sql(con, "ops/warehouse/scope_digest", {"dirty": "work." + DIRTY_CUSTOMERS}).fetchall()[0][0]
+    return run_sql(con, "ops/warehouse/scope_digest", {"dirty": "work." + scope}).fetchall()[0][0]
 
 
 def _by_customer(t: PublishedTable, held: Mapping[str, tuple[str | None, int, str]], present: set[str],
-                 digest: str | None) -> bool:
+                 digests: Mapping[str, str | None]) -> bool:
     """Whether the analyst file's copy of `t` differs from the working table only in the rows of
-    the dirty set's customers: it holds the version the last write started from, with the same
-    DDL, and that write replaced the rows of the same customers the working file's set holds."""
+    the customers of the last write's scope: it holds the version that write started from, with
+    the same DDL, and the write replaced the rows of the customers the scope table still holds."""
     was = held.get(t.relation)
+    digest = digests.get(t.scope)
     return (t.relation in present and was is not None and t.base_version is not None
             and t.scope_key in PUBLISH_SCOPE and digest is not None and t.scope_digest == digest
             and was[0] == t.base_version and was[2] == t.ddl_md5)
@@ -643,13 +653,25 @@ def _replace_customers(con: duckdb.DuckDBPyConnection, t: PublishedTable) -> tup
     return _replace_rows(con, t, PUBLISH_SCOPE[str(t.scope_key)])
 
 
-def _replace_rows(con: duckdb.DuckDBPyConnection, t: PublishedTable, where: str) -> tuple[int, int]:
+def _replace_rows(con: duckdb.DuckDBPyConnection, t: PublishedTable, where: str,
+                  params: Mapping[str, Any] | None = None) -> tuple[int, int]:
     """Delete the rows of the analyst file's `t` that `where` holds for and copy the working
     file's rows it holds for. Returns (rows deleted, rows inserted)."""
-    deleted = con.execute(sql_with("delete from {s}.{t} where ", s=t.schema, t=t.table) + where).fetchall()[0][0]
-    inserted = con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t} where ", s=t.schema, t=t.table)
-                           + where).fetchall()[0][0]
-    return deleted, inserted
+    return _delete_rows(con, t, where, params), _insert_rows(con, t, where, params)
+
+
+def _delete_rows(con: duckdb.DuckDBPyConnection, t: PublishedTable, where: str,
+                 params: Mapping[str, Any] | None = None) -> int:
+    """Delete the rows of the analyst file's `t` that `where` holds for; returns how many."""
+    statement = sql_with("delete from {s}.{t} where ", s=t.schema, t=t.table) + where
+    return con.execute(statement, bind(statement, params or {})).fetchall()[0][0]
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, t: PublishedTable, where: str,
+                 params: Mapping[str, Any] | None = None) -> int:
+    """Copy the working file's rows of `t` that `where` holds for; returns how many."""
+    statement = sql_with("insert into {s}.{t} select * from work.{s}.{t} where ", s=t.schema, t=t.table) + where
+    return con.execute(statement, bind(statement, params or {})).fetchall()[0][0]
 
 
 def _by_day(t: PublishedTable, held: Mapping[str, tuple[str | None, int, str]], present: set[str]) -> bool:
@@ -670,26 +692,40 @@ def _days_since(con: duckdb.DuckDBPyConnection, t: PublishedTable, held_version:
                         ).fetchall()[0][0])
 
 
-# In the analyst file's connection: a table's rows of the days in temp table publish_days (or of
-# the event ids of those days, temp table publish_event_ids) are deleted and copied from the
-# working file.
-PUBLISH_DAYS = {
-    "source_day": "(source, _partition) in (select (source, _partition) from publish_days)",
-    "event_id": "event_id in (select event_id from publish_event_ids)",
-}
+# In the analyst file's connection: a table's rows of the landing days in temp table
+# publish_days are deleted and copied from the working file ($first and $last bound the days:
+# the scans skip other days' row groups by min/max, and a table is appended day by day). For
+# staging.events, the rows of the ids whose row moved to or from another day (temp table
+# publish_moved_ids) are replaced by event id as well.
+PUBLISH_DAYS = ("_partition between $first and $last "
+                "and (source, _partition) in (select (source, _partition) from publish_days)")
+PUBLISH_MOVED = "event_id in (select event_id from publish_moved_ids)"
+PUBLISH_MOVED_ELSEWHERE = PUBLISH_MOVED + " and not (" + PUBLISH_DAYS + ")"
 
 
 def _replace_days(con: duckdb.DuckDBPyConnection, t: PublishedTable, held_version: str) -> dict[str, int]:
     """Replace the rows of the analyst file's `t` that the working file's day writes since
     `held_version` replaced (see DAY_KEYS) by the working file's. Returns the days and the rows
-    deleted and inserted."""
+    deleted and inserted (and for a table keyed by event id, the ids that moved between days)."""
     if not _days_since(con, t, held_version):
         raise RuntimeError(f"{t.relation}: the day writes since the published version are gone")
-    if t.scope_key == "event_id":
-        run_sql(con, "ops/warehouse/publish_event_ids", {"held": t.relation, "work": "work." + t.relation})
-    deleted, inserted = _replace_rows(con, t, PUBLISH_DAYS[str(t.scope_key)])
+    first, last = run_sql(con, "ops/warehouse/publish_day_range").fetchall()[0]
     days = run_sql(con, "ops/warehouse/count_rows", {"relation": "publish_days"}).fetchall()[0][0]
-    return {"days": days, "deleted": deleted, "inserted": inserted}
+    bounds = {"first": first, "last": last}
+    if t.scope_key != "event_id":
+        deleted, inserted = _replace_rows(con, t, PUBLISH_DAYS, bounds)
+        return {"days": days, "deleted": deleted, "inserted": inserted}
+    moved = run_sql(con, "ops/warehouse/publish_moved_ids",
+                    {"held": t.relation, "work": "work." + t.relation, **bounds}).fetchall()[0][0]
+    # the held rows of the days and of the moved ids go before any working row comes in: a
+    # moved id's new row may be on one of the days
+    deleted = _delete_rows(con, t, PUBLISH_DAYS, bounds)
+    if moved:
+        deleted += _delete_rows(con, t, PUBLISH_MOVED)
+    inserted = _insert_rows(con, t, PUBLISH_DAYS, bounds)
+    if moved:
+        inserted += _insert_rows(con, t, PUBLISH_MOVED_ELSEWHERE, bounds)
+    return {"days": days, "deleted": deleted, "inserted": inserted, "moved": moved}
 
 
 def _held_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -845,8 +881,9 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
             present = set(_held_tables(con))
             changed = [t for t in tables
                        if t.version is None or t.relation not in present or held.get(t.relation) != t.key]
-            digest = _work_scope_digest(con)
-            by_customer = [t for t in changed if _by_customer(t, held, present, digest)]
+            digests = {scope: _work_scope_digest(con, scope) for scope in sorted({t.scope for t in changed})
+                       if _PRIVATE_RELATION_RE.match(scope)}
+            by_customer = [t for t in changed if _by_customer(t, held, present, digests)]
             by_day = [t for t in changed if t not in by_customer and _by_day(t, held, present)
                       and _days_since(con, t, str(held[t.relation][0]))]
             whole = [t for t in changed if t not in by_customer and t not in by_day]
@@ -867,11 +904,12 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
             apply_comments(con, t.relation)  # from the same YAML as the working table's
         lap("whole tables")
         rows: dict[str, dict[str, int]] = {}
-        if by_customer:
-            run_sql(con, "ops/warehouse/publish_scope", {"dirty": "work." + DIRTY_CUSTOMERS})
+        for scope in sorted({t.scope for t in by_customer}):
+            run_sql(con, "ops/warehouse/publish_scope", {"dirty": "work." + scope})
             for t in by_customer:  # comments stay: the table is not recreated
-                deleted, inserted = _replace_customers(con, t)
-                rows[t.relation] = {"deleted": deleted, "inserted": inserted}
+                if t.scope == scope:
+                    deleted, inserted = _replace_customers(con, t)
+                    rows[t.relation] = {"deleted": deleted, "inserted": inserted}
         lap("rows by customer")
         rows_by_day = {t.relation: _replace_days(con, t, str(held[t.relation][0])) for t in by_day}
         lap("rows by day")

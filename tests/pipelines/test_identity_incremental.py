@@ -25,6 +25,7 @@ import duckdb
 
 from tests.conftest import run_pipeline
 from tests.pipelines.test_incremental import START, Landing, differing, small_config
+from tests.pipelines.test_publish_pipeline import publish_metadata
 
 
 def metadata(run, table: str) -> dict:
@@ -119,6 +120,8 @@ def test_links_and_a_shared_identifier_recompute_only_the_components_they_touch(
     assert md["identity_mode"] == "incremental"
     assert md["recomputed_nodes"] == 6  # anon, user and email of persons 2 and 3
     assert customer_of(nightly, "u-2") == customer_of(nightly, "u-3")
+    # published by customer: the rows of the customers the recomputed identifiers had and have
+    assert "identity.customer_ids" in publish_metadata(run)["rows_replaced_by_customer"]
 
     land(landing, 2, [landing.event(2, at(2, 0), "Signed In", anon="kiosk", user="u-2")])
     run = nightly_equals_full(tmp_path, cfg, nightly, 2)
@@ -127,6 +130,11 @@ def test_links_and_a_shared_identifier_recompute_only_the_components_they_touch(
     # the kiosk's component (kiosk, persons 0 and 1) and u-2's (persons 2 and 3): 7 + 6 of 16
     assert (md["recomputed_nodes"], n_nodes(run)) == (13, 16)
     assert customer_of(nightly, "u-0") != customer_of(nightly, "u-1")  # the kiosk is shared now
+    # the kiosk is its own customer now, the customer of no identifier set (so not in the run's
+    # dirty set), yet its row is published: identity.customer_ids is replaced by the customers
+    # its rows had and have, and equals the full build's (above)
+    replaced = publish_metadata(run)["rows_replaced_by_customer"]["identity.customer_ids"]
+    assert replaced == {"deleted": 13, "inserted": 13}
     with duckdb.connect(str(nightly), read_only=True) as con:
         assert con.execute("select identifier_value from identity.shared_identifiers").fetchall() == [("kiosk",)]
 

@@ -170,7 +170,7 @@ def test_a_nightly_publish_replaces_only_the_loaded_days_rows_of_staging(tmp_pat
     assert md["mode"] == "incremental"
     assert {"staging.events", "quarantine.rejected"} <= set(md["changed_tables"])
     assert md["rows_replaced_by_day"] == {
-        "staging.events": {"days": 1, "deleted": 0, "inserted": 1},  # the late copy is a duplicate
+        "staging.events": {"days": 1, "deleted": 0, "inserted": 1, "moved": 0},  # the late copy is a duplicate
         "quarantine.rejected": {"days": 1, "deleted": 0, "inserted": 1},
     }
     assert "2 only in the rows of the landing days loaded: 2 rows written" in md["summary"]
@@ -187,8 +187,8 @@ def test_a_nightly_publish_replaces_only_the_loaded_days_rows_of_staging(tmp_pat
     third = run_pipeline(landing, wh, only_changed=True)
     md = publish_metadata(third)
     assert md["mode"] == "incremental"
-    # m0-0..m0-4 of the first day go, n1 comes; m0-1..m0-4 come back, m0-0 from the second day
-    assert md["rows_replaced_by_day"]["staging.events"] == {"days": 2, "deleted": 5, "inserted": 6}
+    # m0-0..m0-4 of the first day go, n1 comes; m0-1..m0-4 come back, m0-0 (moved) from the second day
+    assert md["rows_replaced_by_day"]["staging.events"] == {"days": 2, "deleted": 5, "inserted": 6, "moved": 1}
     assert staged(wh, "select _partition from staging.events where event_id = 'clickstream:m0-0'") == [
         (date(2025, 3, 2),)]
     equals_a_fresh_publish(third, wh, tmp_path)

@@ -189,6 +189,67 @@ def test_a_table_written_by_landing_day_is_published_by_day_while_its_log_reache
     assert publish(paths)["changed_tables"] == []
 
 
+def land_events(paths: WarehousePaths, landed: dict[date, list[str]], written: list[date]) -> None:
+    """Staging of source 'web' after the landing days `written` were (re)loaded, `landed` holding
+    every day's event ids: an event's kept row in staging.events is its first landed copy (the
+    earliest day), the later copies are in intermediate.duplicate_events, as sql/ingest/stage.sql
+    files them."""
+    copies = [(e, d, i) for d, ids in landed.items() for i, e in enumerate(ids)]
+    con = connect(paths.work)
+    try:
+        with transaction(con):
+            con.execute("create or replace temp table copies (event_id varchar, _partition date, line bigint)")
+            con.executemany("insert into copies values (?, ?, ?)", copies)
+            ranked = ("select event_id, 'web' as source, _partition, line, row_number() over "
+                      "(partition by event_id order by _partition, line) as n from copies")
+            con.execute(f"create or replace table staging.events as select * exclude (n) from ({ranked}) where n = 1 "
+                        "order by _partition, line")
+            con.execute(f"create or replace table intermediate.duplicate_events as select * exclude (n) from ({ranked}) "
+                        "where n > 1")
+            mark_days(con, "staging.events", "event_id", "web", written)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def test_events_whose_kept_copy_moves_to_or_from_another_day_are_replaced_by_event_id(paths):
+    d0, d1, d2, d3 = (date(2025, 3, d) for d in (1, 2, 3, 4))
+    landed = {d1: ["e1", "e2"], d2: ["e3", "e2"]}
+    land_events(paths, landed, [d1, d2])
+    assert publish(paths)["mode"] == "full"
+    everything = "select * from staging.events order by all"
+
+    # a new day: replaced by day, nothing moved
+    landed[d3] = ["e4", "e1"]
+    land_events(paths, landed, [d3])
+    info = publish(paths)
+    assert info["rows_replaced_by_day"] == {"staging.events": {"days": 1, "deleted": 0, "inserted": 1, "moved": 0}}
+    assert read(paths.published, everything) == read(paths.work, everything)
+
+    # day 1 reloaded without e2: its kept copy moves to day 2, which was not written
+    landed[d1] = ["e1"]
+    land_events(paths, landed, [d1])
+    info = publish(paths)
+    assert info["rows_replaced_by_day"]["staging.events"]["moved"] == 1
+    assert read(paths.published, everything) == read(paths.work, everything)
+
+    # an earlier day loaded late with a copy of e3: its kept copy moves from day 2 to day 0
+    landed[d0] = ["e3", "e5"]
+    land_events(paths, landed, [d0])
+    info = publish(paths)
+    assert info["rows_replaced_by_day"] == {"staging.events": {"days": 1, "deleted": 1, "inserted": 2, "moved": 1}}
+    assert read(paths.published, everything) == read(paths.work, everything)
+
+    # both kinds in two writes since the published version, and an event gone
+    landed[d2] = ["e2", "e6"]
+    land_events(paths, landed, [d2])
+    landed[d3] = ["e3", "e4"]
+    land_events(paths, landed, [d3])
+    info = publish(paths)
+    assert info["rows_replaced_by_day"]["staging.events"]["days"] == 2
+    assert read(paths.published, everything) == read(paths.work, everything)
+
+
 def test_a_new_schema_an_erasure_or_a_request_writes_a_fresh_file(paths):
     publish(paths)
     rebuild(paths, "identity.customer_ids", "select 'x' as customer_id")

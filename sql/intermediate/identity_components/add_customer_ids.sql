@@ -51,3 +51,15 @@ select
     r.is_shared
 from rooted as r
 inner join roots on r.root_node_id = roots.root_node_id;
+
+-- the customers whose rows were replaced, as they were and as they are: every row that changed
+-- is a row of a recomputed or new identifier, so the analyst file's copy of
+-- identity.customer_ids becomes this file's by replacing these customers' rows (mark_scoped).
+-- Not the run's dirty set: a newly shared identifier becomes its own customer, which need not be
+-- the customer of any identifier set.
+create or replace table intermediate._identity_scope as
+select customer_id from intermediate._identity_old_customers
+union
+select c.customer_id
+from identity.customer_ids as c
+semi join intermediate._identity_redo using (identifier_type, identifier_value);

@@ -2,11 +2,12 @@
 -- so the next publish copies it into the analyst file. A write of the whole table: no base
 -- version and no scope (see mark_scoped).
 insert or replace into intermediate._table_versions
-    (relation, version, changed_at, base_version, scope_key, scope_digest)
+    (relation, version, changed_at, base_version, scope_key, scope_digest, scope_relation)
 select
     relation,
     uuid()::varchar,
     now()::timestamp,
+    null,
     null,
     null,
     null

@@ -15,13 +15,14 @@ select
     now()::timestamp;
 
 insert or replace into intermediate._table_versions
-    (relation, version, changed_at, base_version, scope_key, scope_digest)
+    (relation, version, changed_at, base_version, scope_key, scope_digest, scope_relation)
 select
     relation,
     version,
     changed_at,
     base_version,
     scope_key,
+    null,
     null
 from intermediate._day_writes
 where version = $v;

@@ -1,10 +1,12 @@
 -- Give relation $r a new version after a write that replaced only the rows of the customers of
--- intermediate.dirty_customers (their $key: customer_id or journey_id), digest $digest. The
--- base version is the one the table had before: a publish whose analyst file holds the base
--- version replaces only those customers' rows. A second such write with the same customers
--- keeps the first one's base (the rows that changed since are still those customers').
+-- relation $scope (their $key: customer_id or journey_id), digest $digest: the run's dirty set
+-- intermediate.dirty_customers, or a write's own table of the customers its rows had before and
+-- have after (identity.customer_ids: intermediate._identity_scope). The base version is the one
+-- the table had before: a publish whose analyst file holds the base version replaces only those
+-- customers' rows. A second such write with the same customers keeps the first one's base (the
+-- rows that changed since are still those customers').
 insert or replace into intermediate._table_versions
-    (relation, version, changed_at, base_version, scope_key, scope_digest)
+    (relation, version, changed_at, base_version, scope_key, scope_digest, scope_relation)
 select
     $r,
     uuid()::varchar,
@@ -12,7 +14,11 @@ select
     (
         select
             case
-                when v.scope_key = $key and v.scope_digest = $digest and v.base_version is not null
+                when
+                    v.scope_key = $key
+                    and v.scope_digest = $digest
+                    and coalesce(v.scope_relation, 'intermediate.dirty_customers') = $scope
+                    and v.base_version is not null
                     then v.base_version
                 else v.version
             end
@@ -20,4 +26,5 @@ select
         where v.relation = $r
     ),
     $key,
-    $digest;
+    $digest,
+    $scope;
