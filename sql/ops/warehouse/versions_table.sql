@@ -1,7 +1,8 @@
 -- The working file's intermediate._table_versions: one row per table written, with a version
 -- that changes at every write, and for a write of some customers' rows only, the version it
--- started from, its key and a digest of its customers (mark_changed, mark_scoped). The columns
--- added later are added to a table from an older working file.
+-- started from, its key, a digest of its customers (the run's dirty set) and the customers
+-- outside that set whose rows it also changed (mark_changed, mark_scoped). The columns added
+-- later are added to a table from an older working file.
 create schema if not exists intermediate;
 
 create table if not exists intermediate._table_versions (
@@ -15,6 +16,8 @@ alter table intermediate._table_versions add column if not exists base_version v
 alter table intermediate._table_versions add column if not exists scope_key varchar;
 
 alter table intermediate._table_versions add column if not exists scope_digest varchar;
+
+alter table intermediate._table_versions add column if not exists scope_extra varchar [];
 
 -- One row per write that replaced only the rows of some landing days of one source
 -- (mark_days): the version it gave, the version it started from, its key and the days. A

@@ -1,3 +1,11 @@
 -- The version of each table of the attached working file (`work`), with the base version and
--- scope of a write that replaced only some customers' rows (null after a whole-table write).
-select relation, version, base_version, scope_key, scope_digest from work.intermediate._table_versions;
+-- scope of a write that replaced only some customers' rows (null after a whole-table write), and
+-- how many customers outside the dirty set that write also changed rows of.
+select
+    relation,
+    version,
+    base_version,
+    scope_key,
+    scope_digest,
+    coalesce(len(scope_extra), 0) as n_extra
+from work.intermediate._table_versions;
