@@ -55,6 +55,8 @@ Semantics (DESIGN.md, Funnel), made exact here:
   does not rebuild): they store ``open_until_at``, the window's end, null when the attempt can
   never be in_window (converted, or broken in strict mode); marts.funnel_customers and
   marts.funnel_step_trends decide the status against intermediate.funnel_definitions.as_of.
+  marts.funnel_customers is itself keyed by customer: a nightly run rebuilds its customers' rows
+  and updates the status of the other rows as_of moved (sql/marts/funnel_customers/as_of_moved.sql).
 
 The matching is a dynamic programme over steps (a Python loop over a funnel's steps, never over
 events or units): state = (step, event, events used at that instant); each state keeps only the

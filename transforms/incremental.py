@@ -55,13 +55,29 @@ def incremental_key(relation: str) -> str | None:
     return key
 
 
+def also_updates(relation: str) -> str | None:
+    """The statements a build of `relation` for the run's customers runs after it (its .yaml's
+    `also_updates`: a file under sql/, named without .sql), or None. They update the rows of
+    other customers that change anyway, e.g. a status decided against the newest event of all
+    customers (see warehouse.replace_scope)."""
+    doc = table_doc(relation)
+    name = doc.get("also_updates") if doc else None
+    if name is not None and not (SQL_DIR / f"{name}.sql").is_file():
+        raise ValueError(f"{relation}: also_updates names {name!r}, but there is no sql/{name}.sql")
+    return name
+
+
 def build_incremental(con: duckdb.DuckDBPyConnection, relation: str, select: str,
-                      params: Mapping[str, Any]) -> int:
-    """Rebuild the rows of the run's customers of `relation` (see warehouse.replace_scope)."""
+                      params: Mapping[str, Any]) -> dict[str, int]:
+    """Rebuild the rows of the run's customers of `relation` (see warehouse.replace_scope), and
+    update those of other customers its `also_updates` statements change. Returns the rows
+    inserted and, with such statements, how many other customers' rows they updated."""
     key = incremental_key(relation)
     if key is None:
         raise ValueError(f"{relation} is not incremental by customer")
-    return replace_scope(con, relation, select, key, params)
+    also = also_updates(relation)
+    inserted, extra = replace_scope(con, relation, select, key, params, also_updates=also)
+    return {"inserted": inserted} | ({"other_customers_updated": extra} if also is not None else {})
 
 
 # --------------------------------------------------------------------------- the run's state

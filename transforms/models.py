@@ -49,6 +49,7 @@ from transforms.identity import (
 )
 from transforms.incremental import (
     DIRTY,
+    also_updates,
     build_incremental,
     current_run,
     finish_run,
@@ -71,6 +72,7 @@ from transforms.warehouse import (
     model_path,
     read_model,
     run_sql,
+    sql_file,
 )
 
 _HEADER_DEPENDS = re.compile(r"^-- depends on:(.*(?:\n--\s{6,}.*)*)", re.MULTILINE)
@@ -288,6 +290,9 @@ def _fingerprints(params: Mapping[str, Any], settings: Mapping[str, Any]) -> dic
             h.update(text.encode())
             h.update(json.dumps(bind(text, params), sort_keys=True, default=str).encode())
             h.update(str(incremental_key(relation)).encode())
+            also = also_updates(relation)
+            if also is not None:
+                h.update(sql_file(also).encode())
         for d in deps[relation]:
             h.update(out.get(d, d).encode())
         out[relation] = h.hexdigest()[:16]
@@ -361,13 +366,16 @@ def build(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
 def _scoped_on_spark(con: duckdb.DuckDBPyConnection, relation: str, config: Config, params: Mapping[str, Any],
                      step: PythonStep | None, full: bool) -> bool:
     """Whether `relation` (a model incremental by customer, or a step reading the dirty set)
-    builds for the run's customers only on Spark: as `_build_duckdb` decides on DuckDB."""
+    builds for the run's customers only on Spark: as `_build_duckdb` decides on DuckDB, except a
+    model whose scoped build also updates other customers' rows (`also_updates`: not on Spark
+    yet), which builds whole there."""
     if full:
         return False
     fps = fingerprints(config, params)
     if step is not None:
         return DIRTY in step.reads and _unchanged_in_incremental_run(con, step.writes, fps)
-    return incremental_key(relation) is not None and _unchanged_in_incremental_run(con, (relation,), fps)
+    return (incremental_key(relation) is not None and also_updates(relation) is None
+            and _unchanged_in_incremental_run(con, (relation,), fps))
 
 
 def _build_duckdb(con: duckdb.DuckDBPyConnection, relation: str, config: Config, params: Mapping[str, Any],
@@ -391,7 +399,7 @@ def _build_duckdb(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
                 md = {"mode": "incremental", "inserted": 0, "rows": count_rows(con, relation),
                       "skipped": "no customer to rebuild (the run's dirty set is empty)"}
             else:
-                md = {"mode": "incremental", "inserted": build_incremental(con, relation, read_model(relation), params),
+                md = {"mode": "incremental", **build_incremental(con, relation, read_model(relation), params),
                       "rows": count_rows(con, relation)}
         elif relation == SETS:
             md = build_identity_sets(con, dict(params), full_reason=_identity_full_reason(con, config, params, full))

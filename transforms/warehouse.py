@@ -386,21 +386,34 @@ def scope_inputs(con: duckdb.DuckDBPyConnection, select: str) -> str:
 
 
 def replace_scope(con: duckdb.DuckDBPyConnection, relation: str, select: str, key: str,
-                  params: Mapping[str, Any] | None = None) -> int:
+                  params: Mapping[str, Any] | None = None, *, also_updates: str | None = None) -> tuple[int, int]:
     """Replace the rows of `relation` whose `key` (customer_id or journey_id) belongs to a customer
     of intermediate.dirty_customers by what `select`, restricted to them (`scoped_select`),
     gives: delete and insert, with its documentation and a new version, in one transaction.
-    Returns the number of rows inserted."""
+
+    `also_updates` (a model's .yaml `also_updates`, e.g. marts/funnel_customers/as_of_moved): the
+    statements, run in the same transaction after the insert, that update the rows of other
+    customers which change anyway (a status decided against the newest event of all customers);
+    they put those customers in temp table scope_extra, which the new version records
+    (`mark_scoped`), so that publish replaces their rows too. Returns (rows inserted, customers
+    outside the dirty set whose rows were updated)."""
     if not _RELATION_RE.match(relation):
         raise ValueError(f"not a relation name: {relation!r}")
     bound = bind(select, params or {})
     scoped = deterministic(con, scoped_select(con, select, key), bound)
+    extra = 0
     with transaction(con):
         con.execute(sql_with("delete from {relation} where ", relation=relation) + SCOPE_PREDICATES[key])
         n = con.execute(sql_with("insert into {relation} by name\n", relation=relation) + scoped, bound).fetchall()[0][0]
         apply_comments(con, relation)
-        mark_scoped(con, relation, key)
-    return n
+        if also_updates is not None:
+            run_sql(con, "ops/warehouse/scope_extra")
+            run_sql(con, also_updates, params)
+        mark_scoped(con, relation, key, with_extra=also_updates is not None)
+        if also_updates is not None:
+            extra = run_sql(con, "ops/warehouse/count_rows", {"relation": "scope_extra"}).fetchall()[0][0]
+            run_sql(con, "ops/warehouse/drop_scope_extra")
+    return n, extra
 
 VERSIONS_TABLE = "intermediate._table_versions"
 """In the working file: one row per table written, with a version that changes at every write."""
@@ -436,17 +449,22 @@ def mark_changed(con: duckdb.DuckDBPyConnection, *relations: str) -> None:
     run_sql(con, "ops/warehouse/mark_changed", {"r": list(relations)})
 
 
-def mark_scoped(con: duckdb.DuckDBPyConnection, relation: str, key: str, scope: str = DIRTY_CUSTOMERS) -> None:
+def mark_scoped(con: duckdb.DuckDBPyConnection, relation: str, key: str, scope: str = DIRTY_CUSTOMERS,
+                *, with_extra: bool = False) -> None:
     """Give `relation` a new version after a write that replaced only the rows of the customers
     of `scope` (a table of customer_id: the run's dirty set unless the write keeps its own) by
     `key`, customer_id or journey_id: the next publish replaces only those customers' rows in the
     analyst file when it holds the version the table had before and `scope` still holds the same
-    customers (else it copies the table whole). Call it inside the transaction of the write."""
+    customers (else it copies the table whole). `with_extra`: the write also changed the rows of
+    the customers of temp table scope_extra, whose rows publish then replaces as well. Call it
+    inside the transaction of the write."""
     if not _RELATION_RE.match(relation) or key not in SCOPE_PREDICATES or not _PRIVATE_RELATION_RE.match(scope):
         raise ValueError(f"not a relation, key and scope: {relation!r}, {key!r}, {scope!r}")
     digest = run_sql(con, "ops/warehouse/scope_digest", {"dirty": scope}).fetchall()[0][0]
     ensure_versions_table(con)
     run_sql(con, "ops/warehouse/mark_scoped", {"r": relation, "key": key, "digest": digest, "scope": scope})
+    if with_extra:
+        run_sql(con, "ops/warehouse/mark_scoped_extra", {"r": relation})
 
 
 DAY_KEYS = ("source_day", "event_id")
@@ -588,6 +606,7 @@ class PublishedTable:
     scope_key: str | None = None  # that write's key: customer_id or journey_id
     scope_digest: str | None = None  # and its customers (ops/warehouse/scope_digest)
     scope_relation: str | None = None  # the table of those customers (None: the run's dirty set)
+    n_extra: int = 0  # customers outside them whose rows it also changed (mark_scoped's with_extra)
 
     @property
     def scope(self) -> str:
@@ -614,8 +633,8 @@ def _published_tables(con: duckdb.DuckDBPyConnection) -> list[PublishedTable]:
     rows = run_sql(con, "ops/warehouse/work_published_tables", {"private": list(PRIVATE_SCHEMAS)}).fetchall()
     out = []
     for s, t, sql, n, h in rows:
-        version, base, key, digest, scope = (*versions.get(f"{s}.{t}", (None,)), None, None, None, None)[:5]
-        out.append(PublishedTable(s, t, sql, version, n, h, base, key, digest, scope))
+        version, base, key, digest, scope, extra = (*versions.get(f"{s}.{t}", (None,)), None, None, None, None, 0)[:6]
+        out.append(PublishedTable(s, t, sql, version, n, h, base, key, digest, scope, extra))
     return out
 
 
@@ -906,10 +925,14 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
         rows: dict[str, dict[str, int]] = {}
         for scope in sorted({t.scope for t in by_customer}):
             run_sql(con, "ops/warehouse/publish_scope", {"dirty": "work." + scope})
-            for t in by_customer:  # comments stay: the table is not recreated
-                if t.scope == scope:
-                    deleted, inserted = _replace_customers(con, t)
-                    rows[t.relation] = {"deleted": deleted, "inserted": inserted}
+            # comments stay: the tables are not recreated. A table whose write also changed
+            # other customers' rows (n_extra) comes last, its scope the scope and them.
+            for t in sorted((t for t in by_customer if t.scope == scope), key=lambda t: t.n_extra > 0):
+                if t.n_extra:
+                    run_sql(con, "ops/warehouse/publish_scope", {"dirty": "work." + scope})
+                    run_sql(con, "ops/warehouse/publish_scope_extra", {"r": t.relation})
+                deleted, inserted = _replace_customers(con, t)
+                rows[t.relation] = {"deleted": deleted, "inserted": inserted}
         lap("rows by customer")
         rows_by_day = {t.relation: _replace_days(con, t, str(held[t.relation][0])) for t in by_day}
         lap("rows by day")

@@ -3,8 +3,9 @@
 -- depends on: intermediate.funnel_attempts, intermediate.funnel_breakdown_values,
 --             intermediate.funnel_definitions
 -- The counted attempt of each unit: furthest step, status, step times and breakdown values.
--- Built whole every run from the small per-unit tables (no event is read): the status depends on
--- as_of, the newest event of all customers, which moves every night for every unit.
+-- A nightly run rebuilds the rows of its customers only (incremental_by in the .yaml); the status
+-- depends on as_of, the newest event of all customers, which moves every night, so the other
+-- units' rows whose status it moves are then updated (funnel_customers/as_of_moved.sql).
 with attempts as (
     select * from intermediate.funnel_attempts
     where not is_excluded

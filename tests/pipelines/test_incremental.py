@@ -5,9 +5,11 @@ Hypothesis generates short sequences of daily landings over a small cast of peop
 late events (a file added to an earlier day's folder, and events dated days back), duplicates
 across days (an event id landed again on a later day), an identifier that links two existing
 customers on a later day, an anonymous id that crosses the shared-identifier threshold on a later
-day, and a profile change. Each day is loaded by a real Dagster run that loads only the changed
-day folders (the nightly path: only_changed) into one warehouse; a second warehouse is built from
-scratch over the same landing zone; bench.golden compares every published table.
+day, and a profile change. A funnel with a one-day window makes as_of (the newest event) move past
+open attempts of customers a day does not touch. Each day is loaded by a real Dagster run that
+loads only the changed day folders (the nightly path: only_changed) into one warehouse; a second
+warehouse is built from scratch over the same landing zone; bench.golden compares every
+published table.
 """
 
 from __future__ import annotations
@@ -123,13 +125,16 @@ def differing(full: Path, incremental: Path) -> list[str]:
 
 # every kind of change at least once: day 1 makes the kiosk browser shared (a third user, past
 # the threshold of 2), links persons 2 and 3 (person 2's browser signs in as person 3), changes
-# person 3's profile, lands a late event and a duplicate; day 2 adds a late file to day 1's folder
+# person 3's profile, lands a late event and a duplicate; day 2 adds a late file to day 1's folder;
+# day 3 touches person 3 only, and its newest event (09:14) closes the one-day window of person 0's
+# view of day 2 (09:07): person 0's status changes without any event of theirs
 COVERING = [
     [("kiosk", 0), ("kiosk", 1), ("event", 2, "Signed In"), ("profile", 3, "lead"), ("event", 3, "Signed In"),
      ("event", 1, "Product Viewed")],
     [("kiosk", 2), ("link", 2, 3), ("late", 1, 1), ("duplicate", 4), ("profile", 3, "customer"),
      ("event", 2, "Order Completed")],
     [("late_file", 1, 1), ("event", 0, "Product Viewed")],
+    [("event", 3, "Product Added"), ("event", 3, "Product Added"), ("event", 3, "Product Added")],
 ]
 
 
@@ -148,9 +153,21 @@ def test_incremental_equals_full(tmp_path_factory, days):
     incremental_equals_full(tmp_path_factory.mktemp("incremental"), days)
 
 
+def with_a_one_day_funnel(cfg: Path) -> None:
+    """Add a funnel with a one-day window to the configuration in `cfg`: a landing day later,
+    as_of (the newest event) moves past attempts of customers the nightly run does not rebuild,
+    whose status then changes without any event of theirs."""
+    path = cfg / "funnels.yaml"
+    data = yaml.safe_load(path.read_text())
+    steps = [{"event": {"event_name": n}} for n in ("Product Viewed", "Product Added", "Order Completed")]
+    data["funnels"].append({"name": "one_day", "steps": steps, "window": "1d"})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
 def incremental_equals_full(root: Path, days: list[list[tuple]]) -> None:
     """Land `days` one at a time; after each day's nightly run, compare with a full build."""
     cfg = small_config(root)
+    with_a_one_day_funnel(cfg)
     landing = Landing(root / "landing")
     nightly = root / "nightly" / "journeys.duckdb"
     for k, ops in enumerate(days):
