@@ -8,11 +8,34 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.defs.ops.publish import PUBLISH_KEY
-from tests.conftest import run_pipeline
+from tests.conftest import PipelineRun, run_pipeline
 from tests.pipelines.test_ingest_pipeline import make_landing
 from transforms.warehouse import WarehousePaths, publish
+
+# one xdist worker runs the whole module: the first run (`first`) is made once, not per worker
+pytestmark = pytest.mark.xdist_group("publish_pipeline")
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory) -> PipelineRun:
+    """The first nightly run over `make_landing`'s three days into a new warehouse: the starting
+    point of every test here, which works on its own copy (`copy_of_first`)."""
+    root = tmp_path_factory.mktemp("publish-first")
+    run = run_pipeline(make_landing(root / "landing"), root / "wh" / "journeys.duckdb", only_changed=True)
+    assert run.result.success
+    return run
+
+
+def copy_of_first(first: PipelineRun, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the landing zone and of the warehouse folder of `first` (file times and modes
+    kept, so the ledger sees every day as loaded): (landing, warehouse)."""
+    landing = Path(first.resource.landing_dir)
+    shutil.copytree(landing, tmp_path / "landing")
+    shutil.copytree(first.published.parent, tmp_path / "wh")
+    return tmp_path / "landing", tmp_path / "wh" / first.published.name
 
 
 def publish_metadata(run) -> dict:
@@ -35,10 +58,8 @@ def every_row(path: Path) -> dict[str, list]:
         con.close()
 
 
-def test_a_second_run_publishes_incrementally_and_equals_a_fresh_publish(tmp_path):
-    landing = make_landing(tmp_path / "landing")
-    wh = tmp_path / "wh" / "journeys.duckdb"
-    first = run_pipeline(landing, wh, only_changed=True)
+def test_a_second_run_publishes_incrementally_and_equals_a_fresh_publish(first, tmp_path):
+    landing, wh = copy_of_first(first, tmp_path)
     md = publish_metadata(first)
     assert (md["mode"], md["reason"]) == ("full", "no analyst file yet")
 
@@ -80,10 +101,8 @@ def rows_of(path: Path, relation: str, customers: list[str]) -> tuple[int, int]:
         con.close()
 
 
-def test_a_nightly_publish_replaces_only_the_dirty_customers_rows(tmp_path):
-    landing = make_landing(tmp_path / "landing")
-    wh = tmp_path / "wh" / "journeys.duckdb"
-    first = run_pipeline(landing, wh, only_changed=True)
+def test_a_nightly_publish_replaces_only_the_dirty_customers_rows(first, tmp_path):
+    landing, wh = copy_of_first(first, tmp_path)
     before = tmp_path / "before.duckdb"
     shutil.copyfile(wh, before)
     assert publish_metadata(first)["mode"] == "full"
@@ -149,10 +168,9 @@ def equals_a_fresh_publish(run, wh: Path, tmp_path: Path) -> None:
     assert {t for t in full if incremental[t] != full[t]} == set()
 
 
-def test_a_nightly_publish_replaces_only_the_loaded_days_rows_of_staging(tmp_path):
-    landing = make_landing(tmp_path / "landing")
-    wh = tmp_path / "wh" / "journeys.duckdb"
-    assert publish_metadata(run_pipeline(landing, wh, only_changed=True))["mode"] == "full"
+def test_a_nightly_publish_replaces_only_the_loaded_days_rows_of_staging(first, tmp_path):
+    landing, wh = copy_of_first(first, tmp_path)
+    assert publish_metadata(first)["mode"] == "full"
     after_first = tmp_path / "after_first.duckdb"
     shutil.copyfile(wh, after_first)
     by_day = "select _partition, count(*) from staging.events group by all order by all"
