@@ -5,7 +5,9 @@ starts with the customer's: '<customer_id>-<n>') keeps one customer's rows apart
 other customer's: its rows for a customer depend only on that customer's input rows. A nightly
 run rebuilds such a model for the customers of `intermediate.dirty_customers` only: the runner
 restricts what the model reads (each input table that carries a customer, a journey or an
-identifier set becomes a subquery of the customers in scope), then deletes the scope's rows of
+identifier set becomes a subquery of the customers in scope; staging.events, which carries no
+customer, a subquery of the events in scope the dirty-set step lists, intermediate._scope_events:
+sql/ops/incremental/scope_events.sql), then deletes the scope's rows of
 the target and inserts the result, in one transaction. The model's SQL file is not edited: the
 same select runs unrestricted (create or replace) in a full build.
 
@@ -37,7 +39,15 @@ import duckdb
 
 from transforms.config import Config
 from transforms.identity import moves_current
-from transforms.warehouse import SQL_DIR, has_table, replace_scope, run_sql, table_doc, transaction
+from transforms.warehouse import (
+    SCOPE_EVENTS,
+    SQL_DIR,
+    has_table,
+    replace_scope,
+    run_sql,
+    table_doc,
+    transaction,
+)
 
 KEYS = ("customer_id", "journey_id")
 DIRTY = "intermediate.dirty_customers"
@@ -172,6 +182,9 @@ def start_run(con: duckdb.DuckDBPyConnection, *, force_full: str | None = None,
         elif compared_with is None:
             reason = ("no record of what changed since the last build (intermediate.identifier_sets "
                       "was written outside identity's build)")
+        elif previous[0][1] and not has_table(con, SCOPE_EVENTS):
+            reason = ("the previous build did not finish and kept no list of its events in scope "
+                      "(an older version started it)")
     with transaction(con):  # a failure rolls back every statement, the temp tables with them
         if reason is None:
             run_sql(con, "ops/incremental/dirty_events", {
@@ -184,7 +197,9 @@ def start_run(con: duckdb.DuckDBPyConnection, *, force_full: str | None = None,
             n, n_null = run_sql(con, "ops/incremental/dirty_customers").fetchall()[0]
             if n_null:
                 reason = "an event without a customer changed"
-        if reason is not None:
+        if reason is None:
+            run_sql(con, "ops/incremental/scope_events", {"keep_previous": bool(previous[0][1])})
+        else:
             n, _ = run_sql(con, "ops/incremental/all_customers").fetchall()[0]
         if reason is None and compared_with == "log":
             run_sql(con, "ops/incremental/advance_tracking")

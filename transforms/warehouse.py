@@ -330,6 +330,17 @@ SCOPE_PREDICATES = {
 }
 
 
+# inputs whose scope is not a column of theirs. staging.events carries no customer, and reading
+# its identifiers to find them (cast to text, matched against the dirty customers' identifier
+# sets) costs a pass over every event's identifiers each night: the run's dirty-set step lists
+# the ids of a superset of its customers' events instead (intermediate._scope_events,
+# sql/ops/incremental/scope_events.sql), and the filter on the build's result keeps theirs.
+SCOPE_EVENTS = "intermediate._scope_events"
+RELATION_SCOPES = {
+    "staging.events": "event_id in (select event_id from " + SCOPE_EVENTS + ")",
+}
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
     schema, table = relation.split(".")
     return {r[0] for r in run_sql(con, "ops/catalog/table_columns", {"schema": schema, "table": table}).fetchall()}
@@ -341,7 +352,10 @@ def has_table(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
 
 def input_predicate(con: duckdb.DuckDBPyConnection, relation: str) -> str | None:
     """How an input table is restricted to the customers in scope: by its customer, its
-    journey or its identifier set (None: read whole, e.g. a lookup of texts or designs)."""
+    journey or its identifier set, staging.events by the run's events in scope
+    (RELATION_SCOPES) (None: read whole, e.g. a lookup of texts or designs)."""
+    if relation in RELATION_SCOPES:
+        return RELATION_SCOPES[relation]
     cols = table_columns(con, relation)
     for column in ("customer_id", "journey_id", "identifiers"):
         if column in cols:

@@ -14,7 +14,7 @@ BOOKKEEPING = {"intermediate._table_versions", "_journeys.published_tables",
                "intermediate._identity_moves", "intermediate._identity_moves_state", "intermediate._profile_digests",
                "intermediate._identity_state", "intermediate._identity_partition_sets",
                "intermediate._identity_loads", "intermediate._identity_duplicates",
-               "intermediate._day_writes"}
+               "intermediate._day_writes", "intermediate._scope_events"}
 
 
 def test_assets_jobs_schedules_sensors():

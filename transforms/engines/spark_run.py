@@ -100,6 +100,7 @@ from transforms.incremental import incremental_key
 from transforms.runlog import record_loads
 from transforms.staging import STAGED_TABLES, ensure_staged_tables
 from transforms.warehouse import (
+    SCOPE_EVENTS,
     SCOPE_PREDICATES,
     bind,
     count_rows,
@@ -480,6 +481,8 @@ def _build_scoped(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation:
     key = incremental_key(relation)
     sql = read_model(relation)
     scoped = scoped_select(con, sql, key)
+    if SCOPE_EVENTS in scoped:  # staging.events read by the run's events in scope (the driver's list)
+        stage_from_duckdb(con, engine, SCOPE_EVENTS)
     tree = _with_hoisted(sqlglot.parse_one(scoped, read=PortableDuckDB))
     # computed once: counted, then written with the kept rows
     new = spark_frame(engine, tree, params, None if _is_recursive(tree) else scoped).localCheckpoint(eager=True)
