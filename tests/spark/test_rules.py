@@ -50,8 +50,13 @@ CASES = {
     "like_escape: the escaped wildcard is a character": (
         r"select s, like_escape(s, p, '\') from (values ('a_b', 'a\_b'), ('axb', 'a\_b'),"
         r" ('a%', 'a\%'), ('ab', 'a\%'), ('abc', 'a%')) t(s, p)", None),
-    "list_overlap: && is true when the lists share an element": (
-        "select [1, 2] && [2, 3], [1] && [4], ['a'] && [], [1] && null::integer[]", None),
+    "list_overlap: && is true when the lists share an element, false when not even with a null": (
+        "select [1, 2] && [2, 3], [1] && [4], ['a'] && [], [1] && null::integer[], [1, null] && [2],"
+        " [1, null] && [1]", None),
+    "list_contains: false when absent even where the list holds a null, null for a null list or value": (
+        "select list_contains(['a', null], 'b'), list_contains(['a', null], 'a'), list_contains(['a'], 'b'),"
+        " list_contains(null::varchar[], 'a'), list_contains(['a'], null::varchar),"
+        " not list_contains(['a', null, null], 'c')", None),
     "thousands: format('{:,}', n) puts a comma between thousands": (
         "select n, format('{:,}', n) from (values (0), (999), (1000), (1234567), (-45678)) t(n)", None),
     "decimal_division: a decimal divided is a double, as in DuckDB, not a decimal of 12 places": (

@@ -317,10 +317,29 @@ def like_escape(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def _false_unless_null(found: exp.Expression, a: exp.Expression, b: exp.Expression) -> exp.Expression:
+    """`found`, or false where Spark says null only because a list holds a null element: DuckDB's
+    answer is null only when `a` or `b` is null itself."""
+    either_null = exp.or_(*(exp.Is(this=v.copy(), expression=exp.null()) for v in (a, b)))
+    return exp.func("coalesce", found, exp.If(this=either_null, true=exp.null(), false=exp.false()))
+
+
 def list_overlap(node: exp.Expression) -> exp.Expression | None:
-    """`a && b` (the lists share an element) is `arrays_overlap(a, b)`."""
+    """`a && b` (the lists share an element) is `arrays_overlap(a, b)`, false (not Spark's null)
+    when they share none and one holds a null element."""
     if isinstance(node, exp.ArrayOverlaps):
-        return _fn("arrays_overlap", node.this.copy(), node.expression.copy())
+        found = _fn("arrays_overlap", node.this.copy(), node.expression.copy())
+        return _false_unless_null(found, node.this, node.expression)
+    return None
+
+
+def list_contains(node: exp.Expression) -> exp.Expression | None:
+    """`list_contains(v, x)` is `array_contains(v, x)`, false (not Spark's null) when `x` is not in
+    `v` and `v` holds a null element: a funnel attempt's step_event_ids has a null for each step not
+    reached, and `not list_contains(...)` must keep the row."""
+    if isinstance(node, exp.ArrayContains):
+        found = _fn("array_contains", node.this.copy(), node.expression.copy())
+        return _false_unless_null(found, node.this, node.expression)
     return None
 
 
@@ -501,8 +520,8 @@ def map_text(columns: frozenset[str]) -> Rule:
 
 RULES: tuple[Rule, ...] = (
     inline_macros, zip_unnest, list_index, list_slice, lambda_index, epoch, renamed, list_sum, range_table, series,
-    ordered_list, histogram, percentile, like_escape, list_overlap, thousands, days, cte_hint, json_paths,
-    decimal_division,
+    ordered_list, histogram, percentile, like_escape, list_overlap, list_contains, thousands, days, cte_hint,
+    json_paths, decimal_division,
 )
 
 
