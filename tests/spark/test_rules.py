@@ -100,6 +100,10 @@ CASES = {
     "column_by_name: columns(lambda c: c = $name) is the column named by the bound value": (
         "select k, columns(lambda c: c = $name)::varchar as v from (values (1, 'a', 2.5), (2, null, 1)) t(k, s, d)",
         {"name": "s"}),
+    "bigint_ranks: row_number, rank, dense_rank and ntile are bigint, past 2^31 when multiplied": (
+        "select * from (select x, row_number() over (order by x) * 1048576 + 1 as r,"
+        " rank() over (order by x // 2) * 1048576 as k, dense_rank() over (order by x // 2) * 2097152 as d,"
+        " ntile(4) over (order by x) * 1073741824 as n from range(0, 2100) as t(x)) where x >= 2045", None),
     "len is the size of a list, length that of a string": (
         f"select len(v), length('abcd') from ({LIST})", None),
 }
