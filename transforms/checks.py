@@ -7,16 +7,16 @@ is its one-line description, and its one `select` returns the rows that break th
 anywhere else. `run_check` runs one with the model parameters plus the check-only ones
 (`check_params`), bound as `$name`.
 
-A check that reads a large table may have a nightly form, scoped to what the run changed (issue 16):
-- the line `-- nightly: by_customer` in the check file: the same select over only the rows of the
-  run's customers (`intermediate.dirty_customers`), each table it reads kept to them as an
-  incremental model's inputs are (`transforms.warehouse.scope_inputs`); used while an
-  incremental run is under way;
-- a file of its own, in a folder beside the check named after its scope, where the scope is not
-  a matter of keeping each input to the run's customers:
-  `by_partition/<check_name>.sql` (only the partitions whose current load is the run's,
-  `raw._partitions.run_id = $run_id`) or `by_customer/<check_name>.sql` (e.g. the events of the
-  partitions loaded as well as those of the run's customers).
+A check that reads a large table may have a nightly form, scoped to what the run changed (issue 16),
+declared by a line of the check file:
+- `-- nightly: by_customer`: in an incremental run, the check looks at the rows of the run's
+  customers (`intermediate.dirty_customers`) only. Its select is run with each table it reads kept
+  to them, as an incremental model's inputs are (`transforms.warehouse.scope_inputs`), unless it
+  reads `$nightly` itself: then it is run as written, `$nightly` true, and keeps to them where it
+  says (e.g. a check that compares a table whole with one kept to the run's customers);
+- `-- nightly: by_partition`: in a run that loads landing days, the check looks at the partitions
+  whose current load is the run's (`$run_id`); its select reads `$nightly` and keeps to them.
+One file holds both forms: `$nightly` is false in the full check.
 A run that loads landing days runs the nightly forms (`run_check` given its `run_id`); a full
 build runs the full form of every customer check (its dirty set is everyone), `journeys check`
 and `journeys run --full-checks` run the full form of every check.
@@ -24,6 +24,7 @@ and `journeys run --full-checks` run the full form of every check.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -36,13 +37,13 @@ from transforms.attribution import MODELS, TOLERANCE
 from transforms.config import Config
 from transforms.incremental import current_run
 from transforms.models import ModelError, model_params
-from transforms.warehouse import SQL_DIR, bind, run_sql, scope_inputs
+from transforms.warehouse import SQL_DIR, bind, bind_names, run_sql, scope_inputs
 
 CHECKS_DIR = SQL_DIR / "checks"
 SCOPES = ("by_partition", "by_customer")
-"""The folders of a check's nightly forms (see the module's documentation)."""
-NIGHTLY_BY_CUSTOMER = "-- nightly: by_customer"
-"""A line starting so gives a check the nightly form of its own select over the run's customers."""
+"""What a check's nightly form may keep to (see the module's documentation)."""
+NIGHTLY_LINE = re.compile(r"^-- nightly: (\S+)", re.MULTILINE)
+"""The line that gives a check its nightly form, and names its scope."""
 SHOWN = 20
 """How many offending rows a check result keeps to show (all of them are counted)."""
 
@@ -53,8 +54,13 @@ class Check:
     relation: str  # the table it guards, `<schema>.<table>`
     path: Path
     description: str
-    scoped: tuple[tuple[str, Path], ...] = ()  # (scope, file) of its nightly forms
-    by_customer_inputs: bool = False  # its nightly form: its own select, inputs kept to the run's customers
+    nightly: str | None = None  # the scope of its nightly form (one of SCOPES), None: full check only
+    reads_nightly: bool = False  # its select reads $nightly, so keeps to the scope itself
+
+    @property
+    def by_customer_inputs(self) -> bool:
+        """Whether its nightly form is its select with each input kept to the run's customers."""
+        return self.nightly == "by_customer" and not self.reads_nightly
 
     @property
     def sql(self) -> str:
@@ -70,7 +76,7 @@ class Found:
     rows: list[tuple[Any, ...]]
     n_rows: int
     scope: str = "all rows"  # what the check looked at, for a person
-    path: Path | None = None  # the file run: the check's, or its nightly form
+    path: Path | None = None  # the check's file
 
     @property
     def passed(self) -> bool:
@@ -86,16 +92,24 @@ def description(path: Path) -> str:
 @cache
 def _check(path: Path) -> Check:
     relation = f"{path.parent.parent.name}.{path.parent.name}"
-    scoped = tuple((s, path.parent / s / path.name) for s in SCOPES if (path.parent / s / path.name).is_file())
-    by_inputs = any(line.startswith(NIGHTLY_BY_CUSTOMER) for line in path.read_text(encoding="utf-8").splitlines())
-    if by_inputs and any(s == "by_customer" for s, _ in scoped):
-        raise ModelError(f"{path}: a check has one nightly form by customer: the line "
-                         f"`{NIGHTLY_BY_CUSTOMER}` or the file {path.parent / 'by_customer' / path.name}, not both")
-    return Check(path.stem, relation, path, description(path), scoped, by_inputs)
+    text = path.read_text(encoding="utf-8")
+    lines = NIGHTLY_LINE.findall(text)
+    nightly = lines[0] if lines else None
+    reads_nightly = "nightly" in bind_names(text)
+    if len(lines) > 1 or (nightly is not None and nightly not in SCOPES):
+        raise ModelError(f"{path}: a check has at most one line `-- nightly: <scope>`, the scope one of "
+                         f"{', '.join(SCOPES)}; found {', '.join(lines)}")
+    if reads_nightly and nightly is None:
+        raise ModelError(f"{path} reads $nightly but has no line `-- nightly: <scope>` saying what a night "
+                         f"keeps to ({', '.join(SCOPES)})")
+    if nightly == "by_partition" and not reads_nightly:
+        raise ModelError(f"{path}: a check kept to the run's partitions (`-- nightly: by_partition`) reads "
+                         "$nightly, true in a run that loads, and keeps to `raw._partitions.run_id = $run_id`")
+    return Check(path.stem, relation, path, description(path), nightly, reads_nightly)
 
 
 def all_checks() -> list[Check]:
-    """Every check file under sql/checks, by table then name (a nightly form is part of its check)."""
+    """Every check file under sql/checks, by table then name."""
     return [_check(p) for p in sorted(CHECKS_DIR.glob("*/*/*.sql"))]
 
 
@@ -121,23 +135,22 @@ def check_params(config: Config) -> dict[str, Any]:
     return params | extra
 
 
-def scoped_form(con: duckdb.DuckDBPyConnection, check: Check, run_id: str | None) -> tuple[Path, str, str]:
-    """What a check runs in the run `run_id` (None: the full check): the file, what it looks
-    at, and its select. The partition form in any run that loads (a first build loads every
+def scoped_form(con: duckdb.DuckDBPyConnection, check: Check, run_id: str | None) -> tuple[str, str, bool]:
+    """What a check runs in the run `run_id` (None: the full check): what it looks at, its
+    select and `$nightly`. The partition form in any run that loads (a first build loads every
     partition); the customer form only while an incremental run is under way (a full build
     checks everything)."""
-    forms = dict(check.scoped)
-    if run_id is not None and "by_partition" in forms:
-        return forms["by_partition"], "the partitions loaded by this run", _select(forms["by_partition"])
-    if run_id is not None and ("by_customer" in forms or check.by_customer_inputs):
+    if run_id is not None and check.nightly == "by_partition":
+        return "the partitions loaded by this run", check.sql, True
+    if run_id is not None and check.nightly == "by_customer":
         run = current_run(con)
         if run is not None and run.mode == "incremental":
             n = run_sql(con, "ops/checks/count_dirty_customers").fetchall()[0][0]
             scope = f"the {n:,} customer(s) this run rebuilt"
-            if check.by_customer_inputs:
-                return check.path, scope, scope_inputs(con, check.sql)
-            return forms["by_customer"], scope, _select(forms["by_customer"])
-    return check.path, "all rows", check.sql
+            if check.reads_nightly:
+                return scope, check.sql, True
+            return scope, scope_inputs(con, check.sql), True
+    return "all rows", check.sql, False
 
 
 def _select(path: Path) -> str:
@@ -149,15 +162,15 @@ def run_check(con: duckdb.DuckDBPyConnection, check: Check | str, params: Mappin
     """Run one check on `con`, with its `$name` values from `params`: the offending rows
     (the first `shown`, in the file's order) and how many there are in all. The count costs a
     second run of the check only when there are more than `shown`. With `run_id` (a run that
-    loads landing days), the check's nightly form when it has one (`scoped_form`); without,
-    the full check. The file's select is run as written (a DuckDB relation, limited and counted
-    by the engine), its inputs kept to the run's customers for a `-- nightly: by_customer` form."""
+    loads landing days), the check's nightly form when it has one (`scoped_form`): `$nightly`
+    true, or its inputs kept to the run's customers; without, the full check. The file's select is
+    run as written (a DuckDB relation, limited and counted by the engine)."""
     check = find_check(check) if isinstance(check, str) else check
-    path, scope, sql = scoped_form(con, check, run_id)
-    found = con.sql(sql, params=bind(sql, {**params, "run_id": run_id}))
+    scope, sql, nightly = scoped_form(con, check, run_id)
+    found = con.sql(sql, params=bind(sql, {**params, "run_id": run_id, "nightly": nightly}))
     columns = tuple(found.columns)
     rows = found.limit(shown + 1).fetchall()
     n_rows = len(rows)
     if n_rows > shown:
         n_rows = found.count("*").fetchall()[0][0]
-    return Found(columns, rows[:shown], n_rows, scope, path)
+    return Found(columns, rows[:shown], n_rows, scope, check.path)

@@ -265,9 +265,14 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str,
     return cur
 
 
+def bind_names(sql: str) -> set[str]:
+    """The names `sql` references as $name (outside comments)."""
+    return set(_PARAM_RE.findall(_strip_comments(sql)))
+
+
 def bind(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of `params` that `sql` references as $name; every reference must be given."""
-    wanted = set(_PARAM_RE.findall(_strip_comments(sql)))
+    wanted = bind_names(sql)
     missing = wanted - set(params)
     if missing:
         raise KeyError(f"SQL parameters not given: {', '.join(sorted(missing))}")

@@ -96,5 +96,5 @@ def test_a_bad_row_of_a_customer_the_night_rebuilds_fails_the_nightly_check(tmp_
     assert night.returncode == 1, night.stdout + night.stderr
     lines = error_lines(night)
     assert any("check every_event_exactly_once did not pass: 1 offending row(s), the select in "
-               "sql/checks/intermediate/classified_events/by_customer/every_event_exactly_once.sql" in line
+               "sql/checks/intermediate/classified_events/every_event_exactly_once.sql" in line
                for line in lines), night.stderr

@@ -3,6 +3,7 @@
 (pipelines/defs/ops/checks.py): every file guards a model table, parses, has its description
 and binds only known parameters; a file that returns rows fails its Dagster check."""
 
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -23,10 +24,7 @@ WRITTEN_BY_LOAD_AND_STAGING = {"raw._partitions", "marts.pipeline_runs"}
 
 
 def test_the_checks_are_the_files():
-    files = sorted(CHECKS_DIR.rglob("*.sql"))
-    scoped = sorted(p for c in CHECKS for _, p in c.scoped)
-    assert sorted([c.path for c in CHECKS] + scoped) == files  # a nightly form belongs to its check
-    assert all(p.parent.name in SCOPES for p in scoped)
+    assert sorted(c.path for c in CHECKS) == sorted(CHECKS_DIR.rglob("*.sql"))  # a nightly form is no file
     assert len(CHECKS) >= 13
     keys = [(c.relation, c.name) for c in CHECKS]
     assert len(set(keys)) == len(keys)
@@ -45,22 +43,36 @@ def test_check_file_guards_a_model_table_parses_and_says_what_it_checks(check):
     assert not unknown, f"{check.path} reads {unknown}, which no model builds"
     first = check.path.read_text(encoding="utf-8").split("\n", 1)[0]
     assert first.startswith("-- ") and len(check.description) > 20, f"{check.path}: no `--` description line"
-    bind(check.sql, check_params(load_config()))  # every $name it uses is given
+    bind(check.sql, check_params(load_config()) | {"run_id": None, "nightly": False})  # every $name is given
 
 
-SCOPED = [(c, scope, path) for c in CHECKS for scope, path in c.scoped]
+SELF_SCOPED = [c for c in CHECKS if c.reads_nightly]
 
 
-@pytest.mark.parametrize(("check", "scope", "path"), SCOPED, ids=lambda v: getattr(v, "name", str(v)))
-def test_a_nightly_form_parses_reads_its_scope_and_says_what_it_checks(check, scope, path):
-    sql = path.read_text(encoding="utf-8").strip().rstrip(";")
-    trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
-    assert len(trees) == 1 and isinstance(trees[0], sqlglot.exp.Query), f"{path}: not one select"
-    read = set(reads(sql, where=str(path)))
-    assert not read - (set(graph()) | STAGE_BUILT | WRITTEN_BY_LOAD_AND_STAGING), f"{path} reads what no model builds"
-    assert ("intermediate.dirty_customers" in read) == (scope == "by_customer"), path
-    assert path.read_text(encoding="utf-8").startswith("-- ") and "nightly form" in path.read_text(encoding="utf-8")
-    bind(sql, check_params(load_config()) | {"run_id": "r"})
+@pytest.mark.parametrize("check", SELF_SCOPED, ids=lambda c: f"{c.relation}/{c.name}")
+def test_a_check_that_keeps_to_its_scope_itself_reads_what_it_keeps_to(check):
+    assert check.nightly in SCOPES
+    read = set(reads(check.sql, where=str(check.path)))
+    assert ("intermediate.dirty_customers" in read) == (check.nightly == "by_customer"), check.path
+    assert ("$run_id" in check.sql) == (check.nightly == "by_partition"), check.path
+
+
+def test_a_nightly_line_the_runner_cannot_honour_fails_with_the_file_and_the_fix(tmp_path):
+    from transforms.checks import _check
+    from transforms.models import ModelError
+
+    table = tmp_path / "marts" / "journeys"
+    table.mkdir(parents=True)
+    cases = {
+        "unknown_scope.sql": ("-- a check\n-- nightly: by_week\nselect 1 where false", "by_week"),
+        "unsaid_scope.sql": ("-- a check\nselect 1 where $nightly", "no line `-- nightly: <scope>`"),
+        "partition_unscoped.sql": ("-- a check\n-- nightly: by_partition\nselect 1 where false", "$run_id"),
+    }
+    for name, (text, said) in cases.items():
+        (table / name).write_text(text, encoding="utf-8")
+        with pytest.raises(ModelError, match=re.escape(said)) as e:
+            _check(table / name)
+        assert str(table / name) in str(e.value)
 
 
 BY_CUSTOMER_INPUTS = [c for c in CHECKS if c.by_customer_inputs]
@@ -182,9 +194,9 @@ def nightly_tables() -> duckdb.DuckDBPyConnection:
 
 def test_the_nightly_form_of_every_event_exactly_once_catches_what_the_run_rebuilt():
     check = find_check("intermediate.classified_events/every_event_exactly_once")
-    nightly = dict(check.scoped)["by_customer"]
-    sql = nightly.read_text(encoding="utf-8").strip().rstrip(";")
-    params = check_params(load_config()) | {"run_id": "run-2"}
+    assert check.nightly == "by_customer" and check.reads_nightly
+    sql = check.sql
+    params = check_params(load_config()) | {"run_id": "run-2", "nightly": True}
 
     def found(con, select=sql):
         return con.sql(select, params=bind(select, params)).fetchall()
@@ -205,7 +217,8 @@ def test_the_nightly_form_of_every_event_exactly_once_catches_what_the_run_rebui
     con.execute("insert into staging.events select * from staging.events where event_id = 'c2:0'")
     con.execute("insert into intermediate.classified_events values ('c2:0', 'c2')")
     assert found(con) == []
-    assert found(con, check.sql) == [("c2:0", "more than once in intermediate.classified_events")]
+    full = check_params(load_config()) | {"run_id": None, "nightly": False}
+    assert con.sql(sql, params=bind(sql, full)).fetchall() == [("c2:0", "more than once in intermediate.classified_events")]
     # an event without a customer is seen anywhere (a narrow scan)
     con = nightly_tables()
     con.execute("update intermediate.classified_events set customer_id = null where event_id = 'c2:1'")

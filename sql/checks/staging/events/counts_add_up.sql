@@ -4,13 +4,27 @@
 -- transaction); accepted, rejected and duplicates are counted on staging.events (and
 -- intermediate.profile_versions), quarantine.rejected and intermediate.duplicate_events. A partition
 -- missing from one table counts 0 there, so rows staged or quarantined from no landed line show.
+-- nightly: by_partition ($nightly: a run that loads landing days)
+-- A night counts only the partitions whose current load is its own ($run_id), and those whose
+-- current load has no run-log row with its counts yet (a stopped run's, staged by this one), so
+-- it reads its own partitions, not the history.
 with ledger as (
     select
         source,
         _partition,
         run_id,
         n_lines
-    from raw._partitions
+    from raw._partitions as p
+    where not $nightly
+        or run_id = $run_id
+        or not exists (
+            select 1
+            from marts.pipeline_runs as r
+            where r.run_id = coalesce(p.run_id, '')
+                and r.source = p.source
+                and r._partition = p._partition
+                and r.n_accepted is not null
+        )
 ),
 
 raw_counts as (
@@ -27,6 +41,7 @@ accepted as (
         _partition,
         count(*) as n
     from staging.events
+    where not $nightly or (source, _partition) in (select source, _partition from ledger)
     group by all
     union all
     select
@@ -34,6 +49,7 @@ accepted as (
         _partition,
         count(*) as n
     from intermediate.profile_versions
+    where not $nightly or (source, _partition) in (select source, _partition from ledger)
     group by all
 ),
 
@@ -43,6 +59,7 @@ rejected as (
         _partition,
         count(*) as n
     from quarantine.rejected
+    where not $nightly or (source, _partition) in (select source, _partition from ledger)
     group by all
 ),
 
@@ -52,6 +69,7 @@ duplicates as (
         _partition,
         count(*) as n
     from intermediate.duplicate_events
+    where not $nightly or (source, _partition) in (select source, _partition from ledger)
     group by all
 ),
 
