@@ -104,7 +104,7 @@ def _check(path: Path) -> Check:
                          f"keeps to ({', '.join(SCOPES)})")
     if nightly == "by_partition" and not reads_nightly:
         raise ModelError(f"{path}: a check kept to the run's partitions (`-- nightly: by_partition`) reads "
-                         "$nightly, true in a run that loads, and keeps to `raw._partitions.run_id = $run_id`")
+                         "$nightly, true in a run that loads, and keeps to the partitions the run $run_id loaded")
     return Check(path.stem, relation, path, description(path), nightly, reads_nightly)
 
 
