@@ -31,8 +31,9 @@ The steps, and which engine runs each:
    are read in a Spark task by sql/ingest/read_parquet.sql: each record becomes DuckDB's JSON
    text, which the parse reads; Spark's `to_json` writes doubles and timestamps differently.
 3. **Parsing** each landed record (sql/ingest/parse.sql with sql/macros/pii.sql, and for CSV
-   the sql/ingest/csv_*.sql steps) runs in Spark tasks, each holding whole files, by an
-   in-memory DuckDB on the task's rows (`mapInArrow`: Arrow batches in and out):
+   the sql/ingest/csv_*.sql steps) runs in Spark tasks of about 64 MB of landed text each
+   (whole CSV files, pieces of other files), by an in-memory DuckDB on the task's rows
+   (`mapInArrow`: Arrow batches in and out):
    the same SQL file on the same SQL semantics. It stays engine-specific because the parse leans on DuckDB semantics that have
    no identical Spark form yet: `json_valid` / `json_type` / `json_extract_string` over a list
    of paths (Spark's JSON functions re-serialise values differently), ISO 8601 casts with
@@ -139,7 +140,8 @@ def ingest(spark: Any, landing: Path, config: Config, out: Path, *, secret: str,
                 rows = _parquet_task_input(spark, listed, now)
             else:
                 rows = _read_text(spark, listed, Path(scratch) / name, now)
-            parsed_parts.append(_parse(spark, rows, name, cfg, params))
+            landed_bytes = sum(Path(f).stat().st_size for f, _, _ in listed)
+            parsed_parts.append(_parse(spark, rows, name, cfg, params, landed_bytes))
         parsed = parsed_parts[0] if parsed_parts else None
         for part in parsed_parts[1:]:
             parsed = parsed.unionByName(part)
@@ -267,15 +269,27 @@ def _parquet_task_input(spark: Any, listed: list[tuple[str, str, date]], loaded_
 
 # --------------------------------------------------------------------------- parsing
 
-def _parse(spark: Any, rows: Any, name: str, cfg: SourceConfig, params: dict[str, Any]) -> Any:
-    """sql/ingest/parse.sql over the landed rows of source `name`, in Spark tasks (see the
-    module's docstring, step 3): the rows are partitioned by file, so each task holds whole
-    files (a CSV file's header, a quoted field across lines), and each task parses its rows in
-    an in-memory DuckDB. One row per landed record, as DuckDB's temp table `parsed`.
+# the landed bytes a parse task holds at once: its Python worker peaks at a few times this
+# (the text, its Arrow and DuckDB copies, the parsed rows); at 10M events two tasks of half a
+# source each (3 GB of text) took 8 GB each and starved the machine
+TASK_BYTES = 64 << 20
+# a JSON or text file is cut into pieces of this many lines (its records are parsed one by one);
+# a CSV file stays whole (its header, a quoted field across lines)
+PIECE_LINES = 100_000
 
-    The rows travel as Arrow batches (`mapInArrow`, on a classic session and through Spark
-    Connect alike); a task holds its partition's batches together, as its files are whole only
-    together."""
+
+def _parse(spark: Any, rows: Any, name: str, cfg: SourceConfig, params: dict[str, Any],
+           landed_bytes: int = 0) -> Any:
+    """sql/ingest/parse.sql over the landed rows of source `name`, in Spark tasks (see the
+    module's docstring, step 3), each parsing its rows in an in-memory DuckDB. One row per
+    landed record, as DuckDB's temp table `parsed`.
+
+    The rows are partitioned by file (a CSV file's header and its quoted fields across lines
+    need the whole file) or, for other formats, by pieces of PIECE_LINES lines of a file, into
+    enough partitions that each holds about TASK_BYTES of the source's `landed_bytes` (at
+    least one per shuffle partition). They travel as Arrow batches (`mapInArrow`, on a classic
+    session and through Spark Connect alike); a task holds its partition's batches together,
+    as its files are whole only together."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import (
         ArrayType,
@@ -303,8 +317,13 @@ def _parse(spark: Any, rows: Any, name: str, cfg: SourceConfig, params: dict[str
     entries = StructType([StructField(f.name, f.dataType if i not in maps else ArrayType(StructType([
         StructField("key", f.dataType.keyType), StructField("value", f.dataType.valueType)])))
         for i, f in enumerate(schema.fields)])
-    parts = max(1, int(spark.conf.get("spark.sql.shuffle.partitions")))
-    by_file = rows.repartition(parts, "_source_file") if cfg.format != "parquet" else rows
+    parts = max(1, int(spark.conf.get("spark.sql.shuffle.partitions")), -(-landed_bytes // TASK_BYTES))
+    if cfg.format == "parquet":
+        by_file = rows
+    elif cfg.format == "csv":
+        by_file = rows.repartition(parts, "_source_file")
+    else:
+        by_file = rows.repartition(parts, "_source_file", F.floor(F.col("_line") / PIECE_LINES))
     landing, out = _landing_arrow_schema(), _arrow_schema(entries)
 
     def task(batches: Iterator[Any]) -> Iterator[Any]:
