@@ -80,7 +80,6 @@ writer rounds Spark's (`_rounded`), and downstream models see the same values on
 from __future__ import annotations
 
 import atexit
-import contextlib
 import re
 import time
 import uuid
@@ -172,6 +171,7 @@ class SparkEngine:
 
 
 FROM_FRAME = sql_file("ops/spark/from_frame").strip().rstrip(";")
+COPY_FRAME = "spark_frame"  # the view of a Spark table being copied (ops/spark/drop_frames)
 
 # relation -> the path it is registered at in the (one, per process) session's catalog
 _CATALOG: dict[str, Path] = {}
@@ -289,54 +289,35 @@ def _version(con: duckdb.DuckDBPyConnection, relation: str) -> str | None:
     return rows[0][0] if rows else None
 
 
-def _arrow(engine: SparkEngine, relation: str, *, ids_as_bigint: bool = False) -> Any:
-    """The Spark table `relation` read on the driver (Arrow), its timestamps, in lists too, naive
-    UTC microseconds as DuckDB's TIMESTAMP (Spark writes them as INT96, read as nanoseconds);
-    with `ids_as_bigint`, Spark's INT columns (row_number, rank) as DuckDB's BIGINT."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    def naive(t: Any) -> Any:
-        if pa.types.is_timestamp(t):
-            return pa.timestamp("us")
-        if pa.types.is_list(t) and naive(t.value_type) != t.value_type:
-            return pa.list_(t.value_field.with_type(naive(t.value_type)))
-        return t
-
-    table = pq.read_table(str(engine.table_path(relation)))
-    fields = [pa.field(f.name, pa.int64()) if ids_as_bigint and pa.types.is_int32(f.type)
-              else pa.field(f.name, naive(f.type), f.nullable) for f in table.schema]
-    return table.cast(pa.schema(fields))
+def _parquet_frame(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: str, name: str, *,
+                   ids_as_bigint: bool = False, typed_as: tuple[str, Mapping[str, Any]] | None = None) -> None:
+    """The Spark table `relation` as the temporary view `name` of the working file: its Parquet
+    files read by DuckDB, which streams them (a copy through the driver's memory took 10 GB at
+    10M events). Spark's timestamps (INT96) read as DuckDB's naive UTC TIMESTAMP. With
+    `typed_as` (a model's DuckDB SQL and its parameters) each column gets the type DuckDB gives
+    it (Spark has no HUGEINT, no JSON, ...), so the analyst file's tables are typed as on DuckDB;
+    otherwise (`ids_as_bigint`) Spark's INT columns (row_number, rank) become BIGINT."""
+    files = con.read_parquet(str(engine.table_path(relation).resolve() / "*.parquet"))
+    columns = [duckdb.ColumnExpression(c) for c in files.columns]
+    if typed_as is not None:
+        empty = con.sql(typed_as[0], params=typed_as[1]).limit(0)
+        if empty.columns == files.columns:
+            columns = [c.cast(t).alias(n) for c, n, t in zip(columns, empty.columns, empty.types, strict=True)]
+    elif ids_as_bigint:
+        columns = [c.cast(duckdb.sqltypes.BIGINT).alias(n) if t == duckdb.sqltypes.INTEGER else c
+                   for c, n, t in zip(columns, files.columns, files.types, strict=True)]
+    files.select(*columns).create_view(name, replace=True)
 
 
 def _copy_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: str,
                typed_as: tuple[str, dict[str, Any]] | None = None, *, ids_as_bigint: bool = True) -> int:
-    """The Spark table `relation` into the working file. With `typed_as` (a model's DuckDB SQL
-    and its parameters), each column gets the type DuckDB gives it (Spark has no HUGEINT, no
-    naive timestamp by default, ...), so the analyst file's tables are typed as on DuckDB;
-    otherwise timestamps become naive UTC, as DuckDB's, and (`ids_as_bigint`) INT columns BIGINT."""
-    table = _arrow(engine, relation, ids_as_bigint=typed_as is None and ids_as_bigint)
-    name = "spark_frame_" + relation.replace(".", "__")
-    typed_name = name + "_typed"
-    con.register(name, table)
+    """The Spark table `relation` into the working file (`_parquet_frame`: typed as on DuckDB
+    with `typed_as`, else with INT columns as BIGINT when `ids_as_bigint`)."""
+    _parquet_frame(con, engine, relation, COPY_FRAME, ids_as_bigint=ids_as_bigint, typed_as=typed_as)
     try:
-        frame = name
-        if typed_as is not None:
-            empty = con.sql(typed_as[0], params=typed_as[1]).limit(0)
-            if empty.columns == table.column_names:
-                typed = con.table(name).select(*[duckdb.ColumnExpression(c).cast(t).alias(c)
-                                                 for c, t in zip(empty.columns, empty.types, strict=True)])
-                run_sql(con, "ops/spark/arrow_lossless")  # JSON stays JSON, HUGEINT HUGEINT
-                try:
-                    con.register(typed_name, typed.to_arrow_table())
-                finally:
-                    run_sql(con, "ops/spark/arrow_plain")
-                frame = typed_name
-        n = replace_table(con, relation, FROM_FRAME, {"frame": frame})
+        n = replace_table(con, relation, FROM_FRAME, {"frame": COPY_FRAME})
     finally:
-        con.unregister(name)
-        with contextlib.suppress(duckdb.Error):
-            con.unregister(typed_name)
+        run_sql(con, "ops/spark/drop_frames")
     engine.exported[relation] = tuple(run_sql(con, "ops/spark/stamp", {"relation": relation}).fetchall()[0])
     spark_tables.note_version(engine.table_path(relation), _version(con, relation))
     return n
@@ -384,14 +365,12 @@ def ingest_on_spark(con: duckdb.DuckDBPyConnection, config: Any, landing: Path, 
     ensure_staged_tables(con)
     try:
         for relation in _STAGED_BY_SPARK:
-            con.register(frames[_STAGED_FRAMES[relation]], _arrow(engine, relation))
+            _parquet_frame(con, engine, relation, frames[_STAGED_FRAMES[relation]])
         with transaction(con):
             run_sql(con, "ops/spark/refill_staged", frames)
             mark_changed(con, "raw._partitions", *STAGED_TABLES)
     finally:
-        for name in frames.values():
-            with contextlib.suppress(duckdb.Error):
-                con.unregister(name)
+        run_sql(con, "ops/spark/drop_frames")
     for relation in _STAGED_BY_SPARK:  # the next run's ingest may keep these tables' other days
         spark_tables.note_version(engine.table_path(relation), _version(con, relation))
     for relation in _MODELS_BY_SPARK:

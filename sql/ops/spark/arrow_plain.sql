@@ -1,2 +1,0 @@
--- Back to DuckDB's default Arrow export.
-reset arrow_lossless_conversion;
