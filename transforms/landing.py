@@ -30,10 +30,10 @@ from transforms.warehouse import apply_comments, mark_changed, run_sql, transact
 
 # The first day Dagster partitions when settings.partitions_start is unset: every landing day
 # folder from 1970 on is loaded; earlier folders are listed as not read, with this reason.
-# 20,000 daily partitions cost a run about 0.2 s for each unpartitioned asset that depends on a
-# raw asset directly, per raw asset (Dagster lists every partition to version the inputs): only
-# staging does (quarantine.unread_files follows the ledger, publish follows staging); about 1 s a
-# run with four sources, which settings.partitions_start saves.
+# 20,000 daily partitions cost a run about 0.2 s for each unpartitioned asset that depends on
+# every day of a raw asset, per raw asset (Dagster lists every partition to version the
+# inputs): none does (staging depends on each raw asset's last day, quarantine.unread_files
+# follows the ledger, publish follows staging).
 EARLIEST_DAY = date(1970, 1, 1)
 
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
