@@ -579,19 +579,25 @@ def _read_doc(path: Path, mtime_ns: int) -> dict[str, Any]:
 
 
 def apply_comments(con: duckdb.DuckDBPyConnection, relation: str) -> None:
-    """COMMENT ON the table and each documented column that exists."""
+    """COMMENT ON the table and each documented column that exists, where the comment differs
+    from the YAML's: all of them on a new table, none after a delete and insert (which keep
+    them) unless the YAML changed. One statement list, run at once."""
     doc = table_doc(relation)
     if not doc:
         return
+    schema, table = relation.split(".")
+    held = dict(run_sql(con, "ops/warehouse/comments", {"s": schema, "t": table}).fetchall())
+    statements = []
     desc = str(doc.get("description", "")).strip()
-    con.execute(sql_with("comment on table {relation} is ", relation=relation) + _sql_literal(desc))
-    existing = {r[0] for r in run_sql(
-        con, "ops/warehouse/column_names", {"s": relation.split(".")[0], "t": relation.split(".")[1]},
-    ).fetchall()}
+    if held.get(None) != desc:
+        statements.append(sql_with("comment on table {relation} is ", relation=relation) + _sql_literal(desc))
     for col, text in (doc.get("columns") or {}).items():
-        if col in existing and re.match(r"^[a-z_][a-z0-9_]*$", col):
-            con.execute(sql_with('comment on column {relation}."{col}" is ', relation=relation, col=col)
-                        + _sql_literal(str(text).strip()))
+        text = str(text).strip()
+        if col in held and held[col] != text and re.match(r"^[a-z_][a-z0-9_]*$", col):
+            statements.append(sql_with('comment on column {relation}."{col}" is ', relation=relation, col=col)
+                              + _sql_literal(text))
+    if statements:
+        con.execute(";\n".join(statements))
 
 
 def _sql_literal(text: str) -> str:

@@ -1,2 +1,0 @@
--- The columns of table $s.$t.
-select column_name from duckdb_columns() where schema_name = $s and table_name = $t;
