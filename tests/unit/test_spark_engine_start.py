@@ -68,3 +68,4 @@ def test_a_local_master_gets_a_shuffle_partition_per_core() -> None:
     assert local_defaults("local[3]")["spark.default.parallelism"] == "3"
     assert int(local_defaults("local[*]")["spark.sql.shuffle.partitions"]) >= 1
     assert local_defaults("local[2]")["spark.driver.memory"].endswith("g")
+    assert local_defaults("local[2]")["spark.sql.autoBroadcastJoinThreshold"] == "64m"
