@@ -1,7 +1,7 @@
 """No SQL statement is written in a Python string (issue 15): every statement the product runs
 lives in a file under sql/, run through transforms.warehouse.run_sql or the model runner.
 
-Every .py file under pipelines/, transforms/ and bench/ is read with the ast module; a string
+Every .py file under pipelines/, transforms/, bench/ and fixtures/ is read with the ast module; a string
 constant (or f-string) is SQL when it starts with a statement keyword and either has the shape
 of a statement (`select …`, `insert into`, `create table`, `with x as (` …) or DuckDB's parser
 reads it as one. Docstrings are prose, dict keys and compared values are names, and so is a capitalised first word (`Load every new…`,
@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCANNED = ("pipelines", "transforms", "bench")
+SCANNED = ("pipelines", "transforms", "bench", "fixtures")
 RUNNER = {"transforms/warehouse.py", "transforms/models.py"}
 
 
