@@ -2134,6 +2134,11 @@ def generate(
             results = pending.get()
             merged = pool.map(_merge, _merge_tasks(out, parts, compress), chunksize=4)
             total.files_written += sum(merged)
+            # the workers leave on their own: the pool's exit would terminate() them with
+            # SIGTERM, which a process that ignores it passes on (Dagster maps SIGTERM to
+            # SIGINT's handler, SIG_IGN in a background job), and the join then waits forever
+            pool.close()
+            pool.join()
     for result in results:
         total.add(result)
     shutil.rmtree(parts, ignore_errors=True)
