@@ -3,6 +3,7 @@ drop table if exists funnel_scoped_events;
 drop table if exists funnel_conditions;
 drop table if exists funnel_units;
 drop table if exists funnel_event_masks;
+drop table if exists funnel_match_numbers;
 drop table if exists funnel_matches;
 drop table if exists funnel_states;
 drop table if exists funnel_predecessors;

@@ -2,6 +2,17 @@
 -- can_start: the event may start an attempt (always here; period_matches.sql narrows it).
 -- Events sharing an instant with another matched event of the unit (rare) are ranked within their
 -- kind (the same mask) in (source_rank, event_id) order; the others have mask_rank 1.
+-- the matches numbered in (instant, event) order, an order both engines give: sorted as these
+-- two columns alone, then joined back by event (one match per event). Sorting the whole rows cost
+-- 10 of the statement's 18 CPU seconds for a funnel of 9.4M matches (one statement: DuckDB folds
+-- the join back into the wide sort)
+create or replace temp table funnel_match_numbers as
+select
+    event_id,
+    row_number() over (order by t_us, event_id) as match_id
+from funnel_event_masks
+where funnel = $funnel;
+
 create or replace temp table funnel_matches as
 with matched as (
     select
@@ -40,7 +51,7 @@ tie_ranks as (
 )
 
 select
-    row_number() over (order by matched.t_us, matched.event_id) as match_id,  -- an order both engines give
+    numbers.match_id,
     matched.*,
     coalesce(tie_ranks.mask_rank, 1) as mask_rank,
     tie_ranks.event_id is not null as is_shared_instant,
@@ -49,4 +60,7 @@ select
     null::bigint as prev_t_us,
     null::bigint as unit_last_t_us
 from matched
+inner join funnel_match_numbers as numbers on matched.event_id = numbers.event_id
 left join tie_ranks on matched.event_id = tie_ranks.event_id;
+
+drop table if exists funnel_match_numbers;
