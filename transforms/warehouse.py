@@ -187,11 +187,11 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
     return con
 
 
-def drop_temp_objects(con: duckdb.DuckDBPyConnection) -> int:
+def drop_temp_objects(con: duckdb.DuckDBPyConnection, prefix: str = "") -> int:
     """Drop the connection's temporary tables and views (registered frames too), so that a
-    connection kept open from one step to the next holds no step's scratch tables in memory.
-    Returns how many were dropped."""
-    found = run_sql(con, "ops/catalog/temp_objects").fetchall()
+    connection kept open from one step to the next holds no step's scratch tables in memory;
+    with `prefix`, only those whose name starts with it. Returns how many were dropped."""
+    found = run_sql(con, "ops/catalog/temp_objects", {"prefix": prefix}).fetchall()
     for (statement,) in found:
         con.execute(statement)
     return len(found)
@@ -322,31 +322,21 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
 # intermediate.dirty_customers only: what it reads is restricted to them, and their rows of the
 # target are replaced. These are the runner's templates of that restriction.
 
-# the scope of each kind of input, as a predicate on one row of it (runner SQL: the one place
-# that restricts what a model reads)
+def predicate(name: str) -> str:
+    """The condition in `sql/ops/predicates/<name>.sql`, without its comments: a row filter that
+    the runner's statements below add to a model's reads and writes."""
+    return _strip_comments(sql_file("ops/predicates/" + name)).strip()
+
+
+# the scope of each kind of input, as a predicate on one row of it (the one place that restricts
+# what a model reads)
 DIRTY_CUSTOMERS = "intermediate.dirty_customers"
-_IN_SCOPE = "(select customer_id from intermediate.dirty_customers)"
-# a journey's customer: its id up to the '-' before the journey's number (a customer id is 'c_' and
-# hex digits, sql/identity/customer_ids.sql, so has no '-'); split_part scans a 4.8M-row table's
-# ids in 0.38 s where left(…, length - strpos(reverse(…))) took 0.51 s (10M bench warehouse)
-_JOURNEY_CUSTOMER = "split_part(journey_id, '-', 1)"
-SCOPE_PREDICATES = {
-    "customer_id": "customer_id in " + _IN_SCOPE,
-    "journey_id": _JOURNEY_CUSTOMER + " in " + _IN_SCOPE,
-    "identifiers": ("identifiers::varchar in (select identifier_set from intermediate.identifier_sets "
-                    "where customer_id in " + _IN_SCOPE + ")"),
-}
+SCOPE_PREDICATES = {key: predicate("scope_" + key) for key in ("customer_id", "journey_id", "identifiers")}
 
-
-# inputs whose scope is not a column of theirs. staging.events carries no customer, and reading
-# its identifiers to find them (cast to text, matched against the dirty customers' identifier
-# sets) costs a pass over every event's identifiers each night: the run's dirty-set step lists
-# the ids of a superset of its customers' events instead (intermediate._scope_events,
-# sql/ops/incremental/scope_events.sql), and the filter on the build's result keeps theirs.
+# inputs whose scope is not a column of theirs: staging.events, by the ids of the run's events in
+# scope (sql/ops/predicates/scope_staging_events.sql says why)
 SCOPE_EVENTS = "intermediate._scope_events"
-RELATION_SCOPES = {
-    "staging.events": "event_id in (select event_id from " + SCOPE_EVENTS + ")",
-}
+RELATION_SCOPES = {"staging.events": predicate("scope_staging_events")}
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
@@ -688,10 +678,7 @@ def _by_customer(t: PublishedTable, held: Mapping[str, tuple[str | None, int, st
 
 # In the analyst file's connection: the dirty set is copied into a temp table (never into the
 # file), and a table's rows of those customers are deleted and copied from the working file.
-PUBLISH_SCOPE = {
-    "customer_id": "customer_id in (select customer_id from publish_scope)",
-    "journey_id": _JOURNEY_CUSTOMER + " in (select customer_id from publish_scope)",
-}
+PUBLISH_SCOPE = {key: predicate("publish_" + key) for key in ("customer_id", "journey_id")}
 
 
 def _replace_customers(con: duckdb.DuckDBPyConnection, t: PublishedTable) -> tuple[int, int]:
@@ -740,14 +727,12 @@ def _days_since(con: duckdb.DuckDBPyConnection, t: PublishedTable, held_version:
 
 
 # In the analyst file's connection: a table's rows of the landing days in temp table
-# publish_days are deleted and copied from the working file ($first and $last bound the days:
-# the scans skip other days' row groups by min/max, and a table is appended day by day). For
-# staging.events, the rows of the ids whose row moved to or from another day (temp table
-# publish_moved_ids) are replaced by event id as well.
-PUBLISH_DAYS = ("_partition between $first and $last "
-                "and (source, _partition) in (select (source, _partition) from publish_days)")
-PUBLISH_MOVED = "event_id in (select event_id from publish_moved_ids)"
-PUBLISH_MOVED_ELSEWHERE = PUBLISH_MOVED + " and not (" + PUBLISH_DAYS + ")"
+# publish_days are deleted and copied from the working file. For staging.events, the rows of the
+# ids whose row moved to or from another day (temp table publish_moved_ids) are replaced by event
+# id as well.
+PUBLISH_DAYS = predicate("publish_days")
+PUBLISH_MOVED = predicate("publish_moved_ids")
+PUBLISH_MOVED_ELSEWHERE = f"{PUBLISH_MOVED} and not ({PUBLISH_DAYS})"
 
 
 def _replace_days(con: duckdb.DuckDBPyConnection, t: PublishedTable, held_version: str) -> dict[str, int]:
