@@ -104,6 +104,7 @@ from transforms.warehouse import (
     SCOPE_PREDICATES,
     bind,
     count_rows,
+    drop_temp_objects,
     has_table,
     mark_changed,
     read_model,
@@ -172,7 +173,7 @@ class SparkEngine:
 
 
 FROM_FRAME = sql_file("ops/spark/from_frame").strip().rstrip(";")
-COPY_FRAME = "spark_frame"  # the view of a Spark table being copied (ops/spark/drop_frames)
+COPY_FRAME = "spark_frame"  # the view of a Spark table being copied; every such view starts so
 
 # relation -> the path it is registered at in the (one, per process) session's catalog
 _CATALOG: dict[str, Path] = {}
@@ -318,7 +319,7 @@ def _copy_back(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: st
     try:
         n = replace_table(con, relation, FROM_FRAME, {"frame": COPY_FRAME})
     finally:
-        run_sql(con, "ops/spark/drop_frames")
+        drop_temp_objects(con, prefix=COPY_FRAME)
     engine.exported[relation] = tuple(run_sql(con, "ops/spark/stamp", {"relation": relation}).fetchall()[0])
     spark_tables.note_version(engine.table_path(relation), _version(con, relation))
     return n
@@ -362,7 +363,7 @@ def ingest_on_spark(con: duckdb.DuckDBPyConnection, config: Any, landing: Path, 
     for relation in spark_ingest.TABLES:
         engine.adopt(relation)
     # the ingest tables of the working file (sql/ingest/tables.sql: their types and keys) refilled
-    frames = {_STAGED_FRAMES[r]: "spark_frame_" + _STAGED_FRAMES[r] for r in _STAGED_BY_SPARK}
+    frames = {_STAGED_FRAMES[r]: COPY_FRAME + "_" + _STAGED_FRAMES[r] for r in _STAGED_BY_SPARK}
     ensure_staged_tables(con)
     try:
         for relation in _STAGED_BY_SPARK:
@@ -371,7 +372,7 @@ def ingest_on_spark(con: duckdb.DuckDBPyConnection, config: Any, landing: Path, 
             run_sql(con, "ops/spark/refill_staged", frames)
             mark_changed(con, "raw._partitions", *STAGED_TABLES)
     finally:
-        run_sql(con, "ops/spark/drop_frames")
+        drop_temp_objects(con, prefix=COPY_FRAME)
     for relation in _STAGED_BY_SPARK:  # the next run's ingest may keep these tables' other days
         spark_tables.note_version(engine.table_path(relation), _version(con, relation))
     for relation in _MODELS_BY_SPARK:
