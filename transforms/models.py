@@ -69,6 +69,7 @@ from transforms.warehouse import (
     build_model,
     count_rows,
     ensure_match_macros,
+    in_next_commit,
     model_path,
     read_model,
     run_sql,
@@ -391,23 +392,29 @@ def _build_duckdb(con: duckdb.DuckDBPyConnection, relation: str, config: Config,
         if relation in STAGE_BUILT or not model_path(relation).is_file():
             raise ModelError(f"{relation} is not a model of the graph")
         fingerprint = fingerprints(config, params)[relation]
-        if (not full and incremental_key(relation) is not None
-                and _unchanged_in_incremental_run(con, (relation,), {relation: fingerprint})):
-            if not run_sql(con, "ops/incremental/count_dirty").fetchall()[0][0]:
-                # nothing to rebuild: the table is not rewritten, so it keeps its version and
-                # publish leaves it as it is
-                md = {"mode": "incremental", "inserted": 0, "rows": count_rows(con, relation),
-                      "skipped": "no customer to rebuild (the run's dirty set is empty)"}
+        if relation == SETS or relation in IDENTITY_TABLES:
+            # identity's builds may take several transactions: the fingerprint after the last
+            if relation == SETS:
+                md = build_identity_sets(con, dict(params),
+                                         full_reason=_identity_full_reason(con, config, params, full))
             else:
-                md = {"mode": "incremental", **build_incremental(con, relation, read_model(relation), params),
-                      "rows": count_rows(con, relation)}
-        elif relation == SETS:
-            md = build_identity_sets(con, dict(params), full_reason=_identity_full_reason(con, config, params, full))
-        elif relation in IDENTITY_TABLES:
-            md = build_identity_table(con, relation, dict(params), track_moves=not full)
-        else:
-            md = {"rows": build_model(con, relation, params)}
-        save_fingerprint(con, relation, fingerprint)
+                md = build_identity_table(con, relation, dict(params), track_moves=not full)
+            save_fingerprint(con, relation, fingerprint)
+            return md
+        # one transaction writes the model: its fingerprint is saved in it
+        with in_next_commit(con, lambda: save_fingerprint(con, relation, fingerprint)):
+            if (not full and incremental_key(relation) is not None
+                    and _unchanged_in_incremental_run(con, (relation,), {relation: fingerprint})):
+                if not run_sql(con, "ops/incremental/count_dirty").fetchall()[0][0]:
+                    # nothing to rebuild: the table is not rewritten, so it keeps its version and
+                    # publish leaves it as it is
+                    md = {"mode": "incremental", "inserted": 0, "rows": count_rows(con, relation),
+                          "skipped": "no customer to rebuild (the run's dirty set is empty)"}
+                else:
+                    md = {"mode": "incremental", **build_incremental(con, relation, read_model(relation), params),
+                          "rows": count_rows(con, relation)}
+            else:
+                md = {"rows": build_model(con, relation, params)}
     if step is not None:
         fps = fingerprints(config, params)
         with contextlib.suppress(duckdb.Error):

@@ -289,16 +289,43 @@ def build_model(con: duckdb.DuckDBPyConnection, relation: str, params: Mapping[s
     return replace_table(con, relation, read_model(relation), params)
 
 
+_BEFORE_COMMIT: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, list[Callable[[], object]]] = (
+    weakref.WeakKeyDictionary())
+"""Writes waiting for the next transaction a connection commits (`in_next_commit`)."""
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """One DuckDB transaction: committed when the block ends, rolled back if it raises."""
+    """One DuckDB transaction: committed when the block ends, rolled back if it raises. The
+    writes `in_next_commit` holds for `con` run just before the commit, in the transaction."""
     con.execute("begin transaction")
     try:
         yield
+        for write in _BEFORE_COMMIT.pop(con, ()):
+            write()
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+
+
+@contextlib.contextmanager
+def in_next_commit(con: duckdb.DuckDBPyConnection, write: Callable[[], object]) -> Iterator[None]:
+    """Run `write` inside the first transaction `con` commits within the block, so that it
+    lands with the table that transaction writes (a model's fingerprint with the model); if
+    none commits, when the block ends. Not at all if the block raises. Each commit of a
+    DuckDB file syncs its log: a small write of its own costs as much as a large one."""
+    pending = _BEFORE_COMMIT.setdefault(con, [])
+    pending.append(write)
+    try:
+        yield
+    except BaseException:
+        if write in pending:
+            pending.remove(write)
+        raise
+    if write in pending:
+        pending.remove(write)
+        write()
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
