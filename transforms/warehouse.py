@@ -301,8 +301,9 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("begin transaction")
     try:
         yield
-        for write in _BEFORE_COMMIT.pop(con, ()):
-            write()
+        writes = _BEFORE_COMMIT.pop(con, [])
+        while writes:  # emptied as they run: `in_next_commit` sees that its write was done
+            writes.pop(0)()
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
