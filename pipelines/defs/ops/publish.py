@@ -10,7 +10,7 @@ from pydantic import Field
 from pipelines.defs.ops.resources import JourneysResource, utcnow
 from transforms.incremental import finish_run as finish_incremental
 from transforms.runlog import finish_run
-from transforms.warehouse import publish, run_sql
+from transforms.warehouse import VACUUM_DEAD_SHARE, compact_if_due, publish, run_sql
 
 PUBLISH_KEY = dg.AssetKey(["warehouse", "published"])
 PUBLISH_OP = "warehouse__published"
@@ -55,6 +55,7 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         with journeys.connect() as con:
             finish_incremental(con)  # every model is built: the next run compares with this one
             t1 = time.monotonic()
+            compacted = compact_if_due(con)  # tables with many deleted rows: this checkpoint merges them
             run_sql(con, "ops/catalog/checkpoint")  # the working file is whole before it is copied
         journeys.close_connection()
         before = {"record the build": round(t1 - t0, 3), "checkpoint working file": round(time.monotonic() - t1, 3)}  # publishing attaches the working file: no connection may hold it
@@ -68,6 +69,11 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         with journeys.connect() as con:
             finish_run(con, context.run_id, at)
         context.log.info(f"Published {journeys.paths.published}: {info['summary']} in {info['seconds']}s")
+        compacted_analyst = info.pop("compacted_tables", {})
+        for where, tables in (("working file", compacted), ("analyst file", compacted_analyst)):
+            if tables:
+                context.log.info(f"Compacted the {where}: {len(tables)} table(s) had {VACUUM_DEAD_SHARE:.0%} or more "
+                                 f"deleted rows (e.g. {next(iter(tables))}), so its row groups were merged this run")
         changed, dropped = info.pop("changed_tables"), info.pop("dropped_tables")
         by_customer = info.pop("rows_replaced_by_customer", {})
         phases = {**before, **info.pop("phase_seconds")}
@@ -77,6 +83,7 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
             "dropped_tables": dg.MetadataValue.json(dropped),
             "rows_replaced_by_customer": dg.MetadataValue.json(by_customer),
             "phase_seconds": dg.MetadataValue.json(phases),
+            "compacted": dg.MetadataValue.json({"working file": compacted, "analyst file": compacted_analyst}),
         })
 
     return published

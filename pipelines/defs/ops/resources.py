@@ -27,6 +27,7 @@ from transforms.warehouse import (
     WarehousePaths,
     clean_stale_publish_files,
     connect,
+    defer_vacuum,
     drop_temp_objects,
     prepare_versions_table,
     private_files,
@@ -194,13 +195,15 @@ class JourneysResource(dg.ConfigurableResource):
 
     def _open_for_run(self) -> duckdb.DuckDBPyConnection:
         """The run's shared connection, with the runner's bookkeeping tables created once (each
-        write and each model used to run their DDL, ten statements, again)."""
+        write and each model used to run their DDL, ten statements, again), and DuckDB's vacuum
+        deferred to the checkpoint before publish."""
         from transforms.incremental import prepare_state
 
         con = self._open()
         try:
             prepare_state(con)
             prepare_versions_table(con)
+            defer_vacuum(con)  # publish compacts when deleted rows are due (warehouse.compact_if_due)
         except BaseException:
             con.close()
             raise
