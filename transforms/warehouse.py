@@ -170,15 +170,15 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
         make_private(path)
     else:
         con = duckdb.connect(str(path), read_only=True)
-    con.execute("set TimeZone = 'UTC'")
+    run_sql(con, "ops/warehouse/session")
     if memory_limit:
-        con.execute("set memory_limit = $v", {"v": memory_limit})
+        run_sql(con, "ops/warehouse/memory_limit", {"v": memory_limit})
     if threads:
-        con.execute("set threads = $v", {"v": threads})
+        run_sql(con, "ops/warehouse/threads", {"v": threads})
     if temp_dir is not None:
         temp_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         make_private(temp_dir)
-        con.execute("set temp_directory = $v", {"v": str(temp_dir)})
+        run_sql(con, "ops/warehouse/temp_directory", {"v": str(temp_dir)})
     if not read_only:
         for schema in schemas:
             con.execute(sql_with("create schema if not exists {schema}", schema=schema))
@@ -881,7 +881,7 @@ def _copy_previous(paths: WarehousePaths, src: Path, tmp: Path) -> str | None:
     try:
         con = duckdb.connect(str(tmp))
         try:
-            con.execute("attach $p as work (read_only)", {"p": str(src)})
+            run_sql(con, "ops/warehouse/attach_work", {"p": str(src)})
             return _why_not_incremental(con, _published_tables(con))
         finally:
             con.close()
@@ -968,7 +968,7 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
     con = connect(tmp, memory_limit=memory_limit, threads=threads, temp_dir=paths.temp_dir, schemas=())
     try:
         defer_vacuum(con)  # a copy's deletes by customer: compacted when due, before the last checkpoint
-        con.execute("attach $p as work (read_only)", {"p": str(src)})
+        run_sql(con, "ops/warehouse/attach_work", {"p": str(src)})
         tables = _published_tables(con)
         wanted = {t.relation for t in tables}
         dropped: list[str] = []
@@ -990,7 +990,7 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
             for relation in [t.relation for t in whole if t.relation in present] + dropped:
                 schema, table = relation.split(".")
                 con.execute(sql_with("drop table {s}.{t}", s=schema, t=table))
-            con.execute("checkpoint")  # the dropped tables' blocks become free for the new rows
+            run_sql(con, "ops/catalog/checkpoint")  # the dropped tables' blocks become free for the new rows
         else:
             changed = whole = tables
         lap("compare and drop")
@@ -1017,11 +1017,11 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
         rows_by_day = {t.relation: _replace_days(con, t, str(held[t.relation][0])) for t in by_day}
         lap("rows by day")
         _record_versions(con, tables)
-        con.execute("detach work")
+        run_sql(con, "ops/warehouse/detach_work")
         if finalize is not None:
             finalize(con)
         compacted = compact_if_due(con)
-        con.execute("checkpoint")
+        run_sql(con, "ops/catalog/checkpoint")
         used_after, _ = _used_bytes(con)
     finally:
         con.close()

@@ -1,0 +1,2 @@
+-- DuckDB's threads for the connection's database (settings.yaml duckdb_threads).
+set threads = $v;
