@@ -121,14 +121,15 @@ def find_check(name: str) -> Check:
     return found[0]
 
 
-def check_params(config: Config) -> dict[str, Any]:
-    """The parameters a check may bind: every model parameter plus the check-only ones."""
+def check_params(config: Config, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters a check may bind: every model parameter (`params`, worked out from
+    `config` when not given) plus the check-only ones."""
     extra = {
         "tolerance": TOLERANCE,
         "coverage_threshold": float(config.settings.coverage_threshold),
         "attribution_models": list(MODELS),
     }
-    params = model_params(config)
+    params = dict(params) if params is not None else model_params(config)
     clash = set(extra) & set(params)
     if clash:
         raise ModelError(f"the check parameter ${', $'.join(sorted(clash))} is also a model parameter")

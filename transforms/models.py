@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
@@ -236,9 +237,10 @@ def step_for(relation: str) -> PythonStep | None:
     return next((s for s in PYTHON_STEPS if relation in s.writes), None)
 
 
-def graph() -> dict[str, tuple[str, ...]]:
+@cache
+def graph() -> Mapping[str, tuple[str, ...]]:
     """Every relation the models build -> the relations it reads (the staging stage's tables
-    are the sources)."""
+    are the sources). Read once per process, as each model's file is (`model`)."""
     deps: dict[str, tuple[str, ...]] = {}
     for relation, m in all_models().items():
         if relation not in STAGE_BUILT:
@@ -251,7 +253,7 @@ def graph() -> dict[str, tuple[str, ...]]:
     for relation in list(deps):
         if step_for(relation) is None and incremental_key(relation) is not None:
             deps[relation] = tuple(sorted({*deps[relation], DIRTY}))
-    return deps
+    return MappingProxyType(deps)
 
 
 def _step_files(step: PythonStep) -> list[Path]:

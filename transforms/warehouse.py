@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMAS = ("raw", "staging", "quarantine", "identity", "intermediate", "marts")
@@ -631,7 +630,9 @@ def table_doc(relation: str) -> dict[str, Any] | None:
 
 @functools.lru_cache(maxsize=256)
 def _read_doc(path: Path, mtime_ns: int) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    from transforms.config import load_yaml
+
+    return load_yaml(path.read_text(encoding="utf-8"))
 
 
 def apply_comments(con: duckdb.DuckDBPyConnection, relation: str) -> None:

@@ -63,7 +63,7 @@ def sql_check(check: Check) -> dg.AssetChecksDefinition:
             return dg.AssetCheckResult(passed=True, metadata=journeys.unchanged_metadata())
         t0 = time.monotonic()
         with journeys.connect() as con:
-            found = run_check(con, check, check_params(journeys.config), run_id=check_run_id(context, journeys))
+            found = run_check(con, check, check_params(journeys.config, journeys.params), run_id=check_run_id(context, journeys))
         return dg.AssetCheckResult(
             passed=found.passed,
             metadata={

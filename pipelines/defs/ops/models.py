@@ -34,7 +34,7 @@ def sql_asset(relation: str) -> dg.AssetsDefinition:
         if journeys.unchanged_since is not None:
             return dg.MaterializeResult(metadata=journeys.unchanged_metadata())
         with journeys.connect() as con:
-            md = build(con, relation, journeys.config)
+            md = build(con, relation, journeys.config, journeys.params)
             md["preview"] = dg.MetadataValue.md(preview(con, relation))
         how = f" ({md['inserted']:,} rebuilt for the run's customers)" if md.get("mode") == "incremental" else ""
         how = f" (skipped: {md['skipped']})" if md.get("skipped") else how
@@ -63,7 +63,7 @@ def python_step_asset(step: PythonStep) -> dg.AssetsDefinition:
                 yield dg.MaterializeResult(asset_key=_key(relation), metadata=journeys.unchanged_metadata())
             return
         with journeys.connect() as con:
-            md = build(con, step.writes[0], journeys.config)
+            md = build(con, step.writes[0], journeys.config, journeys.params)
             if md.get("summary"):
                 context.log.info(str(md["summary"]))
             for relation in step.writes:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -134,6 +135,13 @@ class JourneysResource(dg.ConfigurableResource):
     @cached_property
     def config(self) -> Config:
         return load_config(self.config_dir)
+
+    @cached_property
+    def params(self) -> dict[str, Any]:
+        """Every model parameter (transforms.models.model_params), worked out once per run."""
+        from transforms.models import model_params
+
+        return model_params(self.config)
 
     @property
     def paths(self) -> WarehousePaths:
