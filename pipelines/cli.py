@@ -61,6 +61,14 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _published(warehouse: Path | None) -> Path:
+    """The analyst file the flag (or JOURNEYS_WAREHOUSE, or the default) names, without
+    importing Dagster: `sql` and `report` only read it."""
+    from pipelines.settings import Settings
+
+    return Settings.resolve(warehouse=warehouse).paths.published
+
+
 def _resource(landing: Path | None = None, warehouse: Path | None = None, config: Path | None = None):
     """The run's settings as values: each flag overrides its environment variable, which
     overrides the default. Nothing is written back to the environment."""
@@ -442,7 +450,7 @@ def sql(
     """Query the published warehouse, read-only. Works while a run is writing."""
     import duckdb
 
-    path = _resource(warehouse=warehouse).paths.published
+    path = _published(warehouse)
     if fmt not in ("table", "csv", "json"):
         raise _fail("--format is table, csv or json.", EXIT_CONFIG)
     if file is not None:
@@ -803,7 +811,7 @@ def report(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write the journey-map report (one self-contained HTML file) from the published warehouse."""
-    path = _resource(warehouse=warehouse).paths.published
+    path = _published(warehouse)
     if not path.exists():
         raise _fail(f"no published warehouse at {path}. Run `{_me()} run` (or `make demo`) first.", EXIT_CONFIG)
     from transforms.report import build_report
