@@ -41,7 +41,7 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.run --scale $(SCALE) $(if $(MEMORY_LIMIT),--memory-limit $(MEMORY_LIMIT)) \
 		$(if $(filter 1,$(GZIP)),--gzip) $(if $(filter 0,$(GZIP)),--no-gzip) \
-		$(if $(filter 0,$(NIGHTLY)),--no-nightly) --engine $(ENGINE) $(if $(SPARK_MASTER),--spark-master '$(SPARK_MASTER)')
+		$(if $(filter 0,$(NIGHTLY)),--no-nightly) $(if $(NIGHTS),--nights $(NIGHTS)) --engine $(ENGINE) $(if $(SPARK_MASTER),--spark-master '$(SPARK_MASTER)')
 
 dev: install
 	$(BIN)/dagster dev

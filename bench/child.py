@@ -113,7 +113,7 @@ def main() -> None:
     for mat in result.asset_materializations_for_node("warehouse__published"):
         publish = {k: v.value for k, v in mat.metadata.items()
                    if k in ("summary", "mode", "reason", "seconds", "changed_tables", "rows_replaced_by_customer",
-                            "rows_replaced_by_day", "phase_seconds")}
+                            "rows_replaced_by_day", "phase_seconds", "compacted")}
     Path(args.out).write_text(json.dumps({
         "success": result.success,
         "failed_steps": failed,

@@ -4,7 +4,10 @@ hand-written reference query measured on the same data in the same run.
 
 Results: a table on the terminal and bench/results/<scale>[-gz][-mem<limit>].json. `--gzip`
 (on by default from 50M events) lands the files gzip-compressed; `--no-nightly` skips the
-nightly run. With the nightly run: each stage's nightly seconds beside its full seconds, a
+nightly run; `--nights N` (`make bench NIGHTS=N`) runs N nightly runs in a row, one day each,
+after a full run over the days before them: the steady state, where the first night after a full
+build is the kindest (DuckDB's deferred vacuum, issue 16). With the nightly run: each stage's
+nightly seconds (the first night's) beside its full seconds, each night's seconds, a
 `journeys run` with nothing new (seconds beyond the command's start-up), and the nightly
 warehouse compared with a full rebuild over the same landing zone (bench.golden; issue 16:
 "incremental equals full").
@@ -235,12 +238,16 @@ def main() -> None:
     ap.add_argument("--gzip", action=argparse.BooleanOptionalAction, default=None,
                     help=f"Land the files gzip-compressed (landing-<scale>-gz); on by default from {GZIP_FROM:,} events.")
     ap.add_argument("--no-nightly", dest="nightly", action="store_false", help="Skip the nightly run.")
+    ap.add_argument("--nights", type=int, default=1,
+                    help="Nightly runs in a row, one landing day each, after a full run over the days before.")
     ap.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
                     help="Run the models on DuckDB (default) or on a local Spark (engine: spark).")
     ap.add_argument("--spark-master", default="local[2]", help="The local master of --engine spark.")
     ap.add_argument("--report-only", action="store_true",
                     help="With --engine spark: report on the Spark run already in wh-<scale>-spark, run nothing.")
     args = ap.parse_args()
+    if args.nights < 1:
+        ap.error("--nights must be 1 or more (--no-nightly skips the nightly run)")
     if args.gzip is None:
         args.gzip = args.scale >= GZIP_FROM
         if args.gzip:
@@ -261,24 +268,42 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     wh = work / "journeys.duckdb"
-    # Landing folders may run a few days past the period (late events): the nightly run adds the last day.
+    # Landing folders may run a few days past the period (late events): the nightly runs add the
+    # last days, one each.
     from transforms.config import load_config
     from transforms.ingest import landed_days
 
     cfg = load_config()
     all_days = sorted({d for n, s in cfg.sources.items() for d in landed_days(landing, n, s)})
-    last = all_days[-1]
-    history_end = all_days[-2]
+    n_nights = args.nights if args.nightly else 0
+    if n_nights >= len(all_days):
+        console.print(f"[red]--nights {n_nights}: the landing zone has {len(all_days)} days; leave at least one for the full run.[/red]")
+        sys.exit(2)
+    history_end = all_days[-(n_nights + 1)] if n_nights else all_days[-2]
     console.print(f"Full run over {all_days[0]} … {history_end} ({n_events:,} events landed in all) …")
     full = run_child(landing, wh, work / "full.json", end=history_end, memory_limit=args.memory_limit)
     nightly = None
+    nights: list[dict] = []
     nothing_new = startup = None
     said, differ = "", []
     if args.nightly:
-        console.print(f"Nightly run adding {last} …")
-        nightly = run_child(landing, wh, work / "nightly.json", start=last, end=last, only_changed=True, memory_limit=args.memory_limit)
-        if nightly.get("publish"):
-            console.print(f"Nightly publish: {nightly['publish'].get('summary', '')}")
+        for i, day in enumerate(all_days[-n_nights:], start=1):
+            console.print(f"Nightly run adding {day}" + (f" (night {i} of {n_nights})" if n_nights > 1 else "") + " …")
+            night = run_child(landing, wh, work / ("nightly.json" if i == 1 else f"nightly-{i}.json"),
+                              start=day, end=day, only_changed=True, memory_limit=args.memory_limit)
+            if night.get("publish"):
+                console.print(f"Nightly publish: {night['publish'].get('summary', '')}")
+            nightly = nightly or night  # the first night: its stages, as with one night
+            nights.append({"day": day.isoformat(), "seconds": night["process_seconds"],
+                           "share_of_full": round(night["process_seconds"] / full["process_seconds"], 3),
+                           "publish": (night.get("publish") or {}).get("summary", ""),
+                           # DuckDB's vacuum, deferred until a table has many deleted rows
+                           "compacted": {where: sorted(tables) for where, tables
+                                         in ((night.get("publish") or {}).get("compacted") or {}).items() if tables}})
+        if n_nights > 1:
+            console.print("Nights: " + ", ".join(f"{n['seconds']:.1f}s" + (" (compacted)" if n["compacted"] else "")
+                                                 for n in nights)
+                          + f" ({sum(n['seconds'] for n in nights):.1f}s in all)")
         nothing_new, startup, said = time_nothing_new(landing, wh)
         console.print(f"`journeys run` with nothing new: {nothing_new:.2f}s ({startup:.2f}s of them the command's start-up): {said}")
         console.print("Full rebuild over the same landing zone, to compare with the nightly result …")
@@ -307,6 +332,9 @@ def main() -> None:
                   f"{nightly_stages.get(k, 0):,.2f}" if nightly else "")
     t.add_row("[bold]full run (wall)[/]", f"{full['process_seconds']:,.2f}", f"{n_events / full['process_seconds']:,.0f}")
     t.add_row("nightly run adding one day (wall)", f"{nightly['process_seconds']:,.2f}" if nightly else "not measured", "")
+    if len(nights) > 1:
+        t.add_row(f"{len(nights)} nights in a row (wall: in all; each)", f"{sum(n['seconds'] for n in nights):,.2f}",
+                  "", "", ", ".join(f"{n['seconds']:.1f}" for n in nights))
     t.add_row("`journeys run` with nothing new (wall)", f"{nothing_new:,.2f}" if nothing_new is not None else "not measured", "")
     t.add_row("DuckDB alone: landing files → typed columns", f"{landing_read:,.2f}",
               f"{landing_read_records / landing_read:,.0f}" if landing_read > 0 else "")
@@ -323,6 +351,7 @@ def main() -> None:
         "nightly_run_seconds": nightly["process_seconds"] if nightly else None,
         "nightly_share_of_full": round(nightly["process_seconds"] / full["process_seconds"], 3) if nightly else None,
         "nightly_stages_seconds": nightly_stages,
+        "nights": nights,
         "nightly_publish": nightly.get("publish") if nightly else None,
         "nothing_new_seconds": round(nothing_new, 2) if nothing_new is not None else None,
         "nothing_new_beyond_startup_seconds": round(nothing_new - startup, 2) if nothing_new is not None and startup is not None else None,
@@ -350,6 +379,9 @@ def main() -> None:
         f"{summary['derivation_vs_scan_floor']}× the scan floor. Ingestion: {summary['ingest_events_per_second']:,} events/s, "
         f"{summary['ingest_vs_duckdb_read']}× DuckDB alone reading the landing files ({landing_read:.2f}s). "
         + (f"Nightly: {summary['nightly_share_of_full']:.1%} of a full run. " if nightly else "Nightly: not measured. ")
+        + (f"{len(nights)} nights: {min(n['share_of_full'] for n in nights):.1%}–{max(n['share_of_full'] for n in nights):.1%} "
+           f"each, {sum(n['seconds'] for n in nights) / len(nights) / full['process_seconds']:.1%} on average. "
+           if len(nights) > 1 else "")
         + f"Peak RSS: {summary['peak_rss_mb']:,.0f} MB."
     )
     RESULTS.mkdir(exist_ok=True)
