@@ -180,7 +180,7 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | No
         run_sql(con, "ops/warehouse/temp_directory", {"v": str(temp_dir)})
     if not read_only:
         for schema in schemas:
-            con.execute(sql_with("create schema if not exists {schema}", schema=schema))
+            ensure_schema(con, schema)
         load_pii_macros(con)
         load_match_macros(con)
     return con
@@ -442,7 +442,7 @@ def replace_scope(con: duckdb.DuckDBPyConnection, relation: str, select: str, ke
     scoped = deterministic(con, scoped_select(con, select, key), bound)
     extra = 0
     with transaction(con):
-        con.execute(sql_with("delete from {relation} where ", relation=relation) + SCOPE_PREDICATES[key])
+        delete_rows(con, relation, SCOPE_PREDICATES[key])
         n = con.execute(sql_with("insert into {relation} by name\n", relation=relation) + scoped, bound).fetchall()[0][0]
         apply_comments(con, relation)
         if also_updates is not None:
@@ -584,12 +584,29 @@ def count_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     return run_sql(con, "ops/warehouse/count_rows", {"relation": relation}).fetchall()[0][0]
 
 
-def copy_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, source: str) -> None:
-    """Insert every row of `source` (a relation name, e.g. an attached file's
-    `work.raw.clickstream`) into the existing table `schema.table`: the runner's plumbing for
-    copying a table between files, since the target of an insert cannot be a bound parameter."""
-    con.execute(sql_with("insert into {s}.{t} select * from query_table($source)", s=schema, t=table),
-                {"source": source})
+def ensure_schema(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    con.execute(sql_with("create schema if not exists {schema}", schema=schema))
+
+
+def copy_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, source: str, where: str | None = None,
+              params: Mapping[str, Any] | None = None) -> int:
+    """Insert the rows of `source` (a relation name, e.g. an attached file's
+    `work.raw.clickstream`) into the existing table `schema.table`, those `where` (a condition,
+    with its `$name` values in `params`) holds for when given: the runner's plumbing for copying
+    rows between files, since the target of an insert cannot be a bound parameter. Returns how
+    many."""
+    statement = sql_with("insert into {s}.{t} select * from query_table($source)", s=schema, t=table)
+    if where is not None:
+        statement += " where " + where
+    return con.execute(statement, bind(statement, {**(params or {}), "source": source})).fetchall()[0][0]
+
+
+def delete_rows(con: duckdb.DuckDBPyConnection, relation: str, where: str,
+                params: Mapping[str, Any] | None = None) -> int:
+    """Delete the rows of `relation` that `where` (a condition, with its `$name` values in
+    `params`) holds for; returns how many."""
+    statement = sql_with("delete from {relation} where ", relation=relation) + where
+    return con.execute(statement, bind(statement, params or {})).fetchall()[0][0]
 
 
 # Left out of metadata previews: Dagster keeps them in its own storage, which `journeys forget`
@@ -758,21 +775,8 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, t: PublishedTable, where: str,
                   params: Mapping[str, Any] | None = None) -> tuple[int, int]:
     """Delete the rows of the analyst file's `t` that `where` holds for and copy the working
     file's rows it holds for. Returns (rows deleted, rows inserted)."""
-    return _delete_rows(con, t, where, params), _insert_rows(con, t, where, params)
-
-
-def _delete_rows(con: duckdb.DuckDBPyConnection, t: PublishedTable, where: str,
-                 params: Mapping[str, Any] | None = None) -> int:
-    """Delete the rows of the analyst file's `t` that `where` holds for; returns how many."""
-    statement = sql_with("delete from {s}.{t} where ", s=t.schema, t=t.table) + where
-    return con.execute(statement, bind(statement, params or {})).fetchall()[0][0]
-
-
-def _insert_rows(con: duckdb.DuckDBPyConnection, t: PublishedTable, where: str,
-                 params: Mapping[str, Any] | None = None) -> int:
-    """Copy the working file's rows of `t` that `where` holds for; returns how many."""
-    statement = sql_with("insert into {s}.{t} select * from work.{s}.{t} where ", s=t.schema, t=t.table) + where
-    return con.execute(statement, bind(statement, params or {})).fetchall()[0][0]
+    return (delete_rows(con, t.relation, where, params),
+            copy_rows(con, t.schema, t.table, f"work.{t.relation}", where, params))
 
 
 def _by_day(t: PublishedTable, held: Mapping[str, tuple[str | None, int, str]], present: set[str]) -> bool:
@@ -818,12 +822,12 @@ def _replace_days(con: duckdb.DuckDBPyConnection, t: PublishedTable, held_versio
                     {"held": t.relation, "work": "work." + t.relation, **bounds}).fetchall()[0][0]
     # the held rows of the days and of the moved ids go before any working row comes in: a
     # moved id's new row may be on one of the days
-    deleted = _delete_rows(con, t, PUBLISH_DAYS, bounds)
+    deleted = delete_rows(con, t.relation, PUBLISH_DAYS, bounds)
     if moved:
-        deleted += _delete_rows(con, t, PUBLISH_MOVED)
-    inserted = _insert_rows(con, t, PUBLISH_DAYS, bounds)
+        deleted += delete_rows(con, t.relation, PUBLISH_MOVED)
+    inserted = copy_rows(con, t.schema, t.table, f"work.{t.relation}", PUBLISH_DAYS, bounds)
     if moved:
-        inserted += _insert_rows(con, t, PUBLISH_MOVED_ELSEWHERE, bounds)
+        inserted += copy_rows(con, t.schema, t.table, f"work.{t.relation}", PUBLISH_MOVED_ELSEWHERE, bounds)
     return {"days": days, "deleted": deleted, "inserted": inserted, "moved": moved}
 
 
@@ -997,10 +1001,10 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
         lap("compare and drop")
         used_before, _ = _used_bytes(con)
         for schema in sorted({t.schema for t in whole}):
-            con.execute(sql_with("create schema if not exists {schema}", schema=schema))
+            ensure_schema(con, schema)
         for t in whole:
             con.execute(t.create)
-            con.execute(sql_with("insert into {s}.{t} select * from work.{s}.{t}", s=t.schema, t=t.table))
+            copy_rows(con, t.schema, t.table, f"work.{t.relation}")
             apply_comments(con, t.relation)  # from the same YAML as the working table's
         lap("whole tables")
         rows: dict[str, dict[str, int]] = {}
