@@ -71,7 +71,7 @@ def main() -> None:
     start = date.fromisoformat(args.start) if args.start else days[0]
     end = date.fromisoformat(args.end) if args.end else days[-1]
     instance = dg.DagsterInstance.ephemeral()
-    sampler = RssSampler()
+    sampler = RssSampler(Path(args.warehouse).parent)
     sampler.start()
     t0 = time.time()
     result = defs.resolve_job_def("refresh").execute_in_process(
@@ -127,6 +127,10 @@ def main() -> None:
         "spark_startup_seconds": spark_startup,
         "publish": publish,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_disk_mb": sampler.peak_disk_mb,
+        "peak_spill_mb": sampler.peak_spill_mb,
+        "files_mb": {p.name: round(p.stat().st_size / 1e6, 1)
+                     for p in Path(args.warehouse).parent.glob("*.duckdb")},
     }, indent=2))
     if spark is not None:
         spark.stop()  # the event log is complete once the session stops
@@ -155,20 +159,42 @@ def start_spark(warehouse_dir: Path, out_dir: Path, master: str, conf: dict[str,
 
 class RssSampler(threading.Thread):
     """Reads this process's resident memory (/proc/self/status) four times a second, so each
-    step's peak can be told apart from the run's."""
+    step's peak can be told apart from the run's; once a second, the disk the warehouse folder
+    takes (working file, analyst file, DuckDB's spill folder, publish's temp file), and the
+    spill folder's part of it."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
         super().__init__(daemon=True)
         self.samples: list[tuple[float, float]] = []
+        self.folder = folder
+        self.peak_disk_mb = self.peak_spill_mb = 0.0
         self._done = threading.Event()
 
     def run(self) -> None:
+        n = 0
         while not self._done.wait(0.25):
             self.samples.append((time.time(), _rss_mb()))
+            if n % 4 == 0:
+                self.sample_disk()
+            n += 1
+
+    def sample_disk(self) -> None:
+        total = spill = 0
+        for p in self.folder.rglob("*"):
+            try:
+                used = p.stat().st_blocks * 512  # what the file takes on disk, not its apparent size
+            except OSError:
+                continue  # removed while walking
+            total += used
+            if ".tmp" in p.parent.name:
+                spill += used
+        self.peak_disk_mb = max(self.peak_disk_mb, round(total / 1e6, 1))
+        self.peak_spill_mb = max(self.peak_spill_mb, round(spill / 1e6, 1))
 
     def stop(self) -> None:
         self._done.set()
         self.join()
+        self.sample_disk()
 
     def peak_mb(self, start: float, end: float) -> float:
         inside = [mb for t, mb in self.samples if start <= t <= end + 0.25]

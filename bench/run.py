@@ -369,6 +369,10 @@ def main() -> None:
         "derivation_vs_reference": round(derivation / ref, 2) if ref else None,
         "derivation_vs_scan_floor": round(derivation / scan, 2) if scan else None,
         "peak_rss_mb": max(full["peak_rss_mb"], nightly["peak_rss_mb"] if nightly else 0),
+        # the warehouse folder at its largest: working file + analyst file + DuckDB's spill + publish's temp file
+        "peak_disk_mb": max(full.get("peak_disk_mb", 0), nightly.get("peak_disk_mb", 0) if nightly else 0),
+        "peak_spill_mb": max(full.get("peak_spill_mb", 0), nightly.get("peak_spill_mb", 0) if nightly else 0),
+        "files_mb": full.get("files_mb", {}),
         "memory_limit": args.memory_limit,
         "load_average": {"full": full["load_average"], **({"nightly": nightly["load_average"]} if nightly else {})},
         "landing_gzip": args.gzip,
@@ -382,7 +386,9 @@ def main() -> None:
         + (f"{len(nights)} nights: {min(n['share_of_full'] for n in nights):.1%}–{max(n['share_of_full'] for n in nights):.1%} "
            f"each, {sum(n['seconds'] for n in nights) / len(nights) / full['process_seconds']:.1%} on average. "
            if len(nights) > 1 else "")
-        + f"Peak RSS: {summary['peak_rss_mb']:,.0f} MB."
+        + f"Peak RSS: {summary['peak_rss_mb']:,.0f} MB. Warehouse folder at its largest: "
+        f"{summary['peak_disk_mb'] / 1e3:,.1f} GB (spill {summary['peak_spill_mb'] / 1e3:,.1f} GB at most; after the full run "
+        + ", ".join(f"{k} {v / 1e3:,.1f} GB" for k, v in summary["files_mb"].items()) + ")."
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{tag}.json").write_text(json.dumps(summary, indent=2))
