@@ -144,14 +144,26 @@ class WarehousePaths:
         return self.published.with_name(f".{self.published.stem}.tmp")
 
 
-def sql_with(template: str, **names: str) -> str:
-    """Fill `{name}` slots of a fixed SQL template with identifiers checked against an
-    allow-list pattern (schema.table or a bare name). Values never go through here: bind them."""
-    for key, value in names.items():
-        if not (_RELATION_RE.match(value) or re.match(r"^[a-z_][a-z0-9_]*$", value)):
-            raise ValueError(f"not an identifier: {value!r}")
-        template = template.replace("{" + key + "}", value)
-    return template
+_SLOT_RE = re.compile(r"\{([a-z_]+)\}")
+IDENTIFIER_SLOTS = frozenset({"relation", "schema"})
+"""Slots of the runner's templates that take a table or schema name, checked before it goes in."""
+
+
+@functools.cache
+def _runner_template(name: str) -> str:
+    return _strip_comments(sql_file("ops/runner/" + name)).strip()
+
+
+def runner_sql(name: str, **slots: str) -> str:
+    """The statement of `sql/ops/runner/<name>.sql` with its `{slot}`s filled in one pass: a
+    relation or schema name, checked against an allow-list pattern (`_PRIVATE_RELATION_RE` or a
+    bare name), and otherwise SQL the runner composes from our own files (a model's select, a
+    predicate file's condition, a quoted literal of a .yaml description). Values never go
+    through here: bind them."""
+    for key in IDENTIFIER_SLOTS & slots.keys():
+        if not (_PRIVATE_RELATION_RE.match(slots[key]) or re.match(r"^[a-z_][a-z0-9_]*$", slots[key])):
+            raise ValueError(f"not an identifier: {slots[key]!r}")
+    return _SLOT_RE.sub(lambda m: slots[m[1]], _runner_template(name))
 
 
 def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | None = None,
@@ -297,15 +309,15 @@ _BEFORE_COMMIT: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, list[Callab
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """One DuckDB transaction: committed when the block ends, rolled back if it raises. The
     writes `in_next_commit` holds for `con` run just before the commit, in the transaction."""
-    con.execute("begin transaction")
+    con.execute(runner_sql("begin_transaction"))
     try:
         yield
         writes = _BEFORE_COMMIT.pop(con, [])
         while writes:  # emptied as they run: `in_next_commit` sees that its write was done
             writes.pop(0)()
-        con.execute("commit")
+        con.execute(runner_sql("commit_transaction"))
     except BaseException:
-        con.execute("rollback")
+        con.execute(runner_sql("rollback_transaction"))
         raise
 
 
@@ -338,7 +350,7 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
     bound = bind(select, params or {})
     select = deterministic(con, select, bound)
     with transaction(con):
-        con.execute(sql_with("create or replace table {relation} as\n", relation=relation) + select, bound)
+        con.execute(runner_sql("create_table", relation=relation, select=select), bound)
         apply_comments(con, relation)
         mark_changed(con, relation)
     return count_rows(con, relation)
@@ -391,7 +403,7 @@ def input_predicate(con: duckdb.DuckDBPyConnection, relation: str) -> str | None
 def scoped_select(con: duckdb.DuckDBPyConnection, select: str, key: str) -> str:
     """`select` reading only the rows in scope (`scope_inputs`), and its result kept to the
     scope by its `key` column."""
-    return "select * from (\n" + scope_inputs(con, select) + "\n) where " + SCOPE_PREDICATES[key]
+    return runner_sql("scoped_select", select=scope_inputs(con, select), predicate=SCOPE_PREDICATES[key])
 
 
 def scope_inputs(con: duckdb.DuckDBPyConnection, select: str) -> str:
@@ -417,7 +429,7 @@ def scope_inputs(con: duckdb.DuckDBPyConnection, select: str) -> str:
             continue
         nxt = tokens[i + 4] if i + 4 < len(tokens) else None
         aliased = nxt is not None and nxt.token_type in (TokenType.ALIAS, TokenType.VAR)
-        text = "(select * from " + relation + " where " + predicate + ")" + ("" if aliased else " as " + b.text)
+        text = runner_sql("scoped_input", relation=relation, predicate=predicate) + ("" if aliased else " as " + b.text)
         edits.append((a.start, b.end + 1, text))
     for start, end, text in reversed(edits):
         select = select[:start] + text + select[end:]
@@ -443,7 +455,7 @@ def replace_scope(con: duckdb.DuckDBPyConnection, relation: str, select: str, ke
     extra = 0
     with transaction(con):
         delete_rows(con, relation, SCOPE_PREDICATES[key])
-        n = con.execute(sql_with("insert into {relation} by name\n", relation=relation) + scoped, bound).fetchall()[0][0]
+        n = con.execute(runner_sql("insert_by_name", relation=relation, select=scoped), bound).fetchall()[0][0]
         apply_comments(con, relation)
         if also_updates is not None:
             run_sql(con, "ops/warehouse/scope_extra")
@@ -527,17 +539,12 @@ def mark_days(con: duckdb.DuckDBPyConnection, relation: str, key: str, source: s
 
 def deterministic(con: duckdb.DuckDBPyConnection, select: str, params: Mapping[str, Any]) -> str:
     """Wrap `select` so that its DOUBLE columns are rounded to 12 significant digits."""
-    described = con.execute("describe " + select, dict(params)).fetchall()
+    described = con.execute(runner_sql("describe_select", select=select), dict(params)).fetchall()
     doubles = [name for name, kind, *_ in described if kind in ("DOUBLE", "FLOAT")]
     if not doubles:
         return select
-    def rounded(name: str) -> str:
-        q = '"' + name.replace('"', '""') + '"'
-        return (f"case when {q} is null or {q} = 0 or isnan({q}) or isinf({q}) then {q} "
-                f"else round({q}, (11 - floor(log10(abs({q}))))::integer) end as {q}")
-
-    replaced = ", ".join(rounded(c) for c in doubles)
-    return "select * replace (" + replaced + ") from (\n" + select + "\n)"
+    replaced = ", ".join(runner_sql("round_double", column='"' + c.replace('"', '""') + '"') for c in doubles)
+    return runner_sql("rounded", columns=replaced, select=select)
 
 
 VACUUM_DEAD_SHARE = 0.3
@@ -585,7 +592,7 @@ def count_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, schema: str) -> None:
-    con.execute(sql_with("create schema if not exists {schema}", schema=schema))
+    con.execute(runner_sql("create_schema", schema=schema))
 
 
 def copy_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, source: str, where: str | None = None,
@@ -595,9 +602,7 @@ def copy_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, source: s
     with its `$name` values in `params`) holds for when given: the runner's plumbing for copying
     rows between files, since the target of an insert cannot be a bound parameter. Returns how
     many."""
-    statement = sql_with("insert into {s}.{t} select * from query_table($source)", s=schema, t=table)
-    if where is not None:
-        statement += " where " + where
+    statement = runner_sql("copy_rows", relation=f"{schema}.{table}", where=where or "true")
     return con.execute(statement, bind(statement, {**(params or {}), "source": source})).fetchall()[0][0]
 
 
@@ -605,7 +610,7 @@ def delete_rows(con: duckdb.DuckDBPyConnection, relation: str, where: str,
                 params: Mapping[str, Any] | None = None) -> int:
     """Delete the rows of `relation` that `where` (a condition, with its `$name` values in
     `params`) holds for; returns how many."""
-    statement = sql_with("delete from {relation} where ", relation=relation) + where
+    statement = runner_sql("delete_rows", relation=relation, where=where)
     return con.execute(statement, bind(statement, params or {})).fetchall()[0][0]
 
 
@@ -664,12 +669,11 @@ def apply_comments(con: duckdb.DuckDBPyConnection, relation: str) -> None:
     statements = []
     desc = str(doc.get("description", "")).strip()
     if held.get(None) != desc:
-        statements.append(sql_with("comment on table {relation} is ", relation=relation) + _sql_literal(desc))
+        statements.append(runner_sql("comment_table", relation=relation, text=_sql_literal(desc)))
     for col, text in (doc.get("columns") or {}).items():
         text = str(text).strip()
         if col in held and held[col] != text and re.match(r"^[a-z_][a-z0-9_]*$", col):
-            statements.append(sql_with('comment on column {relation}."{col}" is ', relation=relation, col=col)
-                              + _sql_literal(text))
+            statements.append(runner_sql("comment_column", relation=relation, column=col, text=_sql_literal(text)))
     if statements:
         con.execute(";\n".join(statements))
 
@@ -993,8 +997,7 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
             whole = [t for t in changed if t not in by_customer and t not in by_day]
             dropped = sorted(present - wanted)
             for relation in [t.relation for t in whole if t.relation in present] + dropped:
-                schema, table = relation.split(".")
-                con.execute(sql_with("drop table {s}.{t}", s=schema, t=table))
+                con.execute(runner_sql("drop_table", relation=relation))
             run_sql(con, "ops/catalog/checkpoint")  # the dropped tables' blocks become free for the new rows
         else:
             changed = whole = tables
@@ -1030,7 +1033,7 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
         used_after, _ = _used_bytes(con)
     finally:
         con.close()
-    lap("checkpoint")
+    lap("final checkpoint")
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.chmod(tmp, PUBLISHED_FILE_MODE)  # analysts' tools read it: normal permissions

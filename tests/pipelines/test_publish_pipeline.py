@@ -78,7 +78,7 @@ def test_a_second_run_publishes_incrementally_and_equals_a_fresh_publish(first, 
     assert md["summary"].startswith(f"{len(md['changed_tables'])} of {md['tables']} tables changed")
     assert list(md["phase_seconds"]) == ["record the build", "checkpoint working file", "copy previous",
                                          "compare and drop", "whole tables", "rows by customer", "rows by day",
-                                         "checkpoint", "sync and rename"]
+                                         "final checkpoint", "sync and rename"]
 
     fresh = WarehousePaths(published=tmp_path / "fresh" / "journeys.duckdb")
     fresh.published.parent.mkdir()

@@ -1,0 +1,2 @@
+-- The start of one transaction (transforms.warehouse.transaction).
+begin transaction

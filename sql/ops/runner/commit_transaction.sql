@@ -1,0 +1,2 @@
+-- The end of one transaction: its writes kept.
+commit

@@ -1,0 +1,2 @@
+-- The end of one transaction that failed: its writes undone.
+rollback
