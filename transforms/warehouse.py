@@ -1006,9 +1006,10 @@ def _write_published(paths: WarehousePaths, src: Path, tmp: Path, memory_limit: 
         for schema in sorted({t.schema for t in whole}):
             ensure_schema(con, schema)
         for t in whole:
-            con.execute(t.create)
-            copy_rows(con, t.schema, t.table, f"work.{t.relation}")
-            apply_comments(con, t.relation)  # from the same YAML as the working table's
+            with transaction(con):  # one commit a table: each comment alone would be one
+                con.execute(t.create)
+                copy_rows(con, t.schema, t.table, f"work.{t.relation}")
+                apply_comments(con, t.relation)  # from the model's .yaml
         lap("whole tables")
         rows: dict[str, dict[str, int]] = {}
         for scope in sorted({t.scope for t in by_customer}):
