@@ -45,28 +45,33 @@ union
 select event_id from staging.events
 where source = $source and _partition in (select unnest($days::date[]));
 
--- which of those ids have landed copies on other days: found reading the event_id column
--- only (a batch of new days usually finds none), so the full rows below are read for those
--- ids alone, not for every event staged so far (that scan grew with every batch)
+-- which of those ids have landed copies on other days, and on which days: found reading
+-- three narrow columns only (a batch of new days usually finds none), so the full rows below
+-- are read for those ids alone, not for every event staged so far (that scan grew with every
+-- batch)
 create or replace temp table other_copy_ids as
-select event_id from staging.events
+select event_id, source, _partition from staging.events
 semi join batch_event_ids using (event_id)
 where not (source = $source and _partition in (select unnest($days::date[])))
 union
-select event_id from intermediate.duplicate_events
+select event_id, source, _partition from intermediate.duplicate_events
 semi join batch_event_ids using (event_id)
 where not (source = $source and _partition in (select unnest($days::date[])));
 
 -- the landed copies of those ids from other days (kept or duplicate); with the batch's
--- events, every landed copy
+-- events, every landed copy. Kept to the days that hold copies too: DuckDB then reads only
+-- those days' row groups (the tables are stored in load order), not every column of the whole
+-- history (10M events in 57 batches: 22.2 s of reading by the id alone)
 create or replace temp table other_copies as
 select * from staging.events
 semi join other_copy_ids using (event_id)
-where not (source = $source and _partition in (select unnest($days::date[])))
+where _partition in (select _partition from other_copy_ids)
+    and not (source = $source and _partition in (select unnest($days::date[])))
 union all
 select * from intermediate.duplicate_events
 semi join other_copy_ids using (event_id)
-where not (source = $source and _partition in (select unnest($days::date[])));
+where _partition in (select _partition from other_copy_ids)
+    and not (source = $source and _partition in (select unnest($days::date[])));
 
 -- most events land once: only the ids landed more than once go through the window
 create or replace temp table landed_more_than_once as
