@@ -46,15 +46,15 @@ select event_id from staging.events
 where source = $source and _partition in (select unnest($days::date[]));
 
 -- which of those ids have landed copies on other days, and on which days: found reading
--- three narrow columns only (a batch of new days usually finds none), so the full rows below
+-- two narrow columns only (a batch of new days usually finds none), so the full rows below
 -- are read for those ids alone, not for every event staged so far (that scan grew with every
 -- batch)
 create or replace temp table other_copy_ids as
-select event_id, source, _partition from staging.events
+select event_id, _partition from staging.events
 semi join batch_event_ids using (event_id)
 where not (source = $source and _partition in (select unnest($days::date[])))
 union
-select event_id, source, _partition from intermediate.duplicate_events
+select event_id, _partition from intermediate.duplicate_events
 semi join batch_event_ids using (event_id)
 where not (source = $source and _partition in (select unnest($days::date[])));
 
