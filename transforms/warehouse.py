@@ -150,8 +150,10 @@ IDENTIFIER_SLOTS = frozenset({"relation", "schema"})
 
 
 @functools.cache
-def _runner_template(name: str) -> str:
-    return _strip_comments(sql_file("ops/runner/" + name)).strip()
+def sql_fragment(name: str) -> str:
+    """`sql/<name>.sql` without its comments: a piece of SQL the runner composes statements from
+    (its templates in sql/ops/runner/, the row filters in sql/ops/predicates/)."""
+    return _strip_comments(sql_file(name)).strip()
 
 
 def runner_sql(name: str, **slots: str) -> str:
@@ -163,7 +165,7 @@ def runner_sql(name: str, **slots: str) -> str:
     for key in IDENTIFIER_SLOTS & slots.keys():
         if not (_PRIVATE_RELATION_RE.match(slots[key]) or re.match(r"^[a-z_][a-z0-9_]*$", slots[key])):
             raise ValueError(f"not an identifier: {slots[key]!r}")
-    return _SLOT_RE.sub(lambda m: slots[m[1]], _runner_template(name))
+    return _SLOT_RE.sub(lambda m: slots[m[1]], sql_fragment("ops/runner/" + name))
 
 
 def connect(path: Path | str, *, read_only: bool = False, memory_limit: str | None = None,
@@ -364,7 +366,7 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
 def predicate(name: str) -> str:
     """The condition in `sql/ops/predicates/<name>.sql`, without its comments: a row filter that
     the runner's statements below add to a model's reads and writes."""
-    return _strip_comments(sql_file("ops/predicates/" + name)).strip()
+    return sql_fragment("ops/predicates/" + name)
 
 
 # the scope of each kind of input, as a predicate on one row of it (the one place that restricts
