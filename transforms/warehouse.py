@@ -145,7 +145,7 @@ class WarehousePaths:
 
 
 _SLOT_RE = re.compile(r"\{([a-z_]+)\}")
-IDENTIFIER_SLOTS = frozenset({"relation", "schema"})
+IDENTIFIER_SLOTS = frozenset({"relation", "schema", "alias", "key"})
 """Slots of the runner's templates that take a table or schema name, checked before it goes in."""
 
 
@@ -343,19 +343,68 @@ def in_next_commit(con: duckdb.DuckDBPyConnection, write: Callable[[], object]) 
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
-                  params: Mapping[str, Any] | None = None) -> int:
-    """`create or replace table <relation> as <select>` plus its documentation, atomically."""
+                  params: Mapping[str, Any] | None = None, *, parts: int | None = None) -> int:
+    """`create or replace table <relation> as <select>` plus its documentation, atomically. A
+    model whose .yaml says `build_in_parts` is written in parts when its inputs outgrow the
+    memory limit (`build_parts`; `parts` sets their number), in the same one transaction."""
     if not _RELATION_RE.match(relation):
         raise ValueError(f"not a relation name: {relation!r}")
     if hasattr(con, "replace_table"):  # Spark (transforms/engines/spark_run.SparkCon) writes its own tables
         return con.replace_table(relation, select, params)
     bound = bind(select, params or {})
     select = deterministic(con, select, bound)
+    key, estimate = build_parts(con, relation, select)
+    parts = estimate if parts is None or not key else parts
     with transaction(con):
-        con.execute(runner_sql("create_table", relation=relation, select=select), bound)
+        if parts == 1:
+            con.execute(runner_sql("create_table", relation=relation, select=select), bound)
+        else:
+            for part in range(parts):
+                one = part_inputs(con, select, key, parts, part)
+                con.execute(runner_sql("create_table" if part == 0 else "insert_by_name", relation=relation,
+                                       select=one), bound)
         apply_comments(con, relation)
         mark_changed(con, relation)
     return count_rows(con, relation)
+
+
+# --------------------------------------------------------------------------- builds in parts
+# A join of two event-grain tables holds one side in a hash table. Past the memory limit DuckDB
+# spills it, and at 100M events marts.journey_events' join spilled 49 GB and filled the disk. A
+# model whose .yaml says `build_in_parts: {key: <column>, rows_per_gb: <n>}` is built instead as
+# `parts` statements, each reading the rows of every input that carries the key whose hash falls
+# in its part, so each join holds a part. Each input is read once per part, so a part is as large
+# as the memory limit allows.
+
+def build_parts(con: duckdb.DuckDBPyConnection, relation: str, select: str) -> tuple[str, int]:
+    """(key, parts) of a build of `relation`: parts = 1 unless its .yaml's `build_in_parts` asks
+    for parts and its largest input with the key holds more rows than `rows_per_gb` times the
+    memory limit in GB."""
+    spec = (table_doc(relation) or {}).get("build_in_parts")
+    if not spec:
+        return "", 1
+    key, per_gb = spec["key"], int(spec["rows_per_gb"])
+    rows = max((count_rows(con, r) for r in _inputs(select) if key in table_columns(con, r)), default=0)
+    per_part = max(1, int(per_gb * memory_limit_bytes(con) / 2**30))
+    return key, max(1, -(-rows // per_part))
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's memory limit of `con`, in bytes (its setting reads e.g. '5.5 GiB')."""
+    text = run_sql(con, "ops/catalog/memory_limit").fetchall()[0][0]
+    m = re.match(r"^\s*([0-9.]+)\s*([KMGT]?)i?B\s*$", text)
+    if not m:
+        raise ValueError(f"cannot read DuckDB's memory_limit setting {text!r}")
+    return int(float(m[1]) * 1024 ** " KMGT".index(m[2] or " "))
+
+
+def part_inputs(con: duckdb.DuckDBPyConnection, select: str, key: str, parts: int, part: int) -> str:
+    """`select` with every input table that has column `key` replaced by the subquery of its
+    rows in part `part` of `parts` (by the hash of the key)."""
+    if not 0 <= part < parts:
+        raise ValueError(f"not a part: {part} of {parts}")
+    condition = runner_sql("part_of", key=key, parts=str(parts), part=str(part))
+    return _replace_inputs(select, lambda r: condition if key in table_columns(con, r) else None)
 
 
 # --------------------------------------------------------------------------- scoped builds
@@ -411,28 +460,46 @@ def scoped_select(con: duckdb.DuckDBPyConnection, select: str, key: str) -> str:
 def scope_inputs(con: duckdb.DuckDBPyConnection, select: str) -> str:
     """`select` with every schema-qualified table it reads in `from`/`join` replaced by the
     subquery of its rows of the customers in scope (intermediate.dirty_customers; tables without
-    a customer are left whole). The text is edited at the tokens' positions, so the rest of the
-    SQL runs as written."""
-    # imported here: ~0.5 s, and only a run that builds by customer needs it
+    a customer are left whole)."""
+    return _replace_inputs(select, lambda relation: input_predicate(con, relation))
+
+
+def _input_tokens(select: str) -> Iterator[tuple[str, int, int, bool]]:
+    """(relation, start, end, aliased) of each schema-qualified table `select` reads in
+    `from`/`join`: its name, where its text starts and ends, and whether an alias follows."""
+    # imported here: ~0.5 s, and only a run that builds by customer or in parts needs it
     from sqlglot.dialects.duckdb import DuckDB
     from sqlglot.tokens import TokenType
 
     tokens = DuckDB().tokenize(select)
-    edits: list[tuple[int, int, str]] = []
     for i, tok in enumerate(tokens[:-3]):
         if tok.token_type not in (TokenType.FROM, TokenType.JOIN):
             continue
         a, dot, b = tokens[i + 1], tokens[i + 2], tokens[i + 3]
         if dot.token_type != TokenType.DOT or a.token_type == TokenType.L_PAREN:
             continue
-        relation = f"{a.text}.{b.text}".lower()
-        predicate = input_predicate(con, relation)
-        if predicate is None:
-            continue
         nxt = tokens[i + 4] if i + 4 < len(tokens) else None
         aliased = nxt is not None and nxt.token_type in (TokenType.ALIAS, TokenType.VAR)
-        text = runner_sql("scoped_input", relation=relation, predicate=predicate) + ("" if aliased else " as " + b.text)
-        edits.append((a.start, b.end + 1, text))
+        yield f"{a.text}.{b.text}".lower(), a.start, b.end + 1, aliased
+
+
+def _inputs(select: str) -> list[str]:
+    """The schema-qualified tables `select` reads, once each, in order."""
+    return list(dict.fromkeys(relation for relation, *_ in _input_tokens(select)))
+
+
+def _replace_inputs(select: str, predicate_for: Callable[[str], str | None]) -> str:
+    """`select` with each table it reads for which `predicate_for` gives a condition replaced by
+    the subquery of its rows that meet it (sql/ops/runner/scoped_input.sql). The text is edited
+    at the tokens' positions, so the rest of the SQL runs as written."""
+    edits: list[tuple[int, int, str]] = []
+    for relation, start, end, aliased in _input_tokens(select):
+        predicate = predicate_for(relation)
+        if predicate is None:
+            continue
+        edits.append((start, end, runner_sql("scoped_input", relation=relation, predicate=predicate) if aliased
+                      else runner_sql("scoped_input_as", relation=relation, predicate=predicate,
+                                      alias=relation.split(".")[1])))
     for start, end, text in reversed(edits):
         select = select[:start] + text + select[end:]
     return select
