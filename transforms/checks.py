@@ -137,8 +137,8 @@ def check_params(config: Config, params: Mapping[str, Any] | None = None) -> dic
 
 
 def scoped_form(con: duckdb.DuckDBPyConnection, check: Check, run_id: str | None) -> tuple[str, str, bool]:
-    """What a check runs in the run `run_id` (None: the full check): what it looks at, its
-    select and `$nightly`. The partition form in any run that loads (a first build loads every
+    """What a check runs in the run `run_id` (None: the full check): what it looks at, its query
+    and `$nightly`. The partition form in any run that loads (a first build loads every
     partition); the customer form only while an incremental run is under way (a full build
     checks everything)."""
     if run_id is not None and check.nightly == "by_partition":

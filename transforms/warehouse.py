@@ -352,17 +352,17 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
     if hasattr(con, "replace_table"):  # Spark (transforms/engines/spark_run.SparkCon) writes its own tables
         return con.replace_table(relation, select, params)
     bound = bind(select, params or {})
-    select = deterministic(con, select, bound)
-    key, estimate = build_parts(con, relation, select)
+    query = deterministic(con, select, bound)
+    key, estimate = build_parts(con, relation, query)
     parts = estimate if parts is None or not key else parts
     with transaction(con):
         if parts == 1:
-            con.execute(runner_sql("create_table", relation=relation, select=select), bound)
+            con.execute(runner_sql("create_table", relation=relation, select=query), bound)
         else:
             for part in range(parts):
-                one = part_inputs(con, select, key, parts, part)
-                con.execute(runner_sql("create_table" if part == 0 else "insert_by_name", relation=relation,
-                                       select=one), bound)
+                write = "create_table" if part == 0 else "insert_by_name"
+                con.execute(runner_sql(write, relation=relation, select=part_inputs(con, query, key, parts, part)),
+                            bound)
         apply_comments(con, relation)
         mark_changed(con, relation)
     return count_rows(con, relation)
@@ -493,6 +493,7 @@ def _replace_inputs(select: str, predicate_for: Callable[[str], str | None]) -> 
     the subquery of its rows that meet it (sql/ops/runner/scoped_input.sql). The text is edited
     at the tokens' positions, so the rest of the SQL runs as written."""
     edits: list[tuple[int, int, str]] = []
+    text = select
     for relation, start, end, aliased in _input_tokens(select):
         predicate = predicate_for(relation)
         if predicate is None:
@@ -500,9 +501,9 @@ def _replace_inputs(select: str, predicate_for: Callable[[str], str | None]) -> 
         edits.append((start, end, runner_sql("scoped_input", relation=relation, predicate=predicate) if aliased
                       else runner_sql("scoped_input_as", relation=relation, predicate=predicate,
                                       alias=relation.split(".")[1])))
-    for start, end, text in reversed(edits):
-        select = select[:start] + text + select[end:]
-    return select
+    for start, end, replacement in reversed(edits):
+        text = text[:start] + replacement + text[end:]
+    return text
 
 
 def replace_scope(con: duckdb.DuckDBPyConnection, relation: str, select: str, key: str,

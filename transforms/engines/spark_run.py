@@ -454,8 +454,8 @@ def _keeps_rows(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: s
 def _build_scoped(con: duckdb.DuckDBPyConnection, engine: SparkEngine, relation: str,
                   params: Mapping[str, Any]) -> dict[str, Any]:
     """A model incremental by customer (its .yaml's `incremental_by`), for the customers of
-    intermediate.dirty_customers only, as `warehouse.replace_scope` on DuckDB: the model's
-    select restricted to them (`warehouse.scoped_select`: each input it reads with a customer,
+    intermediate.dirty_customers only, as `warehouse.replace_scope` on DuckDB: the model's query
+    restricted to them (`warehouse.scoped_select`: each input it reads with a customer,
     journey or identifier set cut to theirs, its result kept to theirs) gives their new rows;
     the table's rows of every other customer are kept (a row without a key too, as DuckDB's
     delete keeps it). The union is written as a new generation of the table, swapped in whole."""
