@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import re
 import shutil
 import tempfile
 import zlib
@@ -39,7 +38,7 @@ import duckdb
 from transforms.config import SourceConfig
 from transforms.landing import landed_days, landed_files, real_dir, source_folder
 from transforms.staging import ensure_staged_tables
-from transforms.warehouse import mark_changed, run_sql, transaction
+from transforms.warehouse import mark_changed, memory_limit_bytes, run_sql, transaction
 
 
 @dataclass
@@ -222,7 +221,7 @@ def _read_text_files(con: duckdb.DuckDBPyConnection, loaded_at: datetime) -> Non
 
 def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
     """A setting of the connection (threads, temp_directory, memory_limit), as text."""
-    return str(run_sql(con, "ingest/setting", {"name": name}).fetchall()[0][0])
+    return str(run_sql(con, "ops/catalog/setting", {"name": name}).fetchall()[0][0])
 
 
 def _scratch_dir(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -305,17 +304,11 @@ def _batches(landing_dir: Path, name: str, cfg: SourceConfig, days: list[date],
     return [b for b in batches if b], missing
 
 
-_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-
-
 def batch_bytes_for(con: duckdb.DuckDBPyConnection) -> int:
     """How many bytes of landed files to read in one batch: a fifth of DuckDB's memory limit
     (a batch's lines, their parse and its records are in flight together), between 64 MB and
     1 GB, so a smaller limit means smaller batches rather than spilling."""
-    setting = _setting(con, "memory_limit")
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", setting)
-    limit = float(m.group(1)) * _UNITS.get(m.group(2).upper() or "B", 0) if m else 0
+    limit = memory_limit_bytes(con)
     if limit <= 0:
         return 1_000_000_000
     return int(min(max(limit / 5, 64_000_000), 1_000_000_000))

@@ -383,19 +383,24 @@ def build_parts(con: duckdb.DuckDBPyConnection, relation: str, select: str) -> t
     spec = (table_doc(relation) or {}).get("build_in_parts")
     if not spec:
         return "", 1
-    key, per_gb = spec["key"], int(spec["rows_per_gb"])
+    key, per_gb, limit = spec["key"], int(spec["rows_per_gb"]), memory_limit_bytes(con)
+    if limit <= 0:
+        return key, 1
     rows = max((count_rows(con, r) for r in _inputs(select) if key in table_columns(con, r)), default=0)
-    per_part = max(1, int(per_gb * memory_limit_bytes(con) / 2**30))
+    per_part = max(1, int(per_gb * limit / 2**30))
     return key, max(1, -(-rows // per_part))
 
 
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
 def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
-    """DuckDB's memory limit of `con`, in bytes (its setting reads e.g. '5.5 GiB')."""
-    text = run_sql(con, "ops/catalog/memory_limit").fetchall()[0][0]
-    m = re.match(r"^\s*([0-9.]+)\s*([KMGT]?)i?B\s*$", text)
-    if not m:
-        raise ValueError(f"cannot read DuckDB's memory_limit setting {text!r}")
-    return int(float(m[1]) * 1024 ** " KMGT".index(m[2] or " "))
+    """DuckDB's memory limit of `con`, in bytes (its setting reads e.g. '5.5 GiB'); 0 if it
+    cannot be read."""
+    text = str(run_sql(con, "ops/catalog/setting", {"name": "memory_limit"}).fetchall()[0][0])
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
+    return int(float(m[1]) * _UNITS.get(m[2].upper() or "B", 0)) if m else 0
 
 
 def part_inputs(con: duckdb.DuckDBPyConnection, select: str, key: str, parts: int, part: int) -> str:
