@@ -84,7 +84,7 @@ import duckdb
 from transforms.classify import match_conditions
 from transforms.config import DEFAULT_BREAKDOWN_LIMIT, FunnelConfig, StepConfig, parse_duration
 from transforms.incremental import build_incremental
-from transforms.warehouse import count_rows, replace_table, run_sql, sql_file
+from transforms.warehouse import build_parts, count_rows, replace_table, run_sql, sql_file
 
 NONE_VALUE = "(none)"
 # Breakdowns computed per unit rather than read from the attempt's events.
@@ -358,7 +358,7 @@ KEYED = ("intermediate.funnel_attempts", "intermediate.funnel_breakdown_values",
 
 
 def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[FunnelConfig], *,
-                        scoped: bool = False) -> dict[str, Any]:
+                        scoped: bool = False, parts: int | None = None) -> dict[str, Any]:
     """marts.journey_events -> intermediate.funnel_definitions, funnel_steps, funnel_attempts and
     funnel_breakdown_values (one row per funnel and unit, and breakdown), from which the SQL
     model marts.funnel_customers is built. Returns row counts and seconds per funnel. Raises
@@ -378,31 +378,45 @@ def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[Funnel
             raise FunnelError(f"funnel {f.name}: at most {MAX_EXCLUSIONS} exclusions")
     as_of = run_sql(con, f"{PROGRAMME}/as_of").fetchall()[0][0]
     timings: dict[str, float] = {}
+    # a full build runs the programme over parts of the customers when marts.journey_events
+    # outgrows the memory limit (its temp tables hold every matched event; at 100M they spilled
+    # 34 GB): a unit's attempts read only its customer's events, so the parts add up to the whole
+    # (`parts` sets their number)
+    if scoped:
+        parts = 1
+    elif parts is None:
+        parts = build_parts(con, KEYED[0], sql_file(f"{PROGRAMME}/journey_events_all"))[1]
     try:
-        run_sql(con, f"{PROGRAMME}/journey_events_scoped" if scoped else f"{PROGRAMME}/journey_events_all")
         run_sql(con, f"{PROGRAMME}/accumulators")
-        if funnels:
-            run_sql(con, f"{PROGRAMME}/match_events", condition_params(funnels))
-        for f in funnels:
-            t0 = time.monotonic()
-            plan = FunnelPlan(f)
-            run_sql(con, f"{PROGRAMME}/matches", {"funnel": f.name})
-            if f.mode == "strict":
-                run_sql(con, f"{PROGRAMME}/strict_times", {"unit": f.unit})
-            _attempts(con, plan, "attempt_rows")
-            _breakdown_values(con, plan, columns)
-            # for marts.funnel_step_trends: a unit starting in one week only keeps the attempt just
-            # counted; the programme runs again once per week of start of the other units
-            run_sql(con, f"{PROGRAMME}/period_matches", {"funnel": f.name, "window_us": plan.window_us,
-                                                          "any_order": f.mode == "any_order"})
-            if f.mode == "any_order" or f.exclusions:
-                _attempts(con, plan, "period_rows")
+        for part in range(parts):
+            if scoped:
+                run_sql(con, f"{PROGRAMME}/journey_events_scoped")
+            elif parts == 1:
+                run_sql(con, f"{PROGRAMME}/journey_events_all")
             else:
-                # without exclusions, a week's row needs only where its counted attempt ends
-                _ordered_chains(con, plan, with_chain=False)
-                run_sql(con, f"{PROGRAMME}/period_chosen", {
-                    "funnel": f.name, "n": plan.n, "window_us": plan.window_us, "strict": f.mode == "strict"})
-            timings[f.name] = round(time.monotonic() - t0, 3)
+                run_sql(con, f"{PROGRAMME}/journey_events_part", {"parts": parts, "part": part})
+            if funnels:
+                run_sql(con, f"{PROGRAMME}/match_events", condition_params(funnels))
+            for f in funnels:
+                t0 = time.monotonic()
+                plan = FunnelPlan(f)
+                run_sql(con, f"{PROGRAMME}/matches", {"funnel": f.name})
+                if f.mode == "strict":
+                    run_sql(con, f"{PROGRAMME}/strict_times", {"unit": f.unit})
+                _attempts(con, plan, "attempt_rows")
+                _breakdown_values(con, plan, columns)
+                # for marts.funnel_step_trends: a unit starting in one week only keeps the attempt just
+                # counted; the programme runs again once per week of start of the other units
+                run_sql(con, f"{PROGRAMME}/period_matches", {"funnel": f.name, "window_us": plan.window_us,
+                                                              "any_order": f.mode == "any_order"})
+                if f.mode == "any_order" or f.exclusions:
+                    _attempts(con, plan, "period_rows")
+                else:
+                    # without exclusions, a week's row needs only where its counted attempt ends
+                    _ordered_chains(con, plan, with_chain=False)
+                    run_sql(con, f"{PROGRAMME}/period_chosen", {
+                        "funnel": f.name, "n": plan.n, "window_us": plan.window_us, "strict": f.mode == "strict"})
+                timings[f.name] = round(timings.get(f.name, 0) + time.monotonic() - t0, 3)
         params = definition_params(funnels, as_of)
         replace_table(con, "intermediate.funnel_definitions", _select("definitions"), params)
         replace_table(con, "intermediate.funnel_steps", _select("steps"), params)
@@ -416,5 +430,5 @@ def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[Funnel
     finally:
         run_sql(con, f"{PROGRAMME}/cleanup")
     return {"attempts": n_attempts, "funnels": ", ".join(f.name for f in funnels) or "none",
-            "mode": "incremental" if scoped else "full",
+            "mode": "incremental" if scoped else "full", "parts": parts,
             "seconds_per_funnel": timings}

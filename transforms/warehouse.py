@@ -379,10 +379,13 @@ def replace_table(con: duckdb.DuckDBPyConnection, relation: str, select: str,
 def build_parts(con: duckdb.DuckDBPyConnection, relation: str, select: str) -> tuple[str, int]:
     """(key, parts) of a build of `relation`: parts = 1 unless its .yaml's `build_in_parts` asks
     for parts and its largest input with the key holds more rows than `rows_per_gb` times the
-    memory limit in GB."""
+    memory limit in GB (on DuckDB: Spark spreads its own work). The funnel programme asks for
+    the parts of intermediate.funnel_attempts (transforms/funnels.py)."""
     spec = (table_doc(relation) or {}).get("build_in_parts")
     if not spec:
         return "", 1
+    if hasattr(con, "replace_table"):  # Spark (transforms/engines/spark_run.SparkCon) spreads its own work
+        return spec["key"], 1
     key, per_gb, limit = spec["key"], int(spec["rows_per_gb"]), memory_limit_bytes(con)
     if limit <= 0:
         return key, 1

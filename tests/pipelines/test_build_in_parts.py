@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from transforms.config import load_config
+from transforms.funnels import build_funnel_tables
 from transforms.models import model_params
 from transforms.warehouse import (
     build_parts,
@@ -58,5 +59,35 @@ def test_the_number_of_parts_follows_the_rows_and_the_memory_limit(work_copy):
         con.execute("set memory_limit = '1MB'")
         assert build_parts(con, "marts.journey_events", select)[1] > 1
         assert build_parts(con, "marts.journeys", read_model("marts.journeys")) == ("", 1)
+    finally:
+        con.close()
+
+
+def test_the_funnel_programme_over_parts_of_the_customers_equals_the_whole(work_copy):
+    config = load_config(None)
+    con = connect(work_copy)
+    try:
+        keyed = ("intermediate.funnel_attempts", "intermediate.funnel_breakdown_values",
+                 "intermediate.funnel_period_attempts")
+        for relation in keyed:
+            con.execute(f"create table {relation}_whole as select * from {relation}")
+        md = build_funnel_tables(con, config.funnels, parts=3)
+        assert md["parts"] == 3 and md["attempts"] > 0
+        for relation in keyed:
+            whole = f"{relation}_whole"
+            assert count_rows(con, relation) == count_rows(con, whole) > 0, relation
+            for a, b in ((whole, relation), (relation, whole)):
+                assert con.execute(f"select count(*) from (from {a} except all from {b})").fetchone()[0] == 0, relation
+    finally:
+        con.close()
+
+
+def test_the_funnel_programme_asks_for_parts_by_customer(work_copy):
+    con = connect(work_copy, memory_limit="100MB")
+    try:
+        con.execute("set memory_limit = '1MB'")
+        key, parts = build_parts(con, "intermediate.funnel_attempts",
+                                 "create temp view v as select * from marts.journey_events")
+        assert key == "customer_id" and parts > 1
     finally:
         con.close()
