@@ -380,7 +380,7 @@ def build_funnel_tables(con: duckdb.DuckDBPyConnection, funnels: Sequence[Funnel
     timings: dict[str, float] = {}
     # a full build runs the programme over parts of the customers when marts.journey_events
     # outgrows the memory limit (its temp tables hold every matched event; at 100M they spilled
-    # 34 GB): a unit's attempts read only its customer's events, so the parts add up to the whole
+    # 43.8 GB): a unit's attempts read only its customer's events, so the parts add up to the whole
     # (`parts` sets their number)
     if scoped:
         parts = 1
